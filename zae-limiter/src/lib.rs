@@ -1,0 +1,3 @@
+//! Rust client for zae-limiter: wire-compatible token-bucket rate limiting on DynamoDB.
+
+pub mod schema;
