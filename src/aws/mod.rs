@@ -1,0 +1,39 @@
+//! The AWS access layer the `zae_limiter_stack` resource calls.
+//!
+//! Small async functions over the AWS SDK clients, free of Terraform types, in the
+//! finder / status / waiter style of the AWS provider:
+//!
+//! * [`error`]: [`AwsError`], which names the operation and resource of every failure and
+//!   classifies it (not found, throttling, IAM propagation, retryable).
+//! * [`retry`]: bounded retries with exponential backoff and full jitter.
+//! * [`waiter`]: [`waiter::wait_for_state`] / [`waiter::wait_for_absence`], the
+//!   `StateChangeConf` of this provider.
+//! * [`table`]: the zae-limiter DynamoDB table (spec §2.1): create, find, check against the
+//!   definition, TTL, point-in-time recovery, deletion protection, tags, delete.
+//! * [`tags`]: the tag diff shared by DynamoDB and IAM tagging.
+//! * [`policy_document`]: the six managed policy documents (spec §9.4) and their semantic
+//!   comparison.
+//! * [`iam_policy`]: IAM managed policies: find, create, update (with version pruning),
+//!   delete.
+//! * [`sts`]: the caller's account, ARN and partition.
+//!
+//! Every AWS call is logged at `debug` level under the `terraform_provider_zae::aws` target.
+
+pub mod error;
+pub mod iam_policy;
+pub mod policy_document;
+pub mod retry;
+pub mod sts;
+pub mod table;
+pub mod tags;
+pub mod waiter;
+
+pub use error::{AwsError, Result};
+
+/// `tracing` target of every log line of this layer.
+pub(crate) const LOG_TARGET: &str = "terraform_provider_zae::aws";
+
+/// Logs an AWS call before it is sent.
+pub(crate) fn log_call(operation: &'static str, resource: &dyn std::fmt::Display) {
+    tracing::debug!(target: LOG_TARGET, operation, resource = %resource, "calling AWS");
+}

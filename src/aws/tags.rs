@@ -1,0 +1,80 @@
+//! The tag diff shared by DynamoDB and IAM tagging.
+//!
+//! Tags whose key starts with `aws:` belong to AWS (CloudFormation, AWS Backup, …): they are
+//! never listed as managed tags, never set and never removed.
+
+use std::collections::BTreeMap;
+
+/// Key prefix reserved for AWS-managed tags.
+pub const AWS_TAG_PREFIX: &str = "aws:";
+
+/// Tags as key → value.
+pub type Tags = BTreeMap<String, String>;
+
+/// True for tags this provider must leave alone.
+pub fn is_aws_managed(key: &str) -> bool {
+    key.to_ascii_lowercase().starts_with(AWS_TAG_PREFIX)
+}
+
+/// `tags` without the AWS-managed ones.
+pub fn without_aws_managed(tags: Tags) -> Tags {
+    tags.into_iter().filter(|(k, _)| !is_aws_managed(k)).collect()
+}
+
+/// The calls that turn one tag set into another.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagDiff {
+    /// Tags to add or overwrite.
+    pub set: Tags,
+    /// Keys to remove.
+    pub remove: Vec<String>,
+}
+
+impl TagDiff {
+    /// Computes the changes from `current` to `desired`, ignoring `aws:` tags on both sides.
+    pub fn between(current: &Tags, desired: &Tags) -> Self {
+        let set = desired
+            .iter()
+            .filter(|(k, v)| !is_aws_managed(k) && current.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let remove = current.keys().filter(|k| !is_aws_managed(k) && !desired.contains_key(*k)).cloned().collect();
+        TagDiff { set, remove }
+    }
+
+    /// True when nothing needs to change.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn adds_changes_and_removes() {
+        let current = tags(&[("keep", "1"), ("change", "old"), ("drop", "x")]);
+        let desired = tags(&[("keep", "1"), ("change", "new"), ("add", "y")]);
+        let diff = TagDiff::between(&current, &desired);
+        assert_eq!(diff.set, tags(&[("add", "y"), ("change", "new")]));
+        assert_eq!(diff.remove, vec!["drop".to_string()]);
+    }
+
+    #[test]
+    fn never_touches_aws_tags() {
+        let current = tags(&[("aws:cloudformation:stack-name", "s"), ("a", "1")]);
+        let desired = tags(&[("AWS:backup", "x"), ("a", "1")]);
+        assert!(TagDiff::between(&current, &desired).is_empty());
+    }
+
+    #[test]
+    fn filters_aws_tags() {
+        let t = without_aws_managed(tags(&[("aws:x", "1"), ("Application", "zae-limiter")]));
+        assert_eq!(t, tags(&[("Application", "zae-limiter")]));
+    }
+}

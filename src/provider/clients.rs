@@ -1,0 +1,152 @@
+//! AWS SDK clients built once per provider configuration.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+use super::config::ProviderConfig;
+use crate::framework::{AttributePath, Diagnostics};
+
+/// Who the provider talks to AWS as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerIdentity {
+    /// Account id.
+    pub account_id: String,
+    /// Caller ARN (used as the audit principal).
+    pub arn: String,
+    /// Partition (`aws`, `aws-cn`, `aws-us-gov`).
+    pub partition: String,
+}
+
+/// Everything a resource needs to reach AWS.
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// IAM.
+    pub iam: aws_sdk_iam::Client,
+    /// STS.
+    pub sts: aws_sdk_sts::Client,
+    /// The region in use.
+    pub region: String,
+    /// The caller, when credentials were validated.
+    pub identity: Option<CallerIdentity>,
+    /// `default_tags` from the provider configuration.
+    pub default_tags: BTreeMap<String, String>,
+}
+
+impl AwsClients {
+    /// The caller's identity, looked up now when it was not validated at configure time.
+    pub async fn caller_identity(&self) -> Result<CallerIdentity, String> {
+        if let Some(identity) = &self.identity {
+            return Ok(identity.clone());
+        }
+        fetch_identity(&self.sts).await
+    }
+}
+
+/// Builds the SDK configuration and clients; validates credentials unless told not to.
+/// Problems are reported against the setting that caused them.
+pub async fn build(cfg: &ProviderConfig, diags: &mut Diagnostics) -> Option<AwsClients> {
+    let base = load_base(cfg).await;
+    let Some(region) = base.region().map(|r| r.to_string()) else {
+        diags.attribute_error(
+            AttributePath::root("region"),
+            "No AWS region",
+            "Set `region` in the provider block, or the AWS_REGION environment variable, or a region in the AWS profile.",
+        );
+        return None;
+    };
+    let sdk = match &cfg.assume_role {
+        None => base,
+        Some(role) => {
+            let mut builder = AssumeRoleProvider::builder(role.role_arn.clone())
+                .session_name(role.session_name.clone().unwrap_or_else(|| "terraform-provider-zae".into()))
+                .region(Region::new(region.clone()))
+                .configure(&with_service_endpoint(&base, cfg, "sts"));
+            if let Some(id) = &role.external_id {
+                builder = builder.external_id(id.clone());
+            }
+            let provider = builder.build().await;
+            base.into_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider)).build()
+        }
+    };
+    if sdk.credentials_provider().is_none() {
+        diags.error("No AWS credentials", "Set access_key/secret_key, a profile, or the standard AWS environment variables.");
+        return None;
+    }
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&with_service_endpoint(&sdk, cfg, "dynamodb")).build(),
+    );
+    let iam = aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&with_service_endpoint(&sdk, cfg, "iam")).build());
+    let sts = aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(&with_service_endpoint(&sdk, cfg, "sts")).build());
+    let mut clients = AwsClients { dynamodb, iam, sts, region, identity: None, default_tags: cfg.default_tags.clone() };
+    if !cfg.skip_credentials_validation && !cfg.has_unknowns {
+        match fetch_identity(&clients.sts).await {
+            Ok(identity) => {
+                tracing::debug!(account = %identity.account_id, arn = %identity.arn, "validated AWS credentials");
+                clients.identity = Some(identity);
+            }
+            Err(message) => {
+                let (path, hint) = blame(cfg);
+                diags.attribute_error(
+                    path,
+                    "Cannot validate AWS credentials",
+                    format!("STS GetCallerIdentity failed: {message}. {hint} (Set skip_credentials_validation = true to skip this check.)"),
+                );
+                return None;
+            }
+        }
+    }
+    Some(clients)
+}
+
+/// Which setting most likely caused a failed credential check.
+fn blame(cfg: &ProviderConfig) -> (AttributePath, &'static str) {
+    if cfg.endpoint_for("sts").is_some() {
+        let attr = if cfg.endpoints.contains_key("sts") { AttributePath::root("endpoints").attribute("sts") } else { AttributePath::root("endpoint_url") };
+        (attr, "Check that the endpoint URL is right and the service is running.")
+    } else if cfg.assume_role.is_some() {
+        (AttributePath::root("assume_role").attribute("role_arn"), "Check the role ARN and that the base credentials may assume it.")
+    } else if cfg.static_credentials.is_some() {
+        (AttributePath::root("access_key"), "Check access_key and secret_key.")
+    } else {
+        (AttributePath::root("profile"), "Check the profile or the AWS_* environment variables.")
+    }
+}
+
+async fn load_base(cfg: &ProviderConfig) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(cfg.max_retries.saturating_add(1)).with_max_backoff(Duration::from_secs(20)));
+    if let Some(region) = &cfg.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(profile) = &cfg.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some((access, secret, token)) = &cfg.static_credentials {
+        loader = loader.credentials_provider(Credentials::new(access, secret, token.clone(), None, "provider-config"));
+    }
+    if let Some(url) = &cfg.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+fn with_service_endpoint(sdk: &SdkConfig, cfg: &ProviderConfig, service: &str) -> SdkConfig {
+    match cfg.endpoints.get(service) {
+        Some(url) => sdk.to_builder().endpoint_url(url).build(),
+        None => sdk.clone(),
+    }
+}
+
+async fn fetch_identity(sts: &aws_sdk_sts::Client) -> Result<CallerIdentity, String> {
+    let out = sts.get_caller_identity().send().await.map_err(|e| format!("{}", aws_sdk_sts::error::DisplayErrorContext(&e)))?;
+    let arn = out.arn().unwrap_or_default().to_string();
+    let partition = arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws").to_string();
+    Ok(CallerIdentity { account_id: out.account().unwrap_or_default().to_string(), arn, partition })
+}

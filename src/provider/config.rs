@@ -1,0 +1,151 @@
+//! The provider configuration as plain Rust data, read from the configuration value.
+
+use std::collections::BTreeMap;
+
+use crate::framework::{AttributePath, Diagnostics, Value};
+
+/// `assume_role { ... }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeRole {
+    /// Role to assume.
+    pub role_arn: String,
+    /// Session name.
+    pub session_name: Option<String>,
+    /// External id.
+    pub external_id: Option<String>,
+}
+
+/// The provider configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderConfig {
+    /// AWS region.
+    pub region: Option<String>,
+    /// Shared-config profile.
+    pub profile: Option<String>,
+    /// Static credentials: (access key, secret key, session token).
+    pub static_credentials: Option<(String, String, Option<String>)>,
+    /// Endpoint for every service.
+    pub endpoint_url: Option<String>,
+    /// Per-service endpoints, keyed by service name (`dynamodb`, `iam`, ...).
+    pub endpoints: BTreeMap<String, String>,
+    /// Role to assume.
+    pub assume_role: Option<AssumeRole>,
+    /// Tags for every taggable object.
+    pub default_tags: BTreeMap<String, String>,
+    /// Maximum retries per AWS call.
+    pub max_retries: u32,
+    /// Skip the STS credential check.
+    pub skip_credentials_validation: bool,
+    /// Whether some value was not yet known (during plan): the credential check is skipped.
+    pub has_unknowns: bool,
+}
+
+/// Retries per AWS call when `max_retries` is not set (as the AWS provider does).
+pub const DEFAULT_MAX_RETRIES: u32 = 25;
+
+fn opt_string(v: &Value) -> Option<String> {
+    v.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+impl ProviderConfig {
+    /// Reads the configuration value, reporting inconsistent settings against their
+    /// attribute.
+    pub fn from_value(config: &Value, diags: &mut Diagnostics) -> ProviderConfig {
+        let mut out = ProviderConfig {
+            region: opt_string(config.get("region")),
+            profile: opt_string(config.get("profile")),
+            endpoint_url: opt_string(config.get("endpoint_url")),
+            max_retries: DEFAULT_MAX_RETRIES,
+            skip_credentials_validation: config.get("skip_credentials_validation").as_bool().unwrap_or(false),
+            has_unknowns: !config.is_fully_known(),
+            ..ProviderConfig::default()
+        };
+        if let Some(n) = config.get("max_retries").as_i64() {
+            out.max_retries = u32::try_from(n).unwrap_or(0);
+        }
+        let access = opt_string(config.get("access_key"));
+        let secret = opt_string(config.get("secret_key"));
+        match (access, secret) {
+            (Some(a), Some(s)) => out.static_credentials = Some((a, s, opt_string(config.get("token")))),
+            (Some(_), None) if !config.get("secret_key").is_unknown() => diags.attribute_error(
+                AttributePath::root("secret_key"),
+                "Missing secret_key",
+                "access_key is set, so secret_key must be set too.",
+            ),
+            (None, Some(_)) if !config.get("access_key").is_unknown() => diags.attribute_error(
+                AttributePath::root("access_key"),
+                "Missing access_key",
+                "secret_key is set, so access_key must be set too.",
+            ),
+            _ => {}
+        }
+        let endpoints = config.get("endpoints");
+        for service in super::schema::ENDPOINT_SERVICES {
+            if let Some(url) = opt_string(endpoints.get(service)) {
+                out.endpoints.insert(service.to_string(), url);
+            }
+        }
+        let role = config.get("assume_role");
+        if let Some(role_arn) = opt_string(role.get("role_arn")) {
+            out.assume_role = Some(AssumeRole {
+                role_arn,
+                session_name: opt_string(role.get("session_name")),
+                external_id: opt_string(role.get("external_id")),
+            });
+        }
+        out.default_tags = config.get("default_tags").get("tags").as_string_map().unwrap_or_default();
+        out
+    }
+
+    /// The endpoint for `service`: its own override, else `endpoint_url`.
+    pub fn endpoint_for(&self, service: &str) -> Option<&str> {
+        self.endpoints.get(service).or(self.endpoint_url.as_ref()).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::planning::empty_object;
+
+    fn config(pairs: &[(&str, Value)]) -> Value {
+        let mut v = empty_object(&super::super::schema::provider_schema().block);
+        for (k, x) in pairs {
+            v.set(k, x.clone());
+        }
+        v
+    }
+
+    #[test]
+    fn reads_credentials_endpoints_and_tags() {
+        let mut endpoints = empty_object(&super::super::schema::provider_schema().block.find_block("endpoints").unwrap().block);
+        endpoints.set("iam", "http://iam.local:1".into());
+        let mut tags = Value::Object(Default::default());
+        tags.set("tags", Value::string_map([("team", "platform")]));
+        let cfg = ProviderConfig::from_value(
+            &config(&[
+                ("region", "eu-west-1".into()),
+                ("access_key", "AK".into()),
+                ("secret_key", "SK".into()),
+                ("endpoint_url", "http://127.0.0.1:5000".into()),
+                ("endpoints", endpoints),
+                ("default_tags", tags),
+            ]),
+            &mut Diagnostics::new(),
+        );
+        assert_eq!(cfg.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(cfg.static_credentials, Some(("AK".into(), "SK".into(), None)));
+        assert_eq!(cfg.endpoint_for("iam"), Some("http://iam.local:1"));
+        assert_eq!(cfg.endpoint_for("dynamodb"), Some("http://127.0.0.1:5000"));
+        assert_eq!(cfg.default_tags.get("team").map(String::as_str), Some("platform"));
+        assert_eq!(cfg.max_retries, DEFAULT_MAX_RETRIES);
+    }
+
+    #[test]
+    fn half_static_credentials_point_at_the_missing_attribute() {
+        let mut d = Diagnostics::new();
+        ProviderConfig::from_value(&config(&[("access_key", "AK".into())]), &mut d);
+        let diag = d.iter().next().expect("an error");
+        assert_eq!(diag.attribute, Some(AttributePath::root("secret_key")));
+    }
+}

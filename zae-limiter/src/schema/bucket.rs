@@ -1,0 +1,316 @@
+//! Composite bucket items (spec §3.8): one item per entity × resource × shard holding
+//! every limit as `b_{name}_{tk,cp,ra,rp,tc}` (millitokens / ms) around one shared
+//! refill timestamp `rf`, plus the auto-injected `wcu` limit.
+
+use super::attrs::{self, Item, get_n, get_s, n, s};
+use super::keys::{
+    SK_STATE, gsi2_pk_resource, gsi2_sk_bucket, gsi3_pk_entity, gsi3_sk_bucket, gsi4_sk_bucket, parse_bucket_pk,
+    pk_bucket,
+};
+use crate::error::{Error, Result};
+
+/// Prefix of per-limit bucket attributes.
+pub const BUCKET_ATTR_PREFIX: &str = "b_";
+/// Balance (millitokens).
+pub const FIELD_TK: &str = "tk";
+/// Capacity (millitokens, undivided).
+pub const FIELD_CP: &str = "cp";
+/// Refill amount (millitokens, undivided).
+pub const FIELD_RA: &str = "ra";
+/// Refill period (ms).
+pub const FIELD_RP: &str = "rp";
+/// Cumulative net consumption (millitokens).
+pub const FIELD_TC: &str = "tc";
+/// Soft-limit stamp (deadline, epoch ms).
+pub const FIELD_SOFT: &str = "soft";
+/// Shared refill timestamp and optimistic lock.
+pub const RF: &str = "rf";
+/// Total shard count (shard 0 is the source of truth).
+pub const SHARD_COUNT: &str = "shard_count";
+/// Valid-until stamp (epoch ms).
+pub const VU: &str = "vu";
+/// Bypass stamp (deadline, epoch ms).
+pub const BYPASS: &str = "bypass";
+
+/// Name of the auto-injected infrastructure limit.
+pub const WCU_LIMIT_NAME: &str = "wcu";
+/// `wcu` capacity and refill amount, millitokens (1000 writes).
+pub const WCU_CAPACITY_MILLI: i64 = 1_000_000;
+/// `wcu` refill period, ms.
+pub const WCU_REFILL_PERIOD_MS: i64 = 1000;
+/// Millitokens one fast-path write debits from `wcu`.
+pub const WCU_PER_WRITE_MILLI: i64 = 1000;
+/// Largest shard count.
+pub const MAX_SHARD_COUNT: u32 = 32;
+
+/// `b_{name}_{field}`.
+pub fn bucket_attr(name: &str, field: &str) -> String {
+    format!("{BUCKET_ATTR_PREFIX}{name}_{field}")
+}
+
+/// One limit's state on a bucket item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketLimit {
+    /// Limit name.
+    pub name: String,
+    /// Balance, millitokens (negative = debt).
+    pub tk: i64,
+    /// Capacity, millitokens, undivided.
+    pub cp: i64,
+    /// Refill amount, millitokens, undivided.
+    pub ra: i64,
+    /// Refill period, ms.
+    pub rp: i64,
+    /// Cumulative consumption, millitokens.
+    pub tc: i64,
+}
+
+impl BucketLimit {
+    /// A fresh `wcu` limit.
+    pub fn fresh_wcu() -> BucketLimit {
+        BucketLimit {
+            name: WCU_LIMIT_NAME.into(),
+            tk: WCU_CAPACITY_MILLI,
+            cp: WCU_CAPACITY_MILLI,
+            ra: WCU_CAPACITY_MILLI,
+            rp: WCU_REFILL_PERIOD_MS,
+            tc: 0,
+        }
+    }
+
+    fn insert_into(&self, item: &mut Item) {
+        for (field, value) in
+            [(FIELD_TK, self.tk), (FIELD_CP, self.cp), (FIELD_RA, self.ra), (FIELD_RP, self.rp), (FIELD_TC, self.tc)]
+        {
+            item.insert(bucket_attr(&self.name, field), n(value));
+        }
+    }
+}
+
+/// A bucket item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketItem {
+    /// Owning entity.
+    pub entity_id: String,
+    /// Resource.
+    pub resource: String,
+    /// Shard index (from the PK).
+    pub shard: u32,
+    /// Shared refill timestamp / lock (epoch ms).
+    pub rf: i64,
+    /// Total shards.
+    pub shard_count: u32,
+    /// Effective cascade of the owner.
+    pub cascade: bool,
+    /// Owner's parent.
+    pub parent_id: Option<String>,
+    /// Owner's parent generation stamp.
+    pub pgen: Option<i64>,
+    /// Owner's incarnation stamp.
+    pub pinc: Option<String>,
+    /// Expiry (epoch seconds).
+    pub ttl: Option<i64>,
+    /// Valid-until stamp (epoch ms); `Some(0)` forces one slow pass.
+    pub vu: Option<i64>,
+    /// Whether the bucket is stamped `disabled`.
+    pub disabled: bool,
+    /// The user limits, in name order (excluding `wcu`).
+    pub limits: Vec<BucketLimit>,
+    /// The infrastructure limit.
+    pub wcu: BucketLimit,
+}
+
+/// Attributes (or attribute suffixes) of 0.17 features this client refuses to
+/// materialise: item-level names and per-limit fields.
+const UNSUPPORTED_ITEM_ATTRS: [(&str, &str); 4] =
+    [("sched", "parameter schedule"), ("rsched", "calendar quota"), ("sched_tz", "schedule timezone"), (BYPASS, "bypass")];
+const UNSUPPORTED_LIMIT_FIELDS: [(&str, &str); 10] = [
+    ("soft", "soft limit"),
+    ("gc", "quota grant count"),
+    ("tu", "quota top-up"),
+    ("rn", "quota reset counter"),
+    ("rsa", "session window"),
+    ("ws", "session window"),
+    ("wa", "session window"),
+    ("wtc", "session window"),
+    ("sched", "per-limit schedule"),
+    ("rsched", "per-limit reset schedule"),
+];
+
+impl BucketItem {
+    /// Key of a bucket item.
+    pub fn key(ns: &str, entity_id: &str, resource: &str, shard: u32) -> Item {
+        attrs::key(pk_bucket(ns, entity_id, resource, shard), SK_STATE)
+    }
+
+    /// The full item the create path `Put`s (vectors V4, V6, E1, E2, E14).
+    pub fn to_item(&self, ns: &str) -> Item {
+        let mut item = BucketItem::key(ns, &self.entity_id, &self.resource, self.shard);
+        item.insert(attrs::ENTITY_ID.into(), s(&self.entity_id));
+        item.insert(attrs::RESOURCE.into(), s(&self.resource));
+        item.insert(RF.into(), n(self.rf));
+        item.insert(attrs::GSI2PK.into(), s(gsi2_pk_resource(ns, &self.resource)));
+        item.insert(attrs::GSI2SK.into(), s(gsi2_sk_bucket(&self.entity_id, self.shard)));
+        item.insert(attrs::CASCADE.into(), attrs::b(self.cascade));
+        item.insert(attrs::GSI3PK.into(), s(gsi3_pk_entity(ns, &self.entity_id)));
+        item.insert(attrs::GSI3SK.into(), s(gsi3_sk_bucket(&self.resource, self.shard)));
+        item.insert(attrs::GSI4PK.into(), s(ns));
+        item.insert(attrs::GSI4SK.into(), s(gsi4_sk_bucket(&self.entity_id, &self.resource, self.shard)));
+        item.insert(SHARD_COUNT.into(), n(i64::from(self.shard_count)));
+        if let Some(parent) = &self.parent_id {
+            item.insert(attrs::PARENT_ID.into(), s(parent));
+        }
+        if let Some(pgen) = self.pgen {
+            item.insert(attrs::PGEN.into(), n(pgen));
+        }
+        if let Some(pinc) = &self.pinc {
+            item.insert(attrs::PINC.into(), s(pinc));
+        }
+        if let Some(ttl) = self.ttl {
+            item.insert(attrs::TTL.into(), n(ttl));
+        }
+        if let Some(vu) = self.vu {
+            item.insert(VU.into(), n(vu));
+        }
+        if self.disabled {
+            item.insert(attrs::DISABLED.into(), attrs::b(true));
+        }
+        self.wcu.insert_into(&mut item);
+        for limit in &self.limits {
+            limit.insert_into(&mut item);
+        }
+        item
+    }
+
+    /// Decodes a bucket item, refusing the 0.17 features this client does not implement.
+    pub fn decode(item: &Item) -> Result<BucketItem> {
+        let (pk, sk) = attrs::item_keys(item);
+        let corrupt = |reason: String| Error::CorruptItem { pk: pk.clone(), sk: sk.clone(), reason };
+        let unsupported =
+            |feature: &str, attr: &str| Error::Unsupported { feature: format!("{feature} ({attr})"), location: format!("bucket {pk}") };
+        let key = parse_bucket_pk(&pk).ok_or_else(|| corrupt("not a bucket partition key".into()))?;
+        for (attr, feature) in UNSUPPORTED_ITEM_ATTRS {
+            if item.contains_key(attr) {
+                return Err(unsupported(feature, attr));
+            }
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for attr in item.keys() {
+            let Some(rest) = attr.strip_prefix(BUCKET_ATTR_PREFIX) else { continue };
+            let Some((name, field)) = rest.rsplit_once('_') else { continue };
+            if let Some((_, feature)) = UNSUPPORTED_LIMIT_FIELDS.iter().find(|(f, _)| *f == field) {
+                return Err(unsupported(feature, attr));
+            }
+            if field == FIELD_TK && name != WCU_LIMIT_NAME && item.contains_key(&bucket_attr(name, FIELD_CP)) {
+                names.push(name);
+            }
+        }
+        names.sort_unstable();
+        let read_limit = |name: &str| -> Result<BucketLimit> {
+            let get = |field: &str| {
+                get_n(item, &bucket_attr(name, field))
+                    .ok_or_else(|| corrupt(format!("limit {name:?} lacks a numeric {}", bucket_attr(name, field))))
+            };
+            Ok(BucketLimit {
+                name: name.to_string(),
+                tk: get(FIELD_TK)?,
+                cp: get(FIELD_CP)?,
+                ra: get(FIELD_RA)?,
+                rp: get(FIELD_RP)?,
+                tc: get_n(item, &bucket_attr(name, FIELD_TC)).unwrap_or(0),
+            })
+        };
+        let wcu = if item.contains_key(&bucket_attr(WCU_LIMIT_NAME, FIELD_TK)) {
+            read_limit(WCU_LIMIT_NAME)?
+        } else {
+            BucketLimit::fresh_wcu()
+        };
+        let limits = names.into_iter().map(read_limit).collect::<Result<Vec<_>>>()?;
+        Ok(BucketItem {
+            entity_id: get_s(item, attrs::ENTITY_ID).unwrap_or(&key.entity_id).to_string(),
+            resource: get_s(item, attrs::RESOURCE).unwrap_or(&key.resource).to_string(),
+            shard: key.shard,
+            rf: get_n(item, RF).ok_or_else(|| corrupt("missing rf".into()))?,
+            shard_count: get_n(item, SHARD_COUNT).map_or(1, |c| c.clamp(1, i64::from(MAX_SHARD_COUNT)) as u32),
+            cascade: attrs::get_bool(item, attrs::CASCADE).unwrap_or(false),
+            parent_id: get_s(item, attrs::PARENT_ID).map(str::to_string),
+            pgen: get_n(item, attrs::PGEN),
+            pinc: get_s(item, attrs::PINC).map(str::to_string),
+            ttl: get_n(item, attrs::TTL),
+            vu: get_n(item, VU),
+            disabled: item.contains_key(attrs::DISABLED),
+            limits,
+            wcu,
+        })
+    }
+
+    /// The user limit named `name`.
+    pub fn limit(&self, name: &str) -> Option<&BucketLimit> {
+        self.limits.iter().find(|l| l.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    fn v4_bucket() -> BucketItem {
+        BucketItem {
+            entity_id: "user-1".into(),
+            resource: "gpt-4".into(),
+            shard: 0,
+            rf: 1_795_400_235_912,
+            shard_count: 1,
+            cascade: false,
+            parent_id: None,
+            pgen: None,
+            pinc: None,
+            ttl: None,
+            vu: None,
+            disabled: false,
+            limits: vec![BucketLimit { name: "rpm".into(), tk: 9000, cp: 10_000, ra: 10_000, rp: 60_000, tc: 1000 }],
+            wcu: BucketLimit::fresh_wcu(),
+        }
+    }
+
+    #[test]
+    fn create_item_matches_vector_v4() {
+        let item = v4_bucket().to_item("ZCtndc_pcZY");
+        let expected = r#"{"PK":"ZCtndc_pcZY/BUCKET#user-1#gpt-4#0","SK":"#STATE","entity_id":"user-1","resource":"gpt-4","rf":1795400235912,"GSI2PK":"ZCtndc_pcZY/RESOURCE#gpt-4","GSI2SK":"BUCKET#user-1#0","cascade":false,"GSI3PK":"ZCtndc_pcZY/ENTITY#user-1","GSI3SK":"BUCKET#gpt-4#0","GSI4PK":"ZCtndc_pcZY","GSI4SK":"BUCKET#user-1#gpt-4#0","shard_count":1,"b_wcu_tk":1000000,"b_wcu_cp":1000000,"b_wcu_ra":1000000,"b_wcu_rp":1000,"b_wcu_tc":0,"b_rpm_tk":9000,"b_rpm_cp":10000,"b_rpm_ra":10000,"b_rpm_rp":60000,"b_rpm_tc":1000}"#;
+        let expected: serde_json::Map<String, serde_json::Value> = serde_json::from_str(expected).unwrap();
+        assert_eq!(item.len(), expected.len());
+        for (k, v) in expected {
+            let got = &item[&k];
+            match v {
+                serde_json::Value::String(sv) => assert_eq!(got, &AttributeValue::S(sv), "{k}"),
+                serde_json::Value::Number(nv) => assert_eq!(got, &AttributeValue::N(nv.to_string()), "{k}"),
+                serde_json::Value::Bool(bv) => assert_eq!(got, &AttributeValue::Bool(bv), "{k}"),
+                other => panic!("{other}"),
+            }
+        }
+        assert_eq!(BucketItem::decode(&item).unwrap(), v4_bucket());
+    }
+
+    #[test]
+    fn refuses_quota_and_soft_state() {
+        let mut item = v4_bucket().to_item("ns");
+        item.insert("b_rpm_soft".into(), n(1));
+        assert!(matches!(BucketItem::decode(&item), Err(Error::Unsupported { .. })));
+        let mut item = v4_bucket().to_item("ns");
+        item.insert("bypass".into(), n(1));
+        assert!(matches!(BucketItem::decode(&item), Err(Error::Unsupported { .. })));
+        let mut item = v4_bucket().to_item("ns");
+        item.insert("vu".into(), n(0));
+        assert_eq!(BucketItem::decode(&item).unwrap().vu, Some(0));
+    }
+
+    #[test]
+    fn discovers_limits_by_tk_and_cp_pair() {
+        let mut item = v4_bucket().to_item("ns");
+        item.insert("b_orphan_tk".into(), n(5));
+        let b = BucketItem::decode(&item).unwrap();
+        assert_eq!(b.limits.len(), 1);
+        assert_eq!(b.wcu, BucketLimit::fresh_wcu());
+    }
+}
