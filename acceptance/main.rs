@@ -1,1 +1,11 @@
+//! The acceptance tests: one test binary (`cargo test --test acceptance`) that drives the
+//! real Terraform CLI against the provider binary cargo just built, with AWS emulated by
+//! `moto_server` (see `scripts/dev-setup.sh`).
+//!
+//! * [`harness`]: the test harness (working directories, Terraform commands, step runner).
+//! * `harness_tests`: self-tests of the harness.
+//!
+//! Filter with the usual cargo test syntax, e.g. `cargo test --test acceptance harness`.
 
+mod harness;
+mod harness_tests;

@@ -9,6 +9,7 @@
 //! * `provider`: the `zae` provider's configuration and AWS clients.
 //! * `resources`: one file per resource type.
 
+pub mod aws;
 pub mod framework;
 pub mod provider;
 pub mod resources;

@@ -17,8 +17,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub type Result<T, E = AwsError> = std::result::Result<T, E>;
 
 /// Error codes that mean "the thing does not exist".
+/// (`ResourceNotFound` without the suffix is what the emulator answers to DescribeTimeToLive.)
 const NOT_FOUND_CODES: &[&str] = &[
     "ResourceNotFoundException",
+    "ResourceNotFound",
     "TableNotFoundException",
     "NoSuchEntity",
     "NoSuchEntityException",
@@ -146,13 +148,15 @@ pub enum AwsError {
     },
 
     /// A waiter ran out of time before the resource reached a target state.
-    #[error("timed out after {timeout:?} waiting for {what} to become {target}; last state seen: {last_state}")]
+    #[error(
+        "timed out after {timeout:?} waiting for {what} to become {target}; last state seen: {last_state}"
+    )]
     WaitTimeout {
         /// What was awaited, e.g. `DynamoDB table "zae"`.
         what: String,
         /// The target state(s), rendered.
         target: String,
-        /// The last state the status function reported (`not found` / `never polled`).
+        /// The last state the status function reported (`not found` when it was missing).
         last_state: String,
         /// The waiter's timeout.
         timeout: Duration,
@@ -215,7 +219,11 @@ pub enum AwsError {
 
 impl AwsError {
     /// Wraps an SDK error with the operation and resource it concerns.
-    pub fn from_sdk<E>(operation: &'static str, resource: impl Into<String>, err: SdkError<E, HttpResponse>) -> Self
+    pub fn from_sdk<E>(
+        operation: &'static str,
+        resource: impl Into<String>,
+        err: SdkError<E, HttpResponse>,
+    ) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
@@ -249,7 +257,10 @@ impl AwsError {
 
     /// A request builder rejected its input (a required field was missing).
     pub fn build(operation: &'static str, err: BuildError) -> Self {
-        AwsError::InvalidInput { what: format!("{operation} request"), detail: err.to_string() }
+        AwsError::InvalidInput {
+            what: format!("{operation} request"),
+            detail: err.to_string(),
+        }
     }
 
     /// The innermost error: the last attempt's error for [`AwsError::RetriesExhausted`],
@@ -306,16 +317,20 @@ impl AwsError {
     /// AWS asked us to slow down. Includes DynamoDB's control-plane
     /// `LimitExceededException` ("… can be created, updated, or deleted simultaneously").
     pub fn is_throttling(&self) -> bool {
-        let Some(code) = self.code() else { return false };
+        let Some(code) = self.code() else {
+            return false;
+        };
         THROTTLING_CODES.contains(&code)
-            || (LIMIT_EXCEEDED_CODES.contains(&code) && self.message_contains(SIMULTANEOUS_LIMIT_MESSAGE))
+            || (LIMIT_EXCEEDED_CODES.contains(&code)
+                && self.message_contains(SIMULTANEOUS_LIMIT_MESSAGE))
             || self.http_status() == Some(429)
     }
 
     /// An IAM eventual-consistency failure: a principal, role or attachment created moments
     /// ago is not visible yet. Worth retrying for about two minutes.
     pub fn is_iam_propagation(&self) -> bool {
-        self.message().is_some_and(|m| IAM_PROPAGATION_MESSAGES.iter().any(|f| m.contains(f)))
+        self.message()
+            .is_some_and(|m| IAM_PROPAGATION_MESSAGES.iter().any(|f| m.contains(f)))
     }
 
     /// Worth another attempt: throttling, server errors, timeouts and connection failures.
@@ -401,14 +416,24 @@ pub(crate) mod tests {
         assert!(service_error("ResourceNotFoundException", "x").is_not_found());
         assert!(service_error("NoSuchEntity", "x").is_not_found());
         assert!(service_error("TableNotFoundException", "x").is_not_found());
+        assert!(service_error("ResourceNotFound", "Table not found").is_not_found());
         assert!(!service_error("ValidationException", "x").is_not_found());
-        let gone = AwsError::Gone { what: "t".into(), target: "ACTIVE".into(), checks: 3 };
+        let gone = AwsError::Gone {
+            what: "t".into(),
+            target: "ACTIVE".into(),
+            checks: 3,
+        };
         assert!(gone.is_not_found());
     }
 
     #[test]
     fn throttling_codes() {
-        for code in ["ThrottlingException", "Throttling", "RequestLimitExceeded", "TooManyRequestsException"] {
+        for code in [
+            "ThrottlingException",
+            "Throttling",
+            "RequestLimitExceeded",
+            "TooManyRequestsException",
+        ] {
             assert!(service_error(code, "slow down").is_throttling(), "{code}");
             assert!(service_error(code, "slow down").is_retryable(), "{code}");
         }
@@ -424,14 +449,20 @@ pub(crate) mod tests {
         );
         assert!(ddb.is_throttling());
         assert!(ddb.is_retryable());
-        let iam = service_error("LimitExceeded", "A managed policy can have up to 5 versions.");
+        let iam = service_error(
+            "LimitExceeded",
+            "A managed policy can have up to 5 versions.",
+        );
         assert!(!iam.is_throttling());
         assert!(!iam.is_retryable());
     }
 
     #[test]
     fn iam_propagation_messages() {
-        let e = service_error("MalformedPolicyDocument", "Invalid principal in policy: \"AWS\":\"arn:…\"");
+        let e = service_error(
+            "MalformedPolicyDocument",
+            "Invalid principal in policy: \"AWS\":\"arn:…\"",
+        );
         assert!(e.is_iam_propagation());
         assert!(!e.is_retryable(), "propagation is opt-in");
         let e = service_error(

@@ -9,7 +9,8 @@
 //! * [`waiter`]: [`waiter::wait_for_state`] / [`waiter::wait_for_absence`], the
 //!   `StateChangeConf` of this provider.
 //! * [`table`]: the zae-limiter DynamoDB table (spec §2.1): create, find, check against the
-//!   definition, TTL, point-in-time recovery, deletion protection, tags, delete.
+//!   definition ([`table::info`]), TTL ([`table::ttl`]), point-in-time recovery
+//!   ([`table::pitr`]), deletion protection, tags ([`table::tagging`]), delete.
 //! * [`tags`]: the tag diff shared by DynamoDB and IAM tagging.
 //! * [`policy_document`]: the six managed policy documents (spec §9.4) and their semantic
 //!   comparison.

@@ -19,7 +19,6 @@ use rand::Rng;
 use super::LOG_TARGET;
 use super::error::{AwsError, Result};
 
-
 /// How long and how often to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -49,10 +48,15 @@ impl RetryPolicy {
 
     /// A policy with the given backoff bounds and time budget.
     pub const fn new(initial_delay: Duration, max_delay: Duration, timeout: Duration) -> Self {
-        RetryPolicy { initial_delay, max_delay, timeout }
+        RetryPolicy {
+            initial_delay,
+            max_delay,
+            timeout,
+        }
     }
 
     /// The same backoff with another time budget.
+    #[must_use]
     pub const fn with_timeout(self, timeout: Duration) -> Self {
         RetryPolicy { timeout, ..self }
     }
@@ -61,7 +65,9 @@ impl RetryPolicy {
     /// `initial_delay · 2^(attempt-1)`, at most `max_delay`.
     pub fn backoff_ceiling(&self, attempt: u32) -> Duration {
         let shift = attempt.saturating_sub(1).min(30);
-        self.initial_delay.saturating_mul(1 << shift).min(self.max_delay)
+        self.initial_delay
+            .saturating_mul(1 << shift)
+            .min(self.max_delay)
     }
 
     /// Full jitter: a uniformly random delay in `[0, backoff_ceiling(attempt)]`.
@@ -80,7 +86,11 @@ struct Backoff<'a> {
 
 impl<'a> Backoff<'a> {
     fn start(policy: &'a RetryPolicy) -> Self {
-        Backoff { policy, start: Instant::now(), attempts: 0 }
+        Backoff {
+            policy,
+            start: Instant::now(),
+            attempts: 0,
+        }
     }
 
     /// Records a failed attempt; returns how long to sleep before the next one, or `None`
@@ -102,7 +112,12 @@ impl<'a> Backoff<'a> {
 /// A non-retryable error is returned unchanged; a retryable error that outlasts the budget
 /// comes back as [`AwsError::RetriesExhausted`] wrapping the last error (classification
 /// methods such as [`AwsError::code`] look through the wrapper).
-pub async fn retry_with<T, Op, Fut, P>(policy: &RetryPolicy, operation: &str, retryable: P, mut op: Op) -> Result<T>
+pub async fn retry_with<T, Op, Fut, P>(
+    policy: &RetryPolicy,
+    operation: &str,
+    retryable: P,
+    mut op: Op,
+) -> Result<T>
 where
     Op: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
@@ -136,7 +151,11 @@ where
 /// `RetryWhenNewResourceNotFound`). Errors from `find` end the wait at once.
 ///
 /// Returns [`AwsError::Gone`] when the resource is still missing after `policy.timeout`.
-pub async fn retry_until_found<T, Op, Fut>(policy: &RetryPolicy, what: &str, mut find: Op) -> Result<T>
+pub async fn retry_until_found<T, Op, Fut>(
+    policy: &RetryPolicy,
+    what: &str,
+    mut find: Op,
+) -> Result<T>
 where
     Op: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>>>,
@@ -147,7 +166,11 @@ where
             return Ok(value);
         }
         let Some(delay) = backoff.failed() else {
-            return Err(AwsError::Gone { what: what.to_owned(), target: "it to appear".into(), checks: backoff.attempts });
+            return Err(AwsError::Gone {
+                what: what.to_owned(),
+                target: "it to appear".into(),
+                checks: backoff.attempts,
+            });
         };
         tracing::debug!(target: LOG_TARGET, what, attempt = backoff.attempts, ?delay, "not visible yet");
         tokio::time::sleep(delay).await;
@@ -161,12 +184,19 @@ mod tests {
     use super::*;
     use crate::aws::error::tests::service_error;
 
-    const FAST: RetryPolicy =
-        RetryPolicy::new(Duration::from_millis(1), Duration::from_millis(4), Duration::from_millis(500));
+    const FAST: RetryPolicy = RetryPolicy::new(
+        Duration::from_millis(1),
+        Duration::from_millis(4),
+        Duration::from_millis(500),
+    );
 
     #[test]
     fn backoff_ceiling_doubles_up_to_the_maximum() {
-        let p = RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(1), Duration::from_secs(10));
+        let p = RetryPolicy::new(
+            Duration::from_millis(100),
+            Duration::from_secs(1),
+            Duration::from_secs(10),
+        );
         assert_eq!(p.backoff_ceiling(1), Duration::from_millis(100));
         assert_eq!(p.backoff_ceiling(2), Duration::from_millis(200));
         assert_eq!(p.backoff_ceiling(4), Duration::from_millis(800));
@@ -176,7 +206,11 @@ mod tests {
 
     #[test]
     fn full_jitter_stays_within_the_ceiling() {
-        let p = RetryPolicy::new(Duration::from_millis(10), Duration::from_millis(80), Duration::from_secs(1));
+        let p = RetryPolicy::new(
+            Duration::from_millis(10),
+            Duration::from_millis(80),
+            Duration::from_secs(1),
+        );
         let mut rng = rand::rng();
         for attempt in 1..10 {
             for _ in 0..50 {
@@ -187,7 +221,10 @@ mod tests {
 
     #[test]
     fn default_policies_are_bounded() {
-        assert_eq!(RetryPolicy::IAM_PROPAGATION.timeout, Duration::from_secs(120));
+        assert_eq!(
+            RetryPolicy::IAM_PROPAGATION.timeout,
+            Duration::from_secs(120)
+        );
         assert!(RetryPolicy::CONTROL_PLANE.timeout <= Duration::from_secs(300));
     }
 
@@ -230,7 +267,11 @@ mod tests {
         .unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5));
         match &err {
-            AwsError::RetriesExhausted { operation, attempts, .. } => {
+            AwsError::RetriesExhausted {
+                operation,
+                attempts,
+                ..
+            } => {
                 assert_eq!(operation, "CreateTable");
                 assert!(*attempts > 1, "{attempts}");
             }
@@ -248,7 +289,10 @@ mod tests {
             |e| e.is_retryable() || e.is_iam_propagation(),
             || async {
                 if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-                    Err(service_error("MalformedPolicyDocument", "Invalid principal in policy"))
+                    Err(service_error(
+                        "MalformedPolicyDocument",
+                        "Invalid principal in policy",
+                    ))
                 } else {
                     Ok("ok")
                 }
@@ -274,7 +318,9 @@ mod tests {
     #[tokio::test]
     async fn retry_until_found_reports_a_resource_that_never_appears() {
         let policy = FAST.with_timeout(Duration::from_millis(20));
-        let err = retry_until_found(&policy, "policy p", || async { Ok(None::<()>) }).await.unwrap_err();
+        let err = retry_until_found(&policy, "policy p", || async { Ok(None::<()>) })
+            .await
+            .unwrap_err();
         assert!(err.is_not_found());
         assert!(err.to_string().contains("policy p does not exist"), "{err}");
     }

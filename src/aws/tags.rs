@@ -18,7 +18,9 @@ pub fn is_aws_managed(key: &str) -> bool {
 
 /// `tags` without the AWS-managed ones.
 pub fn without_aws_managed(tags: Tags) -> Tags {
-    tags.into_iter().filter(|(k, _)| !is_aws_managed(k)).collect()
+    tags.into_iter()
+        .filter(|(k, _)| !is_aws_managed(k))
+        .collect()
 }
 
 /// The calls that turn one tag set into another.
@@ -38,7 +40,11 @@ impl TagDiff {
             .filter(|(k, v)| !is_aws_managed(k) && current.get(*k) != Some(*v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let remove = current.keys().filter(|k| !is_aws_managed(k) && !desired.contains_key(*k)).cloned().collect();
+        let remove = current
+            .keys()
+            .filter(|k| !is_aws_managed(k) && !desired.contains_key(*k))
+            .cloned()
+            .collect();
         TagDiff { set, remove }
     }
 
@@ -53,7 +59,10 @@ mod tests {
     use super::*;
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use super::LOG_TARGET;
 use super::error::{AwsError, Result};
 
-
 /// What to wait for and how long.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitSpec {
@@ -57,22 +56,36 @@ impl WaitSpec {
     }
 
     /// Sets the pause before the first poll.
+    #[must_use]
     pub fn with_delay(self, delay: Duration) -> Self {
         WaitSpec { delay, ..self }
     }
 
     /// Sets the poll interval bounds.
+    #[must_use]
     pub fn with_poll(self, min_poll: Duration, max_poll: Duration) -> Self {
-        WaitSpec { min_poll, max_poll: max_poll.max(min_poll), ..self }
+        WaitSpec {
+            min_poll,
+            max_poll: max_poll.max(min_poll),
+            ..self
+        }
     }
 
     /// Sets how many consecutive not-found results are tolerated.
+    #[must_use]
     pub fn with_not_found_checks(self, not_found_checks: u32) -> Self {
-        WaitSpec { not_found_checks, ..self }
+        WaitSpec {
+            not_found_checks,
+            ..self
+        }
     }
 
     fn target_text(&self, absence: bool) -> String {
-        if absence { "deleted".to_owned() } else { self.target.join(" or ") }
+        if absence {
+            "deleted".to_owned()
+        } else {
+            self.target.join(" or ")
+        }
     }
 }
 
@@ -123,17 +136,20 @@ where
         tokio::time::sleep(spec.delay.min(spec.timeout)).await;
     }
     let mut interval = spec.min_poll;
-    let mut last_state = String::from("never polled");
     let mut not_found = 0u32;
     loop {
-        match status().await? {
+        let last_state = match status().await? {
             None if absence => return Ok(Outcome::Absent),
             None => {
                 not_found += 1;
-                last_state = "not found".into();
                 if not_found > spec.not_found_checks {
-                    return Err(AwsError::Gone { what: spec.what.clone(), target, checks: not_found });
+                    return Err(AwsError::Gone {
+                        what: spec.what.clone(),
+                        target,
+                        checks: not_found,
+                    });
                 }
+                "not found".to_owned()
             }
             Some((value, state)) => {
                 not_found = 0;
@@ -142,14 +158,23 @@ where
                     return Ok(Outcome::Reached(value));
                 }
                 if !spec.pending.contains(&state.as_str()) {
-                    return Err(AwsError::UnexpectedState { what: spec.what.clone(), state, target });
+                    return Err(AwsError::UnexpectedState {
+                        what: spec.what.clone(),
+                        state,
+                        target,
+                    });
                 }
-                last_state = state;
+                state
             }
-        }
+        };
         let now = Instant::now();
         if now >= deadline {
-            return Err(AwsError::WaitTimeout { what: spec.what.clone(), target, last_state, timeout: spec.timeout });
+            return Err(AwsError::WaitTimeout {
+                what: spec.what.clone(),
+                target,
+                last_state,
+                timeout: spec.timeout,
+            });
         }
         tracing::debug!(target: LOG_TARGET, what = %spec.what, state = %last_state, ?interval, "waiting");
         tokio::time::sleep(interval.min(deadline - now)).await;
@@ -165,13 +190,20 @@ mod tests {
     use crate::aws::error::tests::service_error;
 
     fn spec(timeout_ms: u64) -> WaitSpec {
-        WaitSpec::new("table \"t\"", &["CREATING", "UPDATING"], &["ACTIVE"], Duration::from_millis(timeout_ms))
-            .with_poll(Duration::from_millis(1), Duration::from_millis(4))
-            .with_not_found_checks(2)
+        WaitSpec::new(
+            "table \"t\"",
+            &["CREATING", "UPDATING"],
+            &["ACTIVE"],
+            Duration::from_millis(timeout_ms),
+        )
+        .with_poll(Duration::from_millis(1), Duration::from_millis(4))
+        .with_not_found_checks(2)
     }
 
     /// A status function replaying `states` (`None` = not found), repeating the last one.
-    fn script(states: &[Option<&str>]) -> impl FnMut() -> std::future::Ready<Result<Option<(usize, String)>>> {
+    fn script(
+        states: &[Option<&str>],
+    ) -> impl FnMut() -> std::future::Ready<Result<Option<(usize, String)>>> {
         let states: Vec<Option<String>> = states.iter().map(|s| s.map(str::to_owned)).collect();
         let calls = Mutex::new(0usize);
         move || {
@@ -184,39 +216,59 @@ mod tests {
 
     #[tokio::test]
     async fn waits_through_pending_states_to_the_target() {
-        let polls = wait_for_state(&spec(1000), script(&[Some("CREATING"), Some("UPDATING"), Some("ACTIVE")]))
+        let polls = wait_for_state(
+            &spec(1000),
+            script(&[Some("CREATING"), Some("UPDATING"), Some("ACTIVE")]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(polls, 3);
+    }
+
+    #[tokio::test]
+    async fn tolerates_a_few_not_found_results() {
+        let polls = wait_for_state(&spec(1000), script(&[None, None, Some("ACTIVE")]))
             .await
             .unwrap();
         assert_eq!(polls, 3);
     }
 
     #[tokio::test]
-    async fn tolerates_a_few_not_found_results() {
-        let polls = wait_for_state(&spec(1000), script(&[None, None, Some("ACTIVE")])).await.unwrap();
-        assert_eq!(polls, 3);
-    }
-
-    #[tokio::test]
     async fn fails_when_the_resource_stays_missing() {
-        let err = wait_for_state(&spec(1000), script(&[None])).await.unwrap_err();
+        let err = wait_for_state(&spec(1000), script(&[None]))
+            .await
+            .unwrap_err();
         assert!(matches!(err, AwsError::Gone { checks: 3, .. }), "{err:?}");
         assert!(err.is_not_found());
     }
 
     #[tokio::test]
     async fn rejects_unexpected_states() {
-        let err = wait_for_state(&spec(1000), script(&[Some("CREATING"), Some("DELETING")])).await.unwrap_err();
-        assert_eq!(err.to_string(), "table \"t\" entered unexpected state DELETING while waiting for ACTIVE");
+        let err = wait_for_state(&spec(1000), script(&[Some("CREATING"), Some("DELETING")]))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "table \"t\" entered unexpected state DELETING while waiting for ACTIVE"
+        );
     }
 
     #[tokio::test]
     async fn times_out_naming_the_last_state() {
         let started = Instant::now();
-        let err = wait_for_state(&spec(30), script(&[Some("CREATING")])).await.unwrap_err();
+        let err = wait_for_state(&spec(30), script(&[Some("CREATING")]))
+            .await
+            .unwrap_err();
         assert!(started.elapsed() >= Duration::from_millis(30));
         assert!(started.elapsed() < Duration::from_secs(5));
-        assert!(matches!(&err, AwsError::WaitTimeout { last_state, .. } if last_state == "CREATING"), "{err:?}");
-        assert!(err.to_string().contains("waiting for table \"t\" to become ACTIVE; last state seen: CREATING"));
+        assert!(
+            matches!(&err, AwsError::WaitTimeout { last_state, .. } if last_state == "CREATING"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("waiting for table \"t\" to become ACTIVE; last state seen: CREATING")
+        );
     }
 
     #[tokio::test]
@@ -231,10 +283,19 @@ mod tests {
 
     #[tokio::test]
     async fn waits_for_absence() {
-        let deleting = WaitSpec::new("table \"t\"", &["ACTIVE", "DELETING"], &[], Duration::from_secs(1))
-            .with_poll(Duration::from_millis(1), Duration::from_millis(2));
-        wait_for_absence(&deleting, script(&[Some("ACTIVE"), Some("DELETING"), None])).await.unwrap();
-        let err = wait_for_absence(&deleting, script(&[Some("CREATING")])).await.unwrap_err();
+        let deleting = WaitSpec::new(
+            "table \"t\"",
+            &["ACTIVE", "DELETING"],
+            &[],
+            Duration::from_secs(1),
+        )
+        .with_poll(Duration::from_millis(1), Duration::from_millis(2));
+        wait_for_absence(&deleting, script(&[Some("ACTIVE"), Some("DELETING"), None]))
+            .await
+            .unwrap();
+        let err = wait_for_absence(&deleting, script(&[Some("CREATING")]))
+            .await
+            .unwrap_err();
         assert!(matches!(err, AwsError::UnexpectedState { .. }), "{err:?}");
     }
 }

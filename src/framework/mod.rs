@@ -13,6 +13,7 @@ pub mod private;
 pub mod provider;
 pub mod resource;
 pub mod schema;
+pub mod stop;
 pub mod timeouts;
 pub mod types;
 pub mod validator;

@@ -1,5 +1,7 @@
 //! The resource and data source types of the `zae` provider, one file each.
 
+pub mod stack;
+
 use std::sync::Arc;
 
 use crate::framework::{DataSource, Resource};
@@ -7,7 +9,7 @@ use crate::provider::AwsClients;
 
 /// Every managed resource type.
 pub fn all() -> Vec<Arc<dyn Resource<AwsClients>>> {
-    Vec::new()
+    vec![Arc::new(stack::StackResource)]
 }
 
 /// Every data source type.

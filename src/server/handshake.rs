@@ -214,6 +214,9 @@ mod tests {
     #[test]
     fn plaintext_line_ends_with_an_empty_certificate_field() {
         let addr = ListenAddr::Unix(PathBuf::from("/tmp/plugin.sock"));
-        assert_eq!(handshake_line(&addr, None), "1|6|unix|/tmp/plugin.sock|grpc|");
+        assert_eq!(
+            handshake_line(&addr, None),
+            "1|6|unix|/tmp/plugin.sock|grpc|"
+        );
     }
 }

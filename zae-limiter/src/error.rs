@@ -197,6 +197,10 @@ pub enum Error {
     #[error("rate limiter unavailable: {0}")]
     Unavailable(String),
 
+    /// A request could not be built (a bug in this crate; never expected).
+    #[error("internal error: {0}")]
+    Internal(String),
+
     /// A lease was used after it was committed or rolled back (`LeaseExpiredError`).
     #[error("Lease is no longer active")]
     LeaseExpired,

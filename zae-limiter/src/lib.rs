@@ -34,8 +34,10 @@
 pub mod acquire;
 pub mod admin;
 pub mod clock;
+mod ddb;
 pub mod error;
 pub mod limit;
+pub mod naming;
 pub mod repository;
 pub mod schema;
 pub mod validate;

@@ -273,9 +273,10 @@ pub fn require_compatible(client_version: &str, infra: &InfrastructureVersion) -
     match check_compatibility(client_version, infra) {
         Compatibility::Compatible => Ok(()),
         Compatibility::LambdaUpdateRequired { message } => Err(mismatch(message, true)),
-        Compatibility::ClientTooOld { message } | Compatibility::Invalid { message } => {
-            Err(mismatch(message, false))
-        }
+        Compatibility::ClientTooOld { message } => Err(mismatch(message, false)),
+        // zae-limiter's `_check_version_strict` raises only for the three flagged
+        // outcomes; an unparsable schema version falls through and connects.
+        Compatibility::Invalid { .. } => Ok(()),
         Compatibility::SchemaMigrationRequired { message } => Err(Error::IncompatibleSchema {
             client_version: client_version.to_string(),
             schema_version: infra.schema_version.clone(),
@@ -373,6 +374,7 @@ mod tests {
         assert!(matches!(err, Error::VersionMismatch { can_auto_update: false, .. }), "{err}");
         let err = require_compatible("1.0.0", &infra("0.10.0", None, "0.0.0")).unwrap_err();
         assert!(matches!(err, Error::IncompatibleSchema { .. }));
+        require_compatible(CLIENT_VERSION, &infra("not-a-version", None, "0.0.0")).unwrap();
         let err = require_compatible(CLIENT_VERSION, &infra("0.10.0", Some("0.12.0"), "0.0.0")).unwrap_err();
         assert!(matches!(err, Error::VersionMismatch { can_auto_update: true, .. }));
     }

@@ -2,8 +2,8 @@
 //! `zae_limiter::schema::table`, and the tags every table carries.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, Tag,
+    AttributeDefinition, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex,
+    Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, Tag,
 };
 use zae_limiter::schema::table as schema;
 
@@ -71,7 +71,9 @@ fn projection(projection: schema::Projection) -> Projection {
         schema::Projection::All => ProjectionType::All,
         schema::Projection::KeysOnly => ProjectionType::KeysOnly,
     };
-    Projection::builder().projection_type(projection_type).build()
+    Projection::builder()
+        .projection_type(projection_type)
+        .build()
 }
 
 /// GSI1–GSI4 with their projections (on-demand: no provisioned throughput).
@@ -116,7 +118,13 @@ pub(crate) fn stream_specification() -> Result<StreamSpecification> {
 /// DynamoDB tags from a tag map.
 pub(crate) fn sdk_tags(tags: &Tags, operation: &'static str) -> Result<Vec<Tag>> {
     tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| AwsError::build(operation, e)))
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| AwsError::build(operation, e))
+        })
         .collect()
 }
 
@@ -128,7 +136,11 @@ mod tests {
     fn defines_the_fifteen_key_attributes_as_strings() {
         let attrs = attribute_definitions().unwrap();
         assert_eq!(attrs.len(), 15);
-        assert!(attrs.iter().all(|a| a.attribute_type() == &ScalarAttributeType::S));
+        assert!(
+            attrs
+                .iter()
+                .all(|a| a.attribute_type() == &ScalarAttributeType::S)
+        );
         let names: Vec<_> = attrs.iter().map(|a| a.attribute_name()).collect();
         assert_eq!(names, schema::key_attributes());
     }
@@ -139,8 +151,16 @@ mod tests {
         let summary: Vec<_> = gsis
             .iter()
             .map(|g| {
-                let keys: Vec<_> = g.key_schema().iter().map(|k| (k.attribute_name(), k.key_type().as_str())).collect();
-                (g.index_name(), keys, g.projection().unwrap().projection_type().unwrap().as_str())
+                let keys: Vec<_> = g
+                    .key_schema()
+                    .iter()
+                    .map(|k| (k.attribute_name(), k.key_type().as_str()))
+                    .collect();
+                (
+                    g.index_name(),
+                    keys,
+                    g.projection().unwrap().projection_type().unwrap().as_str(),
+                )
             })
             .collect();
         assert_eq!(
@@ -148,18 +168,31 @@ mod tests {
             vec![
                 ("GSI1", vec![("GSI1PK", "HASH"), ("GSI1SK", "RANGE")], "ALL"),
                 ("GSI2", vec![("GSI2PK", "HASH"), ("GSI2SK", "RANGE")], "ALL"),
-                ("GSI3", vec![("GSI3PK", "HASH"), ("GSI3SK", "RANGE")], "KEYS_ONLY"),
-                ("GSI4", vec![("GSI4PK", "HASH"), ("GSI4SK", "RANGE")], "KEYS_ONLY"),
+                (
+                    "GSI3",
+                    vec![("GSI3PK", "HASH"), ("GSI3SK", "RANGE")],
+                    "KEYS_ONLY"
+                ),
+                (
+                    "GSI4",
+                    vec![("GSI4PK", "HASH"), ("GSI4SK", "RANGE")],
+                    "KEYS_ONLY"
+                ),
             ]
         );
         let lsis = local_indexes().unwrap();
         assert_eq!(lsis.len(), 5);
         for lsi in &lsis {
             assert_eq!(lsi.key_schema()[0].attribute_name(), "PK");
-            assert_eq!(lsi.key_schema()[1].attribute_name(), format!("{}SK", lsi.index_name()));
+            assert_eq!(
+                lsi.key_schema()[1].attribute_name(),
+                format!("{}SK", lsi.index_name())
+            );
         }
-        let projections: Vec<_> =
-            lsis.iter().map(|l| l.projection().unwrap().projection_type().unwrap().as_str()).collect();
+        let projections: Vec<_> = lsis
+            .iter()
+            .map(|l| l.projection().unwrap().projection_type().unwrap().as_str())
+            .collect();
         assert_eq!(projections, ["ALL", "KEYS_ONLY", "ALL", "KEYS_ONLY", "ALL"]);
     }
 
@@ -167,16 +200,25 @@ mod tests {
     fn streams_both_images() {
         let stream = stream_specification().unwrap();
         assert!(stream.stream_enabled());
-        assert_eq!(stream.stream_view_type(), Some(&StreamViewType::NewAndOldImages));
+        assert_eq!(
+            stream.stream_view_type(),
+            Some(&StreamViewType::NewAndOldImages)
+        );
     }
 
     #[test]
     fn the_application_tag_wins_over_user_tags() {
-        let user: Tags = [("Application".to_string(), "mine".to_string()), ("team".to_string(), "a".to_string())]
-            .into_iter()
-            .collect();
+        let user: Tags = [
+            ("Application".to_string(), "mine".to_string()),
+            ("team".to_string(), "a".to_string()),
+        ]
+        .into_iter()
+        .collect();
         let tags = effective_tags(&user);
-        assert_eq!(tags.get("Application").map(String::as_str), Some("zae-limiter"));
+        assert_eq!(
+            tags.get("Application").map(String::as_str),
+            Some("zae-limiter")
+        );
         assert_eq!(tags.get("team").map(String::as_str), Some("a"));
         assert_eq!(effective_tags(&Tags::new()).len(), 1);
     }

@@ -184,23 +184,44 @@ impl BucketItem {
 
     /// Decodes a bucket item, refusing the 0.17 features this client does not implement.
     pub fn decode(item: &Item) -> Result<BucketItem> {
-        let (pk, sk) = attrs::item_keys(item);
-        let corrupt = |reason: String| Error::CorruptItem { pk: pk.clone(), sk: sk.clone(), reason };
+        if let Some(err) = BucketItem::unsupported_feature(item) {
+            return Err(err);
+        }
+        BucketItem::decode_lenient(item)
+    }
+
+    /// The first 0.17 feature on `item` this client does not implement, as the error
+    /// [`BucketItem::decode`] would return.
+    pub fn unsupported_feature(item: &Item) -> Option<Error> {
+        let pk = attrs::get_s(item, "PK").unwrap_or("?");
         let unsupported =
             |feature: &str, attr: &str| Error::Unsupported { feature: format!("{feature} ({attr})"), location: format!("bucket {pk}") };
-        let key = parse_bucket_pk(&pk).ok_or_else(|| corrupt("not a bucket partition key".into()))?;
         for (attr, feature) in UNSUPPORTED_ITEM_ATTRS {
             if item.contains_key(attr) {
-                return Err(unsupported(feature, attr));
+                return Some(unsupported(feature, attr));
             }
         }
+        for attr in item.keys() {
+            let Some(rest) = attr.strip_prefix(BUCKET_ATTR_PREFIX) else { continue };
+            let Some((_, field)) = rest.rsplit_once('_') else { continue };
+            if let Some((_, feature)) = UNSUPPORTED_LIMIT_FIELDS.iter().find(|(f, _)| *f == field) {
+                return Some(unsupported(feature, attr));
+            }
+        }
+        None
+    }
+
+    /// Decodes the core attributes of a bucket item, ignoring attributes of features
+    /// this client does not implement (used for fast-path images, whose admission the
+    /// server already decided).
+    pub fn decode_lenient(item: &Item) -> Result<BucketItem> {
+        let (pk, sk) = attrs::item_keys(item);
+        let corrupt = |reason: String| Error::CorruptItem { pk: pk.clone(), sk: sk.clone(), reason };
+        let key = parse_bucket_pk(&pk).ok_or_else(|| corrupt("not a bucket partition key".into()))?;
         let mut names: Vec<&str> = Vec::new();
         for attr in item.keys() {
             let Some(rest) = attr.strip_prefix(BUCKET_ATTR_PREFIX) else { continue };
             let Some((name, field)) = rest.rsplit_once('_') else { continue };
-            if let Some((_, feature)) = UNSUPPORTED_LIMIT_FIELDS.iter().find(|(f, _)| *f == field) {
-                return Err(unsupported(feature, attr));
-            }
             if field == FIELD_TK && name != WCU_LIMIT_NAME && item.contains_key(&bucket_attr(name, FIELD_CP)) {
                 names.push(name);
             }
@@ -277,7 +298,7 @@ mod tests {
     #[test]
     fn create_item_matches_vector_v4() {
         let item = v4_bucket().to_item("ZCtndc_pcZY");
-        let expected = r#"{"PK":"ZCtndc_pcZY/BUCKET#user-1#gpt-4#0","SK":"#STATE","entity_id":"user-1","resource":"gpt-4","rf":1795400235912,"GSI2PK":"ZCtndc_pcZY/RESOURCE#gpt-4","GSI2SK":"BUCKET#user-1#0","cascade":false,"GSI3PK":"ZCtndc_pcZY/ENTITY#user-1","GSI3SK":"BUCKET#gpt-4#0","GSI4PK":"ZCtndc_pcZY","GSI4SK":"BUCKET#user-1#gpt-4#0","shard_count":1,"b_wcu_tk":1000000,"b_wcu_cp":1000000,"b_wcu_ra":1000000,"b_wcu_rp":1000,"b_wcu_tc":0,"b_rpm_tk":9000,"b_rpm_cp":10000,"b_rpm_ra":10000,"b_rpm_rp":60000,"b_rpm_tc":1000}"#;
+        let expected = r##"{"PK":"ZCtndc_pcZY/BUCKET#user-1#gpt-4#0","SK":"#STATE","entity_id":"user-1","resource":"gpt-4","rf":1795400235912,"GSI2PK":"ZCtndc_pcZY/RESOURCE#gpt-4","GSI2SK":"BUCKET#user-1#0","cascade":false,"GSI3PK":"ZCtndc_pcZY/ENTITY#user-1","GSI3SK":"BUCKET#gpt-4#0","GSI4PK":"ZCtndc_pcZY","GSI4SK":"BUCKET#user-1#gpt-4#0","shard_count":1,"b_wcu_tk":1000000,"b_wcu_cp":1000000,"b_wcu_ra":1000000,"b_wcu_rp":1000,"b_wcu_tc":0,"b_rpm_tk":9000,"b_rpm_cp":10000,"b_rpm_ra":10000,"b_rpm_rp":60000,"b_rpm_tc":1000}"##;
         let expected: serde_json::Map<String, serde_json::Value> = serde_json::from_str(expected).unwrap();
         assert_eq!(item.len(), expected.len());
         for (k, v) in expected {

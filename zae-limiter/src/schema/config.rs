@@ -306,7 +306,7 @@ mod tests {
     fn entity_item_matches_vector_v3() {
         let level = ConfigLevel::Entity { entity_id: "user-1".into(), resource: "gpt-4".into() };
         let item = ConfigItem::new(level.clone(), vec![rpm(10)]).to_item("ZCtndc_pcZY");
-        assert_eq!(item.len(), 13);
+        assert_eq!(item.len(), 12);
         assert_eq!(item["SK"], s("#CONFIG#gpt-4"));
         assert_eq!(item["GSI3PK"], s("ZCtndc_pcZY/ENTITY_CONFIG#gpt-4"));
         assert_eq!(item["GSI3SK"], s("user-1"));

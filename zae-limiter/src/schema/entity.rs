@@ -118,7 +118,7 @@ mod tests {
     #[test]
     fn matches_vector_e3() {
         let item = sample().to_item("lW0ivYeiB-o");
-        assert_eq!(item.len(), 15);
+        assert_eq!(item.len(), 14);
         assert_eq!(item["GSI1PK"], s("lW0ivYeiB-o/PARENT#proj-1"));
         assert_eq!(item["GSI1SK"], s("CHILD#key-1"));
         assert_eq!(item["pgen"], attrs::n(1_795_400_053_788));

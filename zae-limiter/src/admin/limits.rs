@@ -1,0 +1,435 @@
+//! Limits at the system, resource and entity levels (spec §3.4), with the registries
+//! and audit events zae-limiter writes.
+
+use std::collections::HashSet;
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+use super::NamespaceAdmin;
+use crate::ddb::{built, cancellation_codes, is_condition_failed, non_empty};
+use crate::error::{Error, Result};
+use crate::limit::Limit;
+use crate::schema::attrs::{self, Item};
+use crate::schema::audit::{AuditAction, limit_to_json};
+use crate::schema::config::{self, ConfigItem, ConfigLevel, DisabledFlag, OnUnavailable};
+use crate::schema::registry;
+use crate::schema::version_record::UpdateRequest;
+use crate::validate::{validate_config_resource, validate_identifier, validate_resource};
+
+/// The system-level defaults of a namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemLimits {
+    /// Limits applying to every resource without a more specific config.
+    pub limits: Vec<Limit>,
+    /// Behaviour when DynamoDB is unavailable.
+    pub on_unavailable: Option<OnUnavailable>,
+}
+
+/// A resource's default limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceLimits {
+    /// Resource name.
+    pub resource: String,
+    /// Limits.
+    pub limits: Vec<Limit>,
+    /// Stored `disabled` flag.
+    pub disabled: Option<DisabledFlag>,
+    /// Stored cascade policy.
+    pub cascade: Option<bool>,
+}
+
+/// An entity's limits for one resource (or `_default_`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityLimits {
+    /// Entity id.
+    pub entity_id: String,
+    /// Resource name or `_default_`.
+    pub resource: String,
+    /// Limits.
+    pub limits: Vec<Limit>,
+    /// Stored `disabled` flag.
+    pub disabled: Option<DisabledFlag>,
+    /// Stored cascade policy.
+    pub cascade: Option<bool>,
+}
+
+fn check_unique(limits: &[Limit]) -> Result<()> {
+    let mut seen = HashSet::new();
+    for l in limits {
+        if !seen.insert(l.name()) {
+            return Err(Error::InvalidLimit(format!("limit {:?} is listed more than once", l.name())));
+        }
+    }
+    Ok(())
+}
+
+fn limits_json(limits: &[Limit]) -> Value {
+    Value::Array(limits.iter().map(limit_to_json).collect())
+}
+
+/// Names of every limit stored on a config item (`l_` or `w_`), without decoding them.
+fn stored_limit_names(item: &Item) -> Vec<String> {
+    let mut names: Vec<String> = item
+        .keys()
+        .filter_map(|k| {
+            let rest = k.strip_prefix(config::LIMIT_ATTR_PREFIX).or_else(|| k.strip_prefix(config::WINDOW_LIMIT_ATTR_PREFIX))?;
+            rest.strip_suffix("_cp").filter(|n| !n.is_empty()).map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+impl NamespaceAdmin {
+    async fn get_config_item(&self, level: &ConfigLevel) -> Result<Option<Item>> {
+        let out = self
+            .table
+            .client
+            .get_item()
+            .table_name(&self.table.name)
+            .set_key(Some(level.key(&self.ns)))
+            .consistent_read(false)
+            .send()
+            .await
+            .map_err(|e| Error::dynamo("GetItem", &self.table.name, e))?;
+        Ok(out.item)
+    }
+
+    async fn delete_config_item(&self, level: &ConfigLevel) -> Result<Option<Item>> {
+        let out = self
+            .table
+            .client
+            .delete_item()
+            .table_name(&self.table.name)
+            .set_key(Some(level.key(&self.ns)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| Error::dynamo("DeleteItem", &self.table.name, e))?;
+        Ok(out.attributes.filter(|a| !a.is_empty()))
+    }
+
+    async fn put_config(&self, item: Item) -> Result<Option<Item>> {
+        let out = self
+            .table
+            .client
+            .put_item()
+            .table_name(&self.table.name)
+            .set_item(Some(item))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| Error::dynamo("PutItem", &self.table.name, e))?;
+        Ok(out.attributes.filter(|a| !a.is_empty()))
+    }
+
+    pub(crate) async fn run_update(&self, req: UpdateRequest) -> Result<()> {
+        self.table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(req.key))
+            .update_expression(req.update_expression)
+            .set_condition_expression(req.condition_expression)
+            .set_expression_attribute_names(non_empty(req.names))
+            .set_expression_attribute_values(non_empty(req.values))
+            .send()
+            .await
+            .map_err(|e| Error::dynamo("UpdateItem", &self.table.name, e))?;
+        Ok(())
+    }
+
+    fn warn_unpropagated_flags(&self, what: &str, old: Option<&Item>) {
+        if let Some(old) = old {
+            let flags: Vec<&str> = [attrs::DISABLED, attrs::CASCADE]
+                .into_iter()
+                .filter(|f| old.contains_key(*f))
+                .chain(old.keys().any(|k| k.ends_with("_soft")).then_some("soft limits"))
+                .collect();
+            if !flags.is_empty() {
+                warn!(
+                    namespace_id = %self.ns,
+                    target = what,
+                    ?flags,
+                    "removed config carried flags whose bucket fan-out this client does not implement; \
+                     existing bucket stamps are left as they are"
+                );
+            }
+        }
+    }
+
+    // ---- system ---------------------------------------------------------------------
+
+    /// Replaces the system defaults (zae-limiter's `set_system_defaults`): a full-replace
+    /// `PutItem` of `{ns}/SYSTEM#`/`#CONFIG`, then a `limits_set` audit event for
+    /// `$SYSTEM`. Like zae-limiter, this drops any stored `audit_retention_days`.
+    pub async fn set_system_limits(
+        &self,
+        limits: &[Limit],
+        on_unavailable: Option<OnUnavailable>,
+        principal: Option<&str>,
+    ) -> Result<()> {
+        check_unique(limits)?;
+        Self::check_principal(principal)?;
+        let mut cfg = ConfigItem::new(ConfigLevel::System, limits.to_vec());
+        cfg.on_unavailable = on_unavailable;
+        let old = self.put_config(cfg.to_item(&self.ns)).await?;
+        if old.as_ref().is_some_and(|o| o.keys().any(|k| k.ends_with("_soft"))) {
+            self.warn_unpropagated_flags("system", old.as_ref());
+        }
+        let details = json!({"limits": limits_json(limits), "on_unavailable": on_unavailable.map(OnUnavailable::as_str)});
+        self.log_audit(AuditAction::LimitsSet, "$SYSTEM", principal, None, details).await?;
+        info!(namespace_id = %self.ns, limits = limits.len(), "set system limits");
+        Ok(())
+    }
+
+    /// The system defaults (`None` when no system config exists).
+    pub async fn get_system_limits(&self) -> Result<Option<SystemLimits>> {
+        let Some(item) = self.get_config_item(&ConfigLevel::System).await? else { return Ok(None) };
+        let cfg = ConfigItem::decode(ConfigLevel::System, &item)?;
+        Ok(Some(SystemLimits { limits: cfg.limits, on_unavailable: cfg.on_unavailable }))
+    }
+
+    /// Deletes the system defaults and writes a `limits_deleted` audit event (details:
+    /// the deleted limit names and `on_unavailable`). Returns whether a config existed.
+    pub async fn delete_system_limits(&self, principal: Option<&str>) -> Result<bool> {
+        Self::check_principal(principal)?;
+        let old = self.delete_config_item(&ConfigLevel::System).await?;
+        let (names, on_unavailable) = match &old {
+            Some(item) => (stored_limit_names(item), attrs::get_s(item, attrs::ON_UNAVAILABLE).map(str::to_string)),
+            None => (Vec::new(), None),
+        };
+        self.warn_unpropagated_flags("system", old.as_ref());
+        let details = json!({"limits": names, "on_unavailable": on_unavailable});
+        self.log_audit(AuditAction::LimitsDeleted, "$SYSTEM", principal, None, details).await?;
+        Ok(old.is_some())
+    }
+
+    // ---- resource -------------------------------------------------------------------
+
+    /// Replaces a resource's defaults (zae-limiter's `set_resource_defaults`): reads the
+    /// stored flags (kept), full-replace `PutItem`, resource-registry `ADD`, and a
+    /// `limits_set` audit event for `$RESOURCE:{resource}`.
+    pub async fn set_resource_limits(&self, resource: &str, limits: &[Limit], principal: Option<&str>) -> Result<()> {
+        validate_resource(resource)?;
+        check_unique(limits)?;
+        Self::check_principal(principal)?;
+        let level = ConfigLevel::Resource(resource.to_string());
+        let stored = self.get_config_item(&level).await?;
+        let mut cfg = ConfigItem::new(level.clone(), limits.to_vec());
+        if let Some(stored) = &stored {
+            cfg.disabled = config::decode_disabled(stored);
+            cfg.cascade = config::decode_cascade(stored);
+        }
+        let old = self.put_config(cfg.to_item(&self.ns)).await?;
+        if old.as_ref().is_some_and(|o| o.keys().any(|k| k.ends_with("_soft"))) {
+            self.warn_unpropagated_flags(resource, old.as_ref());
+        }
+        self.run_update(registry::add_resource(&self.ns, resource)).await?;
+        let details = json!({"limits": limits_json(limits)});
+        self.log_audit(AuditAction::LimitsSet, &level.audit_entity_id(), principal, Some(resource), details).await?;
+        info!(namespace_id = %self.ns, resource, limits = limits.len(), "set resource limits");
+        Ok(())
+    }
+
+    /// A resource's defaults (`None` when it has no config item).
+    pub async fn get_resource_limits(&self, resource: &str) -> Result<Option<ResourceLimits>> {
+        validate_resource(resource)?;
+        let level = ConfigLevel::Resource(resource.to_string());
+        let Some(item) = self.get_config_item(&level).await? else { return Ok(None) };
+        let cfg = ConfigItem::decode(level, &item)?;
+        Ok(Some(ResourceLimits {
+            resource: resource.to_string(),
+            limits: cfg.limits,
+            disabled: cfg.disabled,
+            cascade: cfg.cascade,
+        }))
+    }
+
+    /// Deletes a resource's defaults: `DeleteItem`, registry `DELETE`, `limits_deleted`
+    /// audit event. Returns whether a config existed.
+    pub async fn delete_resource_limits(&self, resource: &str, principal: Option<&str>) -> Result<bool> {
+        validate_resource(resource)?;
+        Self::check_principal(principal)?;
+        let level = ConfigLevel::Resource(resource.to_string());
+        let old = self.delete_config_item(&level).await?;
+        self.warn_unpropagated_flags(resource, old.as_ref());
+        self.run_update(registry::remove_resource(&self.ns, resource)).await?;
+        self.log_audit(AuditAction::LimitsDeleted, &level.audit_entity_id(), principal, Some(resource), json!({}))
+            .await?;
+        Ok(old.is_some())
+    }
+
+    /// Resources with a resource-level config, from the resource registry (sorted).
+    pub async fn list_resources_with_limits(&self) -> Result<Vec<String>> {
+        let out = self
+            .table
+            .client
+            .get_item()
+            .table_name(&self.table.name)
+            .set_key(Some(registry::resource_registry_key(&self.ns)))
+            .send()
+            .await
+            .map_err(|e| Error::dynamo("GetItem", &self.table.name, e))?;
+        let mut names: Vec<String> = match out.item.as_ref().and_then(|i| i.get(registry::RESOURCES)) {
+            Some(aws_sdk_dynamodb::types::AttributeValue::Ss(set)) => set.clone(),
+            _ => Vec::new(),
+        };
+        names.sort();
+        Ok(names)
+    }
+
+    // ---- entity ---------------------------------------------------------------------
+
+    /// Replaces an entity's limits for `resource` (or `_default_`), like zae-limiter's
+    /// `set_limits`: reads the stored flags (kept), then a `TransactWriteItems` of the
+    /// config `Put` (`attribute_not_exists(PK)`) and the entity-config registry
+    /// increment, falling back to a plain `PutItem` when the config already exists;
+    /// then re-parameterises the entity's existing buckets for that resource and writes
+    /// a `limits_set` audit event.
+    pub async fn set_entity_limits(
+        &self,
+        entity_id: &str,
+        resource: &str,
+        limits: &[Limit],
+        principal: Option<&str>,
+    ) -> Result<()> {
+        validate_identifier(entity_id, "entity_id")?;
+        validate_config_resource(resource)?;
+        check_unique(limits)?;
+        Self::check_principal(principal)?;
+        let level = ConfigLevel::Entity { entity_id: entity_id.to_string(), resource: resource.to_string() };
+        let stored = self.get_config_item(&level).await?;
+        let mut cfg = ConfigItem::new(level.clone(), limits.to_vec());
+        if let Some(stored) = &stored {
+            cfg.disabled = config::decode_disabled(stored);
+            cfg.cascade = config::decode_cascade(stored);
+        }
+        let item = cfg.to_item(&self.ns);
+        let inc = registry::increment_entity_config(&self.ns, resource);
+        let put = built(
+            Put::builder()
+                .table_name(&self.table.name)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(PK)")
+                .build(),
+        )?;
+        let update = built(
+            Update::builder()
+                .table_name(&self.table.name)
+                .set_key(Some(inc.key))
+                .update_expression(inc.update_expression)
+                .set_expression_attribute_names(non_empty(inc.names))
+                .set_expression_attribute_values(non_empty(inc.values))
+                .build(),
+        )?;
+        let result = self
+            .table
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .send()
+            .await;
+        if let Err(err) = result {
+            match cancellation_codes(&err) {
+                Some(codes) if codes.first().map(String::as_str) == Some("ConditionalCheckFailed") => {
+                    self.table
+                        .client
+                        .put_item()
+                        .table_name(&self.table.name)
+                        .set_item(Some(item))
+                        .send()
+                        .await
+                        .map_err(|e| Error::dynamo("PutItem", &self.table.name, e))?;
+                }
+                _ => return Err(Error::dynamo("TransactWriteItems", &self.table.name, err)),
+            }
+        }
+        self.sync_entity_buckets(entity_id, resource, limits).await?;
+        let details = json!({"limits": limits_json(limits)});
+        self.log_audit(AuditAction::LimitsSet, entity_id, principal, Some(resource), details).await?;
+        info!(namespace_id = %self.ns, entity_id, resource, limits = limits.len(), "set entity limits");
+        Ok(())
+    }
+
+    /// An entity's limits for `resource` or `_default_` (`None` when not configured).
+    pub async fn get_entity_limits(&self, entity_id: &str, resource: &str) -> Result<Option<EntityLimits>> {
+        validate_identifier(entity_id, "entity_id")?;
+        validate_config_resource(resource)?;
+        let level = ConfigLevel::Entity { entity_id: entity_id.to_string(), resource: resource.to_string() };
+        let Some(item) = self.get_config_item(&level).await? else { return Ok(None) };
+        let cfg = ConfigItem::decode(level, &item)?;
+        Ok(Some(EntityLimits {
+            entity_id: entity_id.to_string(),
+            resource: resource.to_string(),
+            limits: cfg.limits,
+            disabled: cfg.disabled,
+            cascade: cfg.cascade,
+        }))
+    }
+
+    /// Deletes an entity's limits for `resource`: a `TransactWriteItems` of the config
+    /// `Delete` (`attribute_exists(PK)`) and the registry decrement, then the conditional
+    /// registry clean-up and a `limits_deleted` audit event. Returns whether a config
+    /// existed (nothing is written or audited when it did not).
+    pub async fn delete_entity_limits(&self, entity_id: &str, resource: &str, principal: Option<&str>) -> Result<bool> {
+        validate_identifier(entity_id, "entity_id")?;
+        validate_config_resource(resource)?;
+        Self::check_principal(principal)?;
+        let level = ConfigLevel::Entity { entity_id: entity_id.to_string(), resource: resource.to_string() };
+        let dec = registry::decrement_entity_config(&self.ns, resource);
+        let delete = built(
+            aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(&self.table.name)
+                .set_key(Some(level.key(&self.ns)))
+                .condition_expression("attribute_exists(PK)")
+                .build(),
+        )?;
+        let update = built(
+            Update::builder()
+                .table_name(&self.table.name)
+                .set_key(Some(dec.key))
+                .update_expression(dec.update_expression)
+                .set_expression_attribute_names(non_empty(dec.names))
+                .set_expression_attribute_values(non_empty(dec.values))
+                .build(),
+        )?;
+        let result = self
+            .table
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .send()
+            .await;
+        if let Err(err) = result {
+            return match cancellation_codes(&err) {
+                Some(codes) if codes.first().map(String::as_str) == Some("ConditionalCheckFailed") => Ok(false),
+                _ => Err(Error::dynamo("TransactWriteItems", &self.table.name, err)),
+            };
+        }
+        let cleanup = registry::cleanup_entity_config(&self.ns, resource);
+        if let Err(err) = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(cleanup.key))
+            .update_expression(cleanup.update_expression)
+            .set_condition_expression(cleanup.condition_expression)
+            .set_expression_attribute_names(non_empty(cleanup.names))
+            .set_expression_attribute_values(non_empty(cleanup.values))
+            .send()
+            .await
+        {
+            if !is_condition_failed(&err) {
+                return Err(Error::dynamo("UpdateItem", &self.table.name, err));
+            }
+        }
+        self.log_audit(AuditAction::LimitsDeleted, entity_id, principal, Some(resource), json!({})).await?;
+        Ok(true)
+    }
+}
