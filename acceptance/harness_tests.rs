@@ -9,7 +9,7 @@ use serde_json::json;
 use testkit::Emulator;
 
 use crate::harness::state::{diff, flatten, is_ignored, lookup};
-use crate::harness::steps::hcl_value;
+use crate::harness::steps::{hcl_value, report};
 use crate::harness::versions::find_on_path;
 use crate::harness::workdir::{PROVIDER_SOURCE, provider_dir};
 use crate::harness::*;
@@ -38,7 +38,7 @@ const ALWAYS_CHANGING: &str = r#"resource "terraform_data" "t" {
 fn failure_text(result: anyhow::Result<()>) -> String {
     match result {
         Ok(()) => panic!("expected the test case to fail, but it passed"),
-        Err(e) => format!("{e:?}"),
+        Err(e) => report(&e),
     }
 }
 
@@ -52,11 +52,7 @@ fn assert_contains(text: &str, wanted: &str) {
 #[test]
 fn harness_pinned_terraform_is_1_15() {
     let pinned = TerraformBinary::probe(&testkit::dev_tool("terraform")).expect("the shim answers");
-    assert_eq!(
-        (pinned.version.major, pinned.version.minor),
-        (1, 15),
-        "{pinned}"
-    );
+    assert_eq!((pinned.version.major, pinned.version.minor), (1, 15), "{pinned}");
     assert!(pinned.supports_identity());
 
     // The same binary, run through a working directory's environment and CLI config.
@@ -76,17 +72,9 @@ fn harness_terraform_binaries_lists_pinned_then_path() {
     assert!(binaries.len() <= 2, "{binaries:?}");
     match find_on_path("terraform").map(|p| TerraformBinary::probe(&p).unwrap()) {
         Some(other) if other.version != binaries[0].version => {
-            assert_eq!(
-                binaries.get(1),
-                Some(&other),
-                "the PATH terraform is included"
-            )
+            assert_eq!(binaries.get(1), Some(&other), "the PATH terraform is included")
         }
-        _ => assert_eq!(
-            binaries.len(),
-            1,
-            "no other Terraform version on PATH: {binaries:?}"
-        ),
+        _ => assert_eq!(binaries.len(), 1, "no other Terraform version on PATH: {binaries:?}"),
     }
     for terraform in &binaries {
         eprintln!("testing with {terraform}");
@@ -96,10 +84,7 @@ fn harness_terraform_binaries_lists_pinned_then_path() {
 #[test]
 fn harness_versions_parse_and_order() {
     assert_eq!(Version::parse("1.15.5").unwrap(), Version::new(1, 15, 5));
-    assert_eq!(
-        Version::parse("v1.16.0-rc2").unwrap(),
-        Version::new(1, 16, 0)
-    );
+    assert_eq!(Version::parse("v1.16.0-rc2").unwrap(), Version::new(1, 16, 0));
     assert!(Version::parse("1.15").is_err());
     assert!(Version::parse("one.two.three").is_err());
     assert!(Version::new(1, 11, 4) < Version::RESOURCE_IDENTITY);
@@ -110,10 +95,7 @@ fn harness_versions_parse_and_order() {
         by: ImportBy::IdentityFromState,
         verify_ignore: vec![],
     });
-    assert_eq!(
-        import_by_identity.min_terraform(),
-        Some(Version::RESOURCE_IDENTITY)
-    );
+    assert_eq!(import_by_identity.min_terraform(), Some(Version::RESOURCE_IDENTITY));
     assert_eq!(Step::import("x.y", "id").min_terraform(), None);
 }
 
@@ -162,10 +144,7 @@ resource "terraform_data" "env" {
     tf.apply().unwrap();
     let seen = workdir.read_file("seen-env.txt").unwrap();
     let has = |line: &str| seen.lines().any(|l| l == line);
-    assert!(
-        has(&format!("AWS_ENDPOINT_URL={}", emulator.endpoint())),
-        "{seen}"
-    );
+    assert!(has(&format!("AWS_ENDPOINT_URL={}", emulator.endpoint())), "{seen}");
     assert!(
         has("AWS_ACCESS_KEY_ID=testing") && has("AWS_REGION=us-east-1"),
         "{seen}"
@@ -177,10 +156,7 @@ resource "terraform_data" "env" {
     let cli_config = format!("TF_CLI_CONFIG_FILE={}", workdir.cli_config_path().display());
     assert!(has(&cli_config), "{seen}");
     assert_eq!(
-        tf.show_json()
-            .unwrap()
-            .attr_str("terraform_data.env", "input")
-            .unwrap(),
+        tf.show_json().unwrap().attr_str("terraform_data.env", "input").unwrap(),
         "hello"
     );
 }
@@ -192,22 +168,14 @@ fn harness_terraform_helpers() {
     let tf = workdir.terraform();
     tf.init().unwrap();
     tf.validate().unwrap();
-    assert!(
-        matches!(tf.plan().unwrap(), Plan::Changes { text } if text.contains("terraform_data.t will be created"))
-    );
+    assert!(matches!(tf.plan().unwrap(), Plan::Changes { text } if text.contains("terraform_data.t will be created")));
 
     let (plan, _file) = tf.plan_json().unwrap();
     assert_eq!(plan["resource_changes"][0]["address"], "terraform_data.t");
-    assert_eq!(
-        plan["resource_changes"][0]["change"]["actions"],
-        json!(["create"])
-    );
+    assert_eq!(plan["resource_changes"][0]["change"]["actions"], json!(["create"]));
 
     tf.apply().unwrap();
-    assert_eq!(
-        tf.state_list().unwrap(),
-        vec!["terraform_data.t".to_string()]
-    );
+    assert_eq!(tf.state_list().unwrap(), vec!["terraform_data.t".to_string()]);
     assert_eq!(tf.output_json().unwrap()["echo"]["value"], "a");
     let state = tf.show_json().unwrap();
     assert_eq!(state.attr_str("terraform_data.t", "output").unwrap(), "a");
@@ -266,10 +234,7 @@ fn harness_lifecycle_passes_on_each_terraform() {
             }),
             Step::Config(ConfigStep {
                 hcl: data_config("b"),
-                checks: vec![
-                    attr_eq("terraform_data.t", "output", "b"),
-                    output_eq("echo", "b"),
-                ],
+                checks: vec![attr_eq("terraform_data.t", "output", "b"), output_eq("echo", "b")],
                 ..ConfigStep::default()
             }),
             Step::Refresh,
@@ -365,10 +330,7 @@ fn harness_import_by_identity_needs_terraform_1_12() {
     for terraform in terraform_binaries() {
         let result = case.try_run(&terraform, None);
         if terraform.supports_identity() {
-            assert_contains(
-                &failure_text(result),
-                "records no identity for terraform_data.t",
-            );
+            assert_contains(&failure_text(result), "records no identity for terraform_data.t");
         } else {
             result.unwrap_or_else(|e| panic!("{terraform} should skip the step: {e:?}"));
         }
@@ -400,8 +362,7 @@ fn harness_expect_non_empty_plan_is_checked_both_ways() {
     expecting(ALWAYS_CHANGING)
         .try_run(&TerraformBinary::pinned(), None)
         .unwrap();
-    let failure =
-        failure_text(expecting(&data_config("a")).try_run(&TerraformBinary::pinned(), None));
+    let failure = failure_text(expecting(&data_config("a")).try_run(&TerraformBinary::pinned(), None));
     assert_contains(
         &failure,
         "expected a non-empty plan after apply and refresh, but it is empty",
@@ -410,10 +371,15 @@ fn harness_expect_non_empty_plan_is_checked_both_ways() {
 
 #[test]
 fn harness_expect_error_is_checked() {
-    let failing = r#"resource "terraform_data" "t" {
+    let failing = r#"variable "ok" {
+  type    = bool
+  default = false
+}
+
+resource "terraform_data" "t" {
   lifecycle {
     precondition {
-      condition     = false
+      condition     = var.ok
       error_message = "The harness self-test wants this precondition to fail."
     }
   }
@@ -464,15 +430,9 @@ fn harness_failing_checks_fail_the_step() {
     };
     let failure = failure_text(case.try_run(&TerraformBinary::pinned(), None));
     assert_contains(&failure, "3 of 4 checks failed");
-    assert_contains(
-        &failure,
-        "check 2: terraform_data.t.input is \"a\", expected \"zzz\"",
-    );
+    assert_contains(&failure, "check 2: terraform_data.t.input is \"a\", expected \"zzz\"");
     assert_contains(&failure, "check 3: a custom check failed");
-    assert_contains(
-        &failure,
-        "check 4: no resource terraform_data.nope in the state",
-    );
+    assert_contains(&failure, "check 4: no resource terraform_data.nope in the state");
 }
 
 #[test]
@@ -488,10 +448,7 @@ fn harness_check_destroy_runs_after_destroy_with_the_last_state() {
                 "{:?}",
                 ctx.state.addresses()
             );
-            anyhow::ensure!(
-                ctx.workdir.terraform().state_list()?.is_empty(),
-                "not destroyed"
-            );
+            anyhow::ensure!(ctx.workdir.terraform().state_list()?.is_empty(), "not destroyed");
             Ok(())
         })),
         ..TestCase::default()
@@ -520,9 +477,37 @@ fn harness_min_terraform_is_enforced() {
     assert_contains(&failure, "this test needs Terraform >= 99.0.0");
 }
 
-// TODO(lead): un-ignore once src/main.rs serves the plugin protocol.
 #[test]
-#[ignore = "needs the provider server"]
+fn harness_vars_reach_every_working_directory() {
+    let config = r#"variable "input" {
+  type = string
+}
+
+resource "terraform_data" "t" {
+  input = var.input
+}
+"#;
+    let case = TestCase {
+        steps: vec![
+            Step::Config(ConfigStep {
+                hcl: config.into(),
+                checks: vec![attr_eq("terraform_data.t", "input", "from-a-variable")],
+                ..ConfigStep::default()
+            }),
+            // The import's fresh working directory needs the variable too.
+            Step::Import(ImportStep {
+                resource_address: "terraform_data.t".into(),
+                by: ImportBy::IdFromAttribute("id".into()),
+                verify_ignore: vec!["input".into(), "output".into()],
+            }),
+        ],
+        vars: vec![("input".into(), "from-a-variable".into())],
+        ..TestCase::default()
+    };
+    case.try_run(&TerraformBinary::pinned(), None).unwrap();
+}
+
+#[test]
 fn harness_validate_with_the_provider() {
     let emulator = Emulator::start();
     let workdir = WorkDir::with_emulator(&TerraformBinary::pinned(), &emulator);
@@ -530,17 +515,24 @@ fn harness_validate_with_the_provider() {
     let tf = workdir.terraform();
     tf.init().unwrap();
     let run = tf.validate().unwrap();
-    assert_contains(&run.stdout, "The configuration is valid.");
-    assert_contains(
-        &run.combined_output(),
-        "Provider development overrides are in effect",
-    );
+    assert_contains(&run.stdout, "The configuration is valid");
+    assert_contains(&run.combined_output(), "Provider development overrides are in effect");
+
+    // The provider itself validates the configuration: the harness really talks to it.
+    // (Terraform validates a provider block only when a resource uses the provider.)
+    let stack = "resource \"zae_limiter_stack\" \"s\" {\n  name = \"valid-name\"\n}\n";
+    let bad_endpoint = provider_config(&emulator).replace(&emulator.endpoint(), "ftp://nowhere");
+    workdir.write_config(&format!("{bad_endpoint}\n{stack}"));
+    let stderr = tf.validate_expect_error().unwrap();
+    assert_contains(&stderr, "\"ftp://nowhere\" is not an endpoint URL");
+
+    workdir.write_config(&format!("{}\n{stack}", provider_config(&emulator)));
+    tf.validate().unwrap();
 }
 
 #[test]
 fn harness_state_lookup_flatten_and_diff() {
-    let values =
-        json!({"name": "x", "tags": {"a": "1"}, "list": [{"id": 7}], "empty": {}, "none": null});
+    let values = json!({"name": "x", "tags": {"a": "1"}, "list": [{"id": 7}], "empty": {}, "none": null});
     assert_eq!(lookup(&values, "tags.a"), Some(&json!("1")));
     assert_eq!(lookup(&values, "list.0.id"), Some(&json!(7)));
     assert_eq!(lookup(&values, "list.1"), None);
@@ -551,9 +543,7 @@ fn harness_state_lookup_flatten_and_diff() {
     );
     assert!(is_ignored("tags.a", &["tags".into()]));
     assert!(!is_ignored("tagsx", &["tags".into()]));
-    let other = flatten(
-        &json!({"name": "y", "tags": {"a": "1", "b": "2"}, "list": [{"id": 7}], "empty": {}}),
-    );
+    let other = flatten(&json!({"name": "y", "tags": {"a": "1", "b": "2"}, "list": [{"id": 7}], "empty": {}}));
     assert_eq!(
         diff("applied", &flat, "imported", &other, &[]),
         [
@@ -576,10 +566,7 @@ fn harness_state_lookup_flatten_and_diff() {
 
 #[test]
 fn harness_hcl_values_and_unique_names() {
-    assert_eq!(
-        hcl_value(&json!("a \"q\" ${x} %{y}")),
-        r#""a \"q\" $${x} %%{y}""#
-    );
+    assert_eq!(hcl_value(&json!("a \"q\" ${x} %{y}")), r#""a \"q\" $${x} %%{y}""#);
     assert_eq!(
         hcl_value(&json!({"name": "t", "n": 1, "ok": true})),
         r#"{ "n" = 1, "name" = "t", "ok" = true }"#

@@ -4,8 +4,11 @@
 //!
 //! * [`harness`]: the test harness (working directories, Terraform commands, step runner).
 //! * `harness_tests`: self-tests of the harness.
+//! * `examples_tests`: the configurations under `examples/` apply, import and destroy.
 //!
 //! Filter with the usual cargo test syntax, e.g. `cargo test --test acceptance harness`.
 
 mod harness;
+
+mod examples_tests;
 mod harness_tests;

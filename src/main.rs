@@ -25,6 +25,8 @@ async fn main() -> ExitCode {
 async fn run() -> anyhow::Result<()> {
     let options = ServeOptions::from_args(std::env::args().skip(1))?;
     let service = server::rpc::provider_service(ZaeProvider);
-    server::serve(service, options).await.context("serving the zae provider")?;
+    server::serve(service, options)
+        .await
+        .context("serving the zae provider")?;
     Ok(())
 }

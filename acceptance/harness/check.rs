@@ -43,8 +43,7 @@ impl CheckContext<'_> {
         let emulator = self
             .emulator
             .expect("this test case runs without an emulator: use TestCase::run(&emulator)");
-        self.sdk
-            .get_or_init(|| self.runtime.block_on(emulator.sdk_config()))
+        self.sdk.get_or_init(|| self.runtime.block_on(emulator.sdk_config()))
     }
 
     /// Runs an SDK call (any future) to completion.
@@ -58,10 +57,7 @@ pub fn attr_eq(address: &str, path: &str, expected: impl Into<Value>) -> Check {
     let (address, path, expected) = (address.to_string(), path.to_string(), expected.into());
     check(move |ctx| {
         let actual = ctx.state.attr(&address, &path)?;
-        ensure!(
-            *actual == expected,
-            "{address}.{path} is {actual}, expected {expected}"
-        );
+        ensure!(*actual == expected, "{address}.{path} is {actual}, expected {expected}");
         Ok(())
     })
 }
@@ -71,10 +67,7 @@ pub fn attr_set(address: &str, path: &str) -> Check {
     let (address, path) = (address.to_string(), path.to_string());
     check(move |ctx| {
         let actual = ctx.state.attr(&address, &path)?;
-        ensure!(
-            !actual.is_null(),
-            "{address}.{path} is null, expected a value"
-        );
+        ensure!(!actual.is_null(), "{address}.{path} is null, expected a value");
         Ok(())
     })
 }
@@ -107,10 +100,7 @@ pub fn output_eq(name: &str, expected: impl Into<Value>) -> Check {
     let (name, expected) = (name.to_string(), expected.into());
     check(move |ctx| {
         let actual = ctx.state.output(&name)?;
-        ensure!(
-            *actual == expected,
-            "output {name} is {actual}, expected {expected}"
-        );
+        ensure!(*actual == expected, "output {name} is {actual}, expected {expected}");
         Ok(())
     })
 }
@@ -122,10 +112,7 @@ pub fn resources_are(addresses: &[&str]) -> Check {
     check(move |ctx| {
         let mut actual = ctx.state.addresses();
         actual.sort();
-        ensure!(
-            actual == expected,
-            "the state holds {actual:?}, expected {expected:?}"
-        );
+        ensure!(actual == expected, "the state holds {actual:?}, expected {expected:?}");
         Ok(())
     })
 }

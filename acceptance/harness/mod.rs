@@ -42,10 +42,7 @@ pub mod workdir;
 
 // The harness's API for resource tests, whether or not this build's tests use all of it.
 #[allow(unused_imports)]
-pub use check::{
-    Check, CheckContext, attr_eq, attr_null, attr_set, attr_starts_with, check, output_eq,
-    resources_are,
-};
+pub use check::{Check, CheckContext, attr_eq, attr_null, attr_set, attr_starts_with, check, output_eq, resources_are};
 #[allow(unused_imports)]
 pub use state::State;
 pub use steps::{ConfigStep, ImportBy, ImportStep, Step, TestCase};

@@ -54,12 +54,7 @@ impl State {
         self.resources()
             .into_iter()
             .find(|r| r["address"] == address)
-            .with_context(|| {
-                format!(
-                    "no resource {address} in the state; it holds {:?}",
-                    self.addresses()
-                )
-            })
+            .with_context(|| format!("no resource {address} in the state; it holds {:?}", self.addresses()))
     }
 
     /// The attribute values of the resource at `address`.
@@ -70,8 +65,7 @@ impl State {
     /// The value at `path` in the attributes of `address`; JSON `null` when the attribute
     /// is null, an error when the path does not exist.
     pub fn attr(&self, address: &str, path: &str) -> anyhow::Result<&Value> {
-        lookup(self.values(address)?, path)
-            .with_context(|| format!("{address} has no attribute {path}"))
+        lookup(self.values(address)?, path).with_context(|| format!("{address} has no attribute {path}"))
     }
 
     /// A string attribute.
@@ -108,12 +102,11 @@ fn collect_resources<'a>(module: &'a Value, found: &mut Vec<&'a Value>) {
 
 /// The value at a dot-separated `path` (object keys or list indexes) below `value`.
 pub fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.')
-        .try_fold(value, |current, step| match current {
-            Value::Object(map) => map.get(step),
-            Value::Array(items) => step.parse::<usize>().ok().and_then(|i| items.get(i)),
-            _ => None,
-        })
+    path.split('.').try_fold(value, |current, step| match current {
+        Value::Object(map) => map.get(step),
+        Value::Array(items) => step.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    })
 }
 
 /// Flattens nested objects and lists to `dotted.path → leaf`, the way
@@ -153,12 +146,9 @@ fn flatten_into(prefix: String, value: &Value, flat: &mut BTreeMap<String, Value
 /// Whether `path` is ignored by an entry of `ignore`: equal to it, or below it
 /// (`tags` ignores `tags.Environment`).
 pub fn is_ignored(path: &str, ignore: &[String]) -> bool {
-    ignore.iter().any(|i| {
-        path == i
-            || path
-                .strip_prefix(i.as_str())
-                .is_some_and(|rest| rest.starts_with('.'))
-    })
+    ignore
+        .iter()
+        .any(|i| path == i || path.strip_prefix(i.as_str()).is_some_and(|rest| rest.starts_with('.')))
 }
 
 /// The differences between two flattened attribute maps, one line each, leaving out ignored
@@ -177,13 +167,7 @@ pub fn diff(
         .filter(|k| !is_ignored(k, ignore))
         .filter_map(|k| {
             let (e, a) = (expected.get(k), actual.get(k));
-            (e != a).then(|| {
-                format!(
-                    "  {k}: {expected_label} {}, {actual_label} {}",
-                    show(e),
-                    show(a)
-                )
-            })
+            (e != a).then(|| format!("  {k}: {expected_label} {}, {actual_label} {}", show(e), show(a)))
         })
         .collect()
 }

@@ -29,6 +29,8 @@ pub struct TestCase {
     /// The oldest Terraform the test supports; older ones are skipped (with a note) by
     /// [`TestCase::run_each_terraform`] and refused by [`TestCase::try_run`].
     pub min_terraform: Option<Version>,
+    /// Input variables (`name`, `value`) for every command, passed as `TF_VAR_<name>`.
+    pub vars: Vec<(String, String)>,
 }
 
 /// One step of a [`TestCase`].
@@ -63,8 +65,7 @@ impl Step {
     pub fn min_terraform(&self) -> Option<Version> {
         match self {
             Step::Import(ImportStep {
-                by: ImportBy::Block(_),
-                ..
+                by: ImportBy::Block(_), ..
             }) => Some(Version::new(1, 5, 0)),
             Step::Import(ImportStep {
                 by: ImportBy::Identity(_) | ImportBy::IdentityFromState,
@@ -155,30 +156,30 @@ impl TestCase {
     /// Runs the test with `terraform`; panics with the whole story on failure.
     pub fn run_on(&self, terraform: &TerraformBinary, emulator: Option<&Emulator>) {
         if let Err(e) = self.try_run(terraform, emulator) {
-            panic!("acceptance test failed on {terraform}:\n{e:?}");
+            panic!("acceptance test failed on {terraform}:\n{}", report(&e));
         }
     }
 
     /// Runs the test with `terraform`, returning the first failure (a failed destroy or
     /// `check_destroy` is reported too).
-    pub fn try_run(
-        &self,
-        terraform: &TerraformBinary,
-        emulator: Option<&Emulator>,
-    ) -> anyhow::Result<()> {
+    pub fn try_run(&self, terraform: &TerraformBinary, emulator: Option<&Emulator>) -> anyhow::Result<()> {
         if let Some(min) = self.min_terraform {
             ensure!(
                 terraform.version >= min,
                 "this test needs Terraform >= {min}, got {terraform}"
             );
         }
-        let mut runner = Runner::new(terraform, emulator);
+        let mut runner = Runner::new(terraform, emulator, &self.vars);
         let steps = runner.run_steps(&self.steps);
         let destroy = runner.destroy(self.check_destroy.as_ref());
         match (steps, destroy) {
             (Ok(()), destroy) => destroy,
             (Err(e), Ok(())) => Err(e),
-            (Err(e), Err(d)) => Err(e.context(format!("and the clean-up failed too: {d:?}"))),
+            (Err(e), Err(d)) => Err(anyhow::anyhow!(
+                "{}\n\nthe clean-up failed too: {}",
+                report(&e),
+                report(&d)
+            )),
         }
     }
 }
@@ -187,16 +188,16 @@ impl TestCase {
 struct Runner<'a> {
     terraform: &'a TerraformBinary,
     emulator: Option<&'a Emulator>,
+    vars: &'a [(String, String)],
     workdir: WorkDir,
     runtime: tokio::runtime::Runtime,
     sdk: OnceCell<aws_config::SdkConfig>,
-    initialized: bool,
     /// The configuration of the last step that applied (destroy and imports use it).
     last_applied: Option<String>,
 }
 
 impl<'a> Runner<'a> {
-    fn new(terraform: &'a TerraformBinary, emulator: Option<&'a Emulator>) -> Runner<'a> {
+    fn new(terraform: &'a TerraformBinary, emulator: Option<&'a Emulator>, vars: &'a [(String, String)]) -> Runner<'a> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -204,10 +205,10 @@ impl<'a> Runner<'a> {
         Runner {
             terraform,
             emulator,
-            workdir: fresh_workdir(terraform, emulator),
+            vars,
+            workdir: fresh_workdir(terraform, emulator, vars),
             runtime,
             sdk: OnceCell::new(),
-            initialized: false,
             last_applied: None,
         }
     }
@@ -232,10 +233,7 @@ impl<'a> Runner<'a> {
                 step.label(),
                 self.terraform.version
             );
-            if let Some(min) = step
-                .min_terraform()
-                .filter(|min| self.terraform.version < *min)
-            {
+            if let Some(min) = step.min_terraform().filter(|min| self.terraform.version < *min) {
                 eprintln!("note: skipping {what}: it needs Terraform >= {min}");
                 continue;
             }
@@ -250,21 +248,12 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    fn init_once(&mut self) -> anyhow::Result<()> {
-        if !self.initialized {
-            self.workdir.terraform().init()?;
-            self.initialized = true;
-        }
-        Ok(())
-    }
-
     fn config_step(&mut self, step: &ConfigStep) -> anyhow::Result<()> {
         self.workdir.write_config(&step.hcl);
-        let attempt = self.init_once().and_then(|()| {
-            let tf = self.workdir.terraform();
-            tf.plan()?;
-            tf.apply()
-        });
+        // No `terraform init`: dev_overrides serve the provider under test, and Terraform
+        // 1.11 would look it up in the registry anyway (and fail offline).
+        let tf = self.workdir.terraform();
+        let attempt = tf.plan().and_then(|_| tf.apply());
         match (&step.expect_error, attempt) {
             (None, Err(e)) => return Err(e),
             (Some(want), Err(e)) => return expect_error_matches(want, e),
@@ -309,10 +298,9 @@ impl<'a> Runner<'a> {
             .context("an import step needs an earlier config step that applied")?;
         let applied = self.workdir.terraform().show_json()?;
 
-        let fresh = fresh_workdir(self.terraform, self.emulator);
+        let fresh = fresh_workdir(self.terraform, self.emulator, self.vars);
         fresh.write_config(&config);
         let tf = fresh.terraform();
-        tf.init()?;
         let how = match &step.by {
             ImportBy::Id(id) => {
                 tf.import(address, id)?;
@@ -332,11 +320,7 @@ impl<'a> Runner<'a> {
                 format!("an import block with id {id:?}")
             }
             ImportBy::Identity(identity) => {
-                import_with_block(
-                    &fresh,
-                    address,
-                    &format!("identity = {}", hcl_value(identity)),
-                )?;
+                import_with_block(&fresh, address, &format!("identity = {}", hcl_value(identity)))?;
                 format!("an import block with identity {identity}")
             }
             ImportBy::IdentityFromState => {
@@ -346,11 +330,7 @@ impl<'a> Runner<'a> {
                     "the applied state records no identity for {address} (got {identity}); does the \
                      resource declare an identity schema?"
                 );
-                import_with_block(
-                    &fresh,
-                    address,
-                    &format!("identity = {}", hcl_value(identity)),
-                )?;
+                import_with_block(&fresh, address, &format!("identity = {}", hcl_value(identity)))?;
                 format!("an import block with identity {identity}")
             }
         };
@@ -379,8 +359,7 @@ impl<'a> Runner<'a> {
             if let Some(config) = &self.last_applied {
                 self.workdir.write_config(config);
             }
-            tf.show_json()
-                .context("cannot read the state before destroy")?
+            tf.show_json().context("cannot read the state before destroy")?
         } else {
             State::new(Value::Null)
         };
@@ -397,20 +376,21 @@ impl<'a> Runner<'a> {
     }
 }
 
-fn fresh_workdir(terraform: &TerraformBinary, emulator: Option<&Emulator>) -> WorkDir {
-    match emulator {
+fn fresh_workdir(terraform: &TerraformBinary, emulator: Option<&Emulator>, vars: &[(String, String)]) -> WorkDir {
+    let mut workdir = match emulator {
         Some(emulator) => WorkDir::with_emulator(terraform, emulator),
         None => WorkDir::new(terraform),
+    };
+    for (name, value) in vars {
+        workdir.set_var(name, value);
     }
+    workdir
 }
 
 /// Imports with an `import` block (`body` is its `id = ...` or `identity = {...}` line):
 /// the plan must import `address` without changing it; then the plan is applied.
 fn import_with_block(workdir: &WorkDir, address: &str, body: &str) -> anyhow::Result<()> {
-    workdir.write_file(
-        "import.tf",
-        &format!("import {{\n  to = {address}\n  {body}\n}}\n"),
-    );
+    workdir.write_file("import.tf", &format!("import {{\n  to = {address}\n  {body}\n}}\n"));
     let tf = workdir.terraform();
     let (plan, plan_file) = tf.plan_json()?;
     let change = plan["resource_changes"]
@@ -458,6 +438,15 @@ fn normalize(text: &str) -> String {
         .join(" ")
 }
 
+/// An error and its causes, outermost first, without anyhow's backtrace.
+pub fn report(error: &anyhow::Error) -> String {
+    error
+        .chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n\ncaused by: ")
+}
+
 /// A JSON value written as an HCL expression (strings escape `${` and `%{`).
 pub fn hcl_value(value: &Value) -> String {
     match value {
@@ -465,20 +454,11 @@ pub fn hcl_value(value: &Value) -> String {
             .to_string()
             .replace("${", "$${")
             .replace("%{", "%%{"),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(hcl_value).collect::<Vec<_>>().join(", ")
-        ),
+        Value::Array(items) => format!("[{}]", items.iter().map(hcl_value).collect::<Vec<_>>().join(", ")),
         Value::Object(map) => {
             let fields: Vec<String> = map
                 .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{} = {}",
-                        hcl_value(&Value::String(k.clone())),
-                        hcl_value(v)
-                    )
-                })
+                .map(|(k, v)| format!("{} = {}", hcl_value(&Value::String(k.clone())), hcl_value(v)))
                 .collect();
             format!("{{ {} }}", fields.join(", "))
         }

@@ -26,11 +26,7 @@ pub struct Version {
 impl Version {
     /// `Version::new(1, 12, 0)`.
     pub const fn new(major: u32, minor: u32, patch: u32) -> Version {
-        Version {
-            major,
-            minor,
-            patch,
-        }
+        Version { major, minor, patch }
     }
 
     /// The first version with resource identity (protocol 6.9): import blocks with
@@ -106,8 +102,7 @@ impl TerraformBinary {
         PINNED
             .get_or_init(|| {
                 let path = testkit::terraform_path();
-                TerraformBinary::probe(&path)
-                    .unwrap_or_else(|e| panic!("the pinned Terraform is unusable: {e:#}"))
+                TerraformBinary::probe(&path).unwrap_or_else(|e| panic!("the pinned Terraform is unusable: {e:#}"))
             })
             .clone()
     }
@@ -133,10 +128,7 @@ pub fn terraform_binaries() -> Vec<TerraformBinary> {
         let path = find_on_path("terraform")?;
         match TerraformBinary::probe(&path) {
             Ok(binary) => Some(binary),
-            Err(e) => panic!(
-                "`terraform` on PATH ({}) is unusable: {e:#}",
-                path.display()
-            ),
+            Err(e) => panic!("`terraform` on PATH ({}) is unusable: {e:#}", path.display()),
         }
     });
     let mut binaries = vec![pinned.clone()];

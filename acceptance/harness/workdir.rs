@@ -58,8 +58,7 @@ impl WorkDir {
         std::fs::create_dir(root.join("work")).expect("cannot create the working directory");
         std::fs::create_dir(root.join("logs")).expect("cannot create the log folder");
         let cli_config = root.join("cli.tfrc");
-        std::fs::write(&cli_config, cli_config_text(provider_dir()))
-            .expect("cannot write the CLI config");
+        std::fs::write(&cli_config, cli_config_text(provider_dir())).expect("cannot write the CLI config");
 
         let mut env: Vec<(String, OsString)> = vec![
             ("TF_CLI_CONFIG_FILE".into(), cli_config.into_os_string()),
@@ -116,8 +115,7 @@ impl WorkDir {
     /// Writes a file into the working directory.
     pub fn write_file(&self, name: &str, contents: &str) {
         let path = self.path().join(name);
-        std::fs::write(&path, contents)
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     }
 
     /// Removes a file from the working directory if it exists.

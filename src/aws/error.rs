@@ -148,9 +148,7 @@ pub enum AwsError {
     },
 
     /// A waiter ran out of time before the resource reached a target state.
-    #[error(
-        "timed out after {timeout:?} waiting for {what} to become {target}; last state seen: {last_state}"
-    )]
+    #[error("timed out after {timeout:?} waiting for {what} to become {target}; last state seen: {last_state}")]
     WaitTimeout {
         /// What was awaited, e.g. `DynamoDB table "zae"`.
         what: String,
@@ -219,11 +217,7 @@ pub enum AwsError {
 
 impl AwsError {
     /// Wraps an SDK error with the operation and resource it concerns.
-    pub fn from_sdk<E>(
-        operation: &'static str,
-        resource: impl Into<String>,
-        err: SdkError<E, HttpResponse>,
-    ) -> Self
+    pub fn from_sdk<E>(operation: &'static str, resource: impl Into<String>, err: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
@@ -310,8 +304,7 @@ impl AwsError {
     /// The resource does not exist (DynamoDB `ResourceNotFoundException`, IAM
     /// `NoSuchEntity`, …), or a waiter found it gone.
     pub fn is_not_found(&self) -> bool {
-        matches!(self.innermost(), AwsError::Gone { .. })
-            || self.code().is_some_and(|c| NOT_FOUND_CODES.contains(&c))
+        matches!(self.innermost(), AwsError::Gone { .. }) || self.code().is_some_and(|c| NOT_FOUND_CODES.contains(&c))
     }
 
     /// AWS asked us to slow down. Includes DynamoDB's control-plane
@@ -321,8 +314,7 @@ impl AwsError {
             return false;
         };
         THROTTLING_CODES.contains(&code)
-            || (LIMIT_EXCEEDED_CODES.contains(&code)
-                && self.message_contains(SIMULTANEOUS_LIMIT_MESSAGE))
+            || (LIMIT_EXCEEDED_CODES.contains(&code) && self.message_contains(SIMULTANEOUS_LIMIT_MESSAGE))
             || self.http_status() == Some(429)
     }
 
@@ -449,10 +441,7 @@ pub(crate) mod tests {
         );
         assert!(ddb.is_throttling());
         assert!(ddb.is_retryable());
-        let iam = service_error(
-            "LimitExceeded",
-            "A managed policy can have up to 5 versions.",
-        );
+        let iam = service_error("LimitExceeded", "A managed policy can have up to 5 versions.");
         assert!(!iam.is_throttling());
         assert!(!iam.is_retryable());
     }

@@ -79,14 +79,10 @@ impl PolicyAttachments {
 
 impl fmt::Display for PolicyAttachments {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = [
-            ("role", &self.roles),
-            ("user", &self.users),
-            ("group", &self.groups),
-        ]
-        .into_iter()
-        .flat_map(|(kind, names)| names.iter().map(move |n| format!("{kind} {n}")))
-        .collect();
+        let parts: Vec<String> = [("role", &self.roles), ("user", &self.users), ("group", &self.groups)]
+            .into_iter()
+            .flat_map(|(kind, names)| names.iter().map(move |n| format!("{kind} {n}")))
+            .collect();
         f.write_str(&parts.join(", "))
     }
 }
@@ -182,22 +178,14 @@ pub async fn find_policy(client: &Client, arn: &str) -> Result<Option<ManagedPol
         .await
         .context("GetPolicyVersion", resource(arn))
     {
-        Ok(output) => output
-            .policy_version
-            .ok_or_else(|| missing("default version"))?,
+        Ok(output) => output.policy_version.ok_or_else(|| missing("default version"))?,
         Err(err) if err.is_not_found() => return Ok(None),
         Err(err) => return Err(err),
     };
     Ok(Some(ManagedPolicy {
         arn: policy.arn().unwrap_or(arn).to_owned(),
-        name: policy
-            .policy_name()
-            .ok_or_else(|| missing("PolicyName"))?
-            .to_owned(),
-        policy_id: policy
-            .policy_id()
-            .ok_or_else(|| missing("PolicyId"))?
-            .to_owned(),
+        name: policy.policy_name().ok_or_else(|| missing("PolicyName"))?.to_owned(),
+        policy_id: policy.policy_id().ok_or_else(|| missing("PolicyId"))?.to_owned(),
         path: policy.path().unwrap_or("/").to_owned(),
         description: policy.description().map(str::to_owned),
         default_version_id: version_id,
@@ -243,19 +231,14 @@ pub async fn create_policy(
         } else {
             Some(iam_tags(tags, "CreatePolicy")?)
         });
-    let output = retry_with(
-        &RetryPolicy::IAM_PROPAGATION,
-        "CreatePolicy",
-        iam_retryable,
-        || {
-            let request = request.clone();
-            let label = label.clone();
-            async move {
-                log_call("CreatePolicy", &label);
-                request.send().await.context("CreatePolicy", label)
-            }
-        },
-    )
+    let output = retry_with(&RetryPolicy::IAM_PROPAGATION, "CreatePolicy", iam_retryable, || {
+        let request = request.clone();
+        let label = label.clone();
+        async move {
+            log_call("CreatePolicy", &label);
+            request.send().await.context("CreatePolicy", label)
+        }
+    })
     .await?;
     let policy = output.policy.ok_or_else(|| AwsError::InvalidResponse {
         operation: "CreatePolicy",
@@ -270,10 +253,7 @@ pub async fn create_policy(
     Ok(ManagedPolicy {
         arn: policy.arn().ok_or_else(|| missing("Arn"))?.to_owned(),
         name: policy.policy_name().unwrap_or(name).to_owned(),
-        policy_id: policy
-            .policy_id()
-            .ok_or_else(|| missing("PolicyId"))?
-            .to_owned(),
+        policy_id: policy.policy_id().ok_or_else(|| missing("PolicyId"))?.to_owned(),
         path: policy.path().unwrap_or("/").to_owned(),
         description: Some(policy.description().unwrap_or(description).to_owned()),
         default_version_id: policy.default_version_id().unwrap_or("v1").to_owned(),
@@ -319,11 +299,7 @@ pub fn version_to_prune(versions: &[PolicyVersionInfo]) -> Option<&str> {
     if versions.len() < MAX_POLICY_VERSIONS {
         return None;
     }
-    let number = |id: &str| {
-        id.trim_start_matches(['v', 'V'])
-            .parse::<u64>()
-            .unwrap_or(u64::MAX)
-    };
+    let number = |id: &str| id.trim_start_matches(['v', 'V']).parse::<u64>().unwrap_or(u64::MAX);
     versions
         .iter()
         .filter(|v| !v.is_default)
@@ -344,10 +320,7 @@ async fn delete_version(client: &Client, arn: &str, version_id: &str) -> Result<
                 .version_id(version_id)
                 .send()
                 .await
-                .context(
-                    "DeletePolicyVersion",
-                    format!("{} version {version_id}", resource(arn)),
-                )
+                .context("DeletePolicyVersion", format!("{} version {version_id}", resource(arn)))
         },
     )
     .await;
@@ -470,20 +443,15 @@ pub async fn delete_policy(client: &Client, arn: &str) -> Result<bool> {
     for version in versions.iter().filter(|v| !v.is_default) {
         delete_version(client, arn, &version.version_id).await?;
     }
-    let result = retry_with(
-        &RetryPolicy::IAM_PROPAGATION,
-        "DeletePolicy",
-        iam_retryable,
-        || async {
-            log_call("DeletePolicy", &resource(arn));
-            client
-                .delete_policy()
-                .policy_arn(arn)
-                .send()
-                .await
-                .context("DeletePolicy", resource(arn))
-        },
-    )
+    let result = retry_with(&RetryPolicy::IAM_PROPAGATION, "DeletePolicy", iam_retryable, || async {
+        log_call("DeletePolicy", &resource(arn));
+        client
+            .delete_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .context("DeletePolicy", resource(arn))
+    })
     .await;
     match result {
         Ok(_) => Ok(true),
@@ -523,40 +491,30 @@ pub async fn sync_policy_tags(client: &Client, arn: &str, desired: &Tags) -> Res
     let current = list_policy_tags(client, arn).await?;
     let diff = TagDiff::between(&current, desired);
     if !diff.remove.is_empty() {
-        retry_with(
-            &RetryPolicy::IAM_PROPAGATION,
-            "UntagPolicy",
-            iam_retryable,
-            || async {
-                log_call("UntagPolicy", &resource(arn));
-                client
-                    .untag_policy()
-                    .policy_arn(arn)
-                    .set_tag_keys(Some(diff.remove.clone()))
-                    .send()
-                    .await
-                    .context("UntagPolicy", resource(arn))
-            },
-        )
+        retry_with(&RetryPolicy::IAM_PROPAGATION, "UntagPolicy", iam_retryable, || async {
+            log_call("UntagPolicy", &resource(arn));
+            client
+                .untag_policy()
+                .policy_arn(arn)
+                .set_tag_keys(Some(diff.remove.clone()))
+                .send()
+                .await
+                .context("UntagPolicy", resource(arn))
+        })
         .await?;
     }
     if !diff.set.is_empty() {
         let tags = iam_tags(&diff.set, "TagPolicy")?;
-        retry_with(
-            &RetryPolicy::IAM_PROPAGATION,
-            "TagPolicy",
-            iam_retryable,
-            || async {
-                log_call("TagPolicy", &resource(arn));
-                client
-                    .tag_policy()
-                    .policy_arn(arn)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-                    .await
-                    .context("TagPolicy", resource(arn))
-            },
-        )
+        retry_with(&RetryPolicy::IAM_PROPAGATION, "TagPolicy", iam_retryable, || async {
+            log_call("TagPolicy", &resource(arn));
+            client
+                .tag_policy()
+                .policy_arn(arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .context("TagPolicy", resource(arn))
+        })
         .await?;
     }
     Ok(diff)
@@ -572,10 +530,7 @@ mod tests {
             policy_arn("123456789012", "aws", None, "zae-acq"),
             "arn:aws:iam::123456789012:policy/zae-acq"
         );
-        assert_eq!(
-            policy_arn("1", "aws-cn", Some("/"), "p"),
-            "arn:aws-cn:iam::1:policy/p"
-        );
+        assert_eq!(policy_arn("1", "aws-cn", Some("/"), "p"), "arn:aws-cn:iam::1:policy/p");
         assert_eq!(
             policy_arn("1", "aws", Some("/team/a/"), "p"),
             "arn:aws:iam::1:policy/team/a/p"
@@ -596,17 +551,13 @@ mod tests {
 
     #[test]
     fn prunes_only_at_the_limit() {
-        let four: Vec<_> = (1..=4)
-            .map(|i| version(&format!("v{i}"), i == 4, i))
-            .collect();
+        let four: Vec<_> = (1..=4).map(|i| version(&format!("v{i}"), i == 4, i)).collect();
         assert_eq!(version_to_prune(&four), None);
     }
 
     #[test]
     fn prunes_the_oldest_non_default_version() {
-        let mut versions: Vec<_> = (2..=6)
-            .map(|i| version(&format!("v{i}"), false, i))
-            .collect();
+        let mut versions: Vec<_> = (2..=6).map(|i| version(&format!("v{i}"), false, i)).collect();
         versions[0].is_default = true; // v2 is the default, so v3 is the oldest candidate
         versions.reverse();
         assert_eq!(version_to_prune(&versions), Some("v3"));

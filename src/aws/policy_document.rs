@@ -78,15 +78,9 @@ impl PolicyKind {
             PolicyKind::AcquireOnly => "Rate limiter acquire-only access (read + transact write)",
             PolicyKind::FullAccess => "Rate limiter full access (all operations)",
             PolicyKind::ReadOnly => "Rate limiter read-only access (monitoring)",
-            PolicyKind::NamespaceAcquire => {
-                "Namespace-scoped acquire-only access (read + update within namespace)"
-            }
-            PolicyKind::NamespaceFullAccess => {
-                "Namespace-scoped full access (all operations within namespace)"
-            }
-            PolicyKind::NamespaceReadOnly => {
-                "Namespace-scoped read-only access (monitoring within namespace)"
-            }
+            PolicyKind::NamespaceAcquire => "Namespace-scoped acquire-only access (read + update within namespace)",
+            PolicyKind::NamespaceFullAccess => "Namespace-scoped full access (all operations within namespace)",
+            PolicyKind::NamespaceReadOnly => "Namespace-scoped read-only access (monitoring within namespace)",
         }
     }
 
@@ -176,16 +170,7 @@ impl PolicyKind {
             ],
             PolicyKind::NamespaceFullAccess => vec![Statement::allow(
                 Some("NamespaceFullAccess"),
-                &[
-                    GET,
-                    BATCH_GET,
-                    QUERY,
-                    PUT,
-                    UPDATE,
-                    DELETE,
-                    BATCH_WRITE,
-                    CONDITION_CHECK,
-                ],
+                &[GET, BATCH_GET, QUERY, PUT, UPDATE, DELETE, BATCH_WRITE, CONDITION_CHECK],
                 table_and_indexes(),
                 Some(leading_keys(&[&format!("{ns}/*"), &ns, SHARED], false)),
             )],
@@ -268,10 +253,7 @@ fn leading_keys(
 ) -> BTreeMap<&'static str, BTreeMap<&'static str, ConditionValue>> {
     let mut condition = BTreeMap::new();
     let values = ConditionValue::Many(patterns.iter().map(|p| (*p).to_owned()).collect());
-    condition.insert(
-        "ForAllValues:StringLike",
-        BTreeMap::from([(LEADING_KEYS, values)]),
-    );
+    condition.insert("ForAllValues:StringLike", BTreeMap::from([(LEADING_KEYS, values)]));
     if require_key {
         condition.insert(
             "Null",
@@ -343,10 +325,7 @@ pub fn documents_equivalent(a: &Value, b: &Value) -> bool {
 /// Decodes both documents (plain or URL-encoded) and compares them with
 /// [`documents_equivalent`].
 pub fn raw_documents_equivalent(a: &str, b: &str) -> Result<bool, DocumentError> {
-    Ok(documents_equivalent(
-        &decode_document(a)?,
-        &decode_document(b)?,
-    ))
+    Ok(documents_equivalent(&decode_document(a)?, &decode_document(b)?))
 }
 
 /// The canonical form of a policy document, for comparison:
@@ -415,11 +394,7 @@ fn map_values(value: &Value, f: impl Fn(&Value) -> Value, lowercase_keys: bool) 
     };
     let mut out = Map::new();
     for (k, v) in map {
-        let key = if lowercase_keys {
-            k.to_lowercase()
-        } else {
-            k.clone()
-        };
+        let key = if lowercase_keys { k.to_lowercase() } else { k.clone() };
         out.insert(key, f(v));
     }
     Value::Object(out)
@@ -512,10 +487,7 @@ mod tests {
 
     #[test]
     fn the_policy_variable_reaches_iam_literally() {
-        assert_eq!(
-            namespace_policy_variable(),
-            "${aws:PrincipalTag/zael_namespace_id}"
-        );
+        assert_eq!(namespace_policy_variable(), "${aws:PrincipalTag/zael_namespace_id}");
         for kind in [
             PolicyKind::NamespaceAcquire,
             PolicyKind::NamespaceFullAccess,
@@ -527,11 +499,7 @@ mod tests {
                 "{kind:?}"
             );
         }
-        for kind in [
-            PolicyKind::AcquireOnly,
-            PolicyKind::FullAccess,
-            PolicyKind::ReadOnly,
-        ] {
+        for kind in [PolicyKind::AcquireOnly, PolicyKind::FullAccess, PolicyKind::ReadOnly] {
             assert!(!kind.document_json(T).contains("PrincipalTag"), "{kind:?}");
         }
     }
@@ -539,19 +507,13 @@ mod tests {
     #[test]
     fn no_policy_grants_transact_write_items() {
         for kind in PolicyKind::ALL {
-            assert!(
-                !kind.document_json(T).contains("TransactWriteItems"),
-                "{kind:?}"
-            );
+            assert!(!kind.document_json(T).contains("TransactWriteItems"), "{kind:?}");
         }
     }
 
     #[test]
     fn names_and_descriptions_match_the_template() {
-        let names: Vec<_> = PolicyKind::ALL
-            .iter()
-            .map(|k| k.policy_name("zae"))
-            .collect();
+        let names: Vec<_> = PolicyKind::ALL.iter().map(|k| k.policy_name("zae")).collect();
         assert_eq!(
             names,
             [
@@ -575,10 +537,7 @@ mod tests {
                 "Namespace-scoped read-only access (monitoring within namespace)",
             ]
         );
-        assert_eq!(
-            PolicyKind::NamespaceReadOnly.logical_id(),
-            "NamespaceReadOnlyPolicy"
-        );
+        assert_eq!(PolicyKind::NamespaceReadOnly.logical_id(), "NamespaceReadOnlyPolicy");
     }
 
     #[test]
@@ -594,22 +553,12 @@ mod tests {
     fn decodes_plain_and_url_encoded_documents() {
         let plain = PolicyKind::NamespaceAcquire.document_json(T);
         let encoded: String =
-            percent_encoding::utf8_percent_encode(&plain, percent_encoding::NON_ALPHANUMERIC)
-                .to_string();
+            percent_encoding::utf8_percent_encode(&plain, percent_encoding::NON_ALPHANUMERIC).to_string();
         assert!(encoded.starts_with("%7B%22Version%22"));
-        assert_eq!(
-            decode_document(&plain).unwrap(),
-            decode_document(&encoded).unwrap()
-        );
+        assert_eq!(decode_document(&plain).unwrap(), decode_document(&encoded).unwrap());
         assert!(raw_documents_equivalent(&plain, &encoded).unwrap());
-        assert!(matches!(
-            decode_document("not json"),
-            Err(DocumentError::Json(_))
-        ));
-        assert!(matches!(
-            decode_document("%7Bnot json"),
-            Err(DocumentError::Json(_))
-        ));
+        assert!(matches!(decode_document("not json"), Err(DocumentError::Json(_))));
+        assert!(matches!(decode_document("%7Bnot json"), Err(DocumentError::Json(_))));
     }
 
     #[test]
@@ -698,14 +647,10 @@ mod tests {
     #[test]
     fn real_differences_are_detected() {
         let base = PolicyKind::NamespaceFullAccess.document(T);
-        let mut other_table =
-            PolicyKind::NamespaceFullAccess.document("arn:aws:dynamodb:us-east-1:1:table/other");
+        let mut other_table = PolicyKind::NamespaceFullAccess.document("arn:aws:dynamodb:us-east-1:1:table/other");
         assert!(!documents_equivalent(&base, &other_table));
         other_table = base.clone();
-        other_table["Statement"][0]["Action"]
-            .as_array_mut()
-            .unwrap()
-            .pop();
+        other_table["Statement"][0]["Action"].as_array_mut().unwrap().pop();
         assert!(!documents_equivalent(&base, &other_table));
         for a in PolicyKind::ALL {
             for b in PolicyKind::ALL {

@@ -65,9 +65,7 @@ impl RetryPolicy {
     /// `initial_delay · 2^(attempt-1)`, at most `max_delay`.
     pub fn backoff_ceiling(&self, attempt: u32) -> Duration {
         let shift = attempt.saturating_sub(1).min(30);
-        self.initial_delay
-            .saturating_mul(1 << shift)
-            .min(self.max_delay)
+        self.initial_delay.saturating_mul(1 << shift).min(self.max_delay)
     }
 
     /// Full jitter: a uniformly random delay in `[0, backoff_ceiling(attempt)]`.
@@ -112,12 +110,7 @@ impl<'a> Backoff<'a> {
 /// A non-retryable error is returned unchanged; a retryable error that outlasts the budget
 /// comes back as [`AwsError::RetriesExhausted`] wrapping the last error (classification
 /// methods such as [`AwsError::code`] look through the wrapper).
-pub async fn retry_with<T, Op, Fut, P>(
-    policy: &RetryPolicy,
-    operation: &str,
-    retryable: P,
-    mut op: Op,
-) -> Result<T>
+pub async fn retry_with<T, Op, Fut, P>(policy: &RetryPolicy, operation: &str, retryable: P, mut op: Op) -> Result<T>
 where
     Op: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
@@ -151,11 +144,7 @@ where
 /// `RetryWhenNewResourceNotFound`). Errors from `find` end the wait at once.
 ///
 /// Returns [`AwsError::Gone`] when the resource is still missing after `policy.timeout`.
-pub async fn retry_until_found<T, Op, Fut>(
-    policy: &RetryPolicy,
-    what: &str,
-    mut find: Op,
-) -> Result<T>
+pub async fn retry_until_found<T, Op, Fut>(policy: &RetryPolicy, what: &str, mut find: Op) -> Result<T>
 where
     Op: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>>>,
@@ -221,10 +210,7 @@ mod tests {
 
     #[test]
     fn default_policies_are_bounded() {
-        assert_eq!(
-            RetryPolicy::IAM_PROPAGATION.timeout,
-            Duration::from_secs(120)
-        );
+        assert_eq!(RetryPolicy::IAM_PROPAGATION.timeout, Duration::from_secs(120));
         assert!(RetryPolicy::CONTROL_PLANE.timeout <= Duration::from_secs(300));
     }
 
@@ -268,9 +254,7 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         match &err {
             AwsError::RetriesExhausted {
-                operation,
-                attempts,
-                ..
+                operation, attempts, ..
             } => {
                 assert_eq!(operation, "CreateTable");
                 assert!(*attempts > 1, "{attempts}");
@@ -289,10 +273,7 @@ mod tests {
             |e| e.is_retryable() || e.is_iam_propagation(),
             || async {
                 if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-                    Err(service_error(
-                        "MalformedPolicyDocument",
-                        "Invalid principal in policy",
-                    ))
+                    Err(service_error("MalformedPolicyDocument", "Invalid principal in policy"))
                 } else {
                     Ok("ok")
                 }

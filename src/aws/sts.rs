@@ -45,10 +45,7 @@ pub async fn caller_identity(client: &Client) -> Result<CallerIdentity> {
         .ok_or_else(|| invalid("the Arn has no partition"))?
         .to_owned();
     Ok(CallerIdentity {
-        account_id: output
-            .account()
-            .ok_or_else(|| invalid("no Account"))?
-            .to_owned(),
+        account_id: output.account().ok_or_else(|| invalid("no Account"))?.to_owned(),
         user_id: output.user_id().map(str::to_owned),
         arn,
         partition,
@@ -61,15 +58,9 @@ mod tests {
 
     #[test]
     fn reads_the_partition() {
-        assert_eq!(
-            partition_of("arn:aws:sts::123456789012:assumed-role/r/s"),
-            Some("aws")
-        );
+        assert_eq!(partition_of("arn:aws:sts::123456789012:assumed-role/r/s"), Some("aws"));
         assert_eq!(partition_of("arn:aws-cn:iam::1:user/u"), Some("aws-cn"));
-        assert_eq!(
-            partition_of("arn:aws-us-gov:iam::1:root"),
-            Some("aws-us-gov")
-        );
+        assert_eq!(partition_of("arn:aws-us-gov:iam::1:root"), Some("aws-us-gov"));
         assert_eq!(partition_of("nope"), None);
         assert_eq!(partition_of("arn::iam"), None);
     }

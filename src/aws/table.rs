@@ -25,12 +25,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::BillingMode;
 
 pub use definition::{BILLING_MODE, STREAM_VIEW_TYPE, effective_tags, projection_type_name};
-pub use info::{
-    AttributeSummary, DefinitionProblem, IndexSummary, KeyElement, SseSummary, TableInfo,
-};
-pub use pitr::{
-    DEFAULT_PITR_DAYS, MAX_PITR_DAYS, PitrDescription, describe_pitr, set_pitr, validate_pitr_days,
-};
+pub use info::{AttributeSummary, DefinitionProblem, IndexSummary, KeyElement, SseSummary, TableInfo};
+pub use pitr::{DEFAULT_PITR_DAYS, MAX_PITR_DAYS, PitrDescription, describe_pitr, set_pitr, validate_pitr_days};
 pub use tagging::{list_tags, sync_tags};
 pub use ttl::{TtlDescription, describe_ttl, enable_ttl};
 
@@ -108,9 +104,7 @@ pub fn validate_table_name(name: &str) -> Result<()> {
     if !(3..=255).contains(&name.len()) || !valid_chars {
         return Err(AwsError::InvalidInput {
             what: "table name".into(),
-            detail: format!(
-                "{name:?}: DynamoDB needs 3-255 characters of A-Z, a-z, 0-9, '_', '-', '.'"
-            ),
+            detail: format!("{name:?}: DynamoDB needs 3-255 characters of A-Z, a-z, 0-9, '_', '-', '.'"),
         });
     }
     Ok(())
@@ -153,10 +147,7 @@ pub async fn create_table(client: &Client, settings: &TableSettings) -> Result<T
         .set_local_secondary_indexes(Some(definition::local_indexes()?))
         .stream_specification(definition::stream_specification()?)
         .deletion_protection_enabled(settings.deletion_protection)
-        .set_tags(Some(definition::sdk_tags(
-            &settings.effective_tags(),
-            "CreateTable",
-        )?));
+        .set_tags(Some(definition::sdk_tags(&settings.effective_tags(), "CreateTable")?));
     let output = retry_with(
         &RetryPolicy::CONTROL_PLANE,
         "CreateTable",
@@ -170,13 +161,11 @@ pub async fn create_table(client: &Client, settings: &TableSettings) -> Result<T
         },
     )
     .await?;
-    let description = output
-        .table_description()
-        .ok_or_else(|| AwsError::InvalidResponse {
-            operation: "CreateTable",
-            resource: resource(name),
-            detail: "no TableDescription in the response".into(),
-        })?;
+    let description = output.table_description().ok_or_else(|| AwsError::InvalidResponse {
+        operation: "CreateTable",
+        resource: resource(name),
+        detail: "no TableDescription in the response".into(),
+    })?;
     TableInfo::from_description("CreateTable", name, description)
 }
 
@@ -200,17 +189,8 @@ pub async fn find_table(client: &Client, name: &str) -> Result<Option<TableInfo>
 }
 
 /// Waits until the table and all its global indexes are `ACTIVE`.
-pub async fn wait_table_active(
-    client: &Client,
-    name: &str,
-    timeout: Duration,
-) -> Result<TableInfo> {
-    let spec = WaitSpec::new(
-        resource(name),
-        &["CREATING", "UPDATING"],
-        &["ACTIVE"],
-        timeout,
-    );
+pub async fn wait_table_active(client: &Client, name: &str, timeout: Duration) -> Result<TableInfo> {
+    let spec = WaitSpec::new(resource(name), &["CREATING", "UPDATING"], &["ACTIVE"], timeout);
     wait_for_state(&spec, || async {
         Ok(find_table(client, name).await?.map(|info| {
             let state = info.effective_status().to_owned();
@@ -244,8 +224,7 @@ pub async fn set_deletion_protection(client: &Client, name: &str, enabled: bool)
 /// True when a delete failed because the table has deletion protection on (the message
 /// differs between AWS and the emulator; both are recognised).
 pub fn is_deletion_protected_error(err: &AwsError) -> bool {
-    err.message_contains("protected against deletion")
-        || err.message_contains("DeletionProtectionEnabled")
+    err.message_contains("protected against deletion") || err.message_contains("DeletionProtectionEnabled")
 }
 
 /// Deletes the table. Returns `false` when it did not exist. Retries while the table is being

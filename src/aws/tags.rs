@@ -18,9 +18,7 @@ pub fn is_aws_managed(key: &str) -> bool {
 
 /// `tags` without the AWS-managed ones.
 pub fn without_aws_managed(tags: Tags) -> Tags {
-    tags.into_iter()
-        .filter(|(k, _)| !is_aws_managed(k))
-        .collect()
+    tags.into_iter().filter(|(k, _)| !is_aws_managed(k)).collect()
 }
 
 /// The calls that turn one tag set into another.
@@ -59,10 +57,7 @@ mod tests {
     use super::*;
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]

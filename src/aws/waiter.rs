@@ -201,9 +201,7 @@ mod tests {
     }
 
     /// A status function replaying `states` (`None` = not found), repeating the last one.
-    fn script(
-        states: &[Option<&str>],
-    ) -> impl FnMut() -> std::future::Ready<Result<Option<(usize, String)>>> {
+    fn script(states: &[Option<&str>]) -> impl FnMut() -> std::future::Ready<Result<Option<(usize, String)>>> {
         let states: Vec<Option<String>> = states.iter().map(|s| s.map(str::to_owned)).collect();
         let calls = Mutex::new(0usize);
         move || {
@@ -235,9 +233,7 @@ mod tests {
 
     #[tokio::test]
     async fn fails_when_the_resource_stays_missing() {
-        let err = wait_for_state(&spec(1000), script(&[None]))
-            .await
-            .unwrap_err();
+        let err = wait_for_state(&spec(1000), script(&[None])).await.unwrap_err();
         assert!(matches!(err, AwsError::Gone { checks: 3, .. }), "{err:?}");
         assert!(err.is_not_found());
     }
@@ -283,13 +279,8 @@ mod tests {
 
     #[tokio::test]
     async fn waits_for_absence() {
-        let deleting = WaitSpec::new(
-            "table \"t\"",
-            &["ACTIVE", "DELETING"],
-            &[],
-            Duration::from_secs(1),
-        )
-        .with_poll(Duration::from_millis(1), Duration::from_millis(2));
+        let deleting = WaitSpec::new("table \"t\"", &["ACTIVE", "DELETING"], &[], Duration::from_secs(1))
+            .with_poll(Duration::from_millis(1), Duration::from_millis(2));
         wait_for_absence(&deleting, script(&[Some("ACTIVE"), Some("DELETING"), None]))
             .await
             .unwrap();

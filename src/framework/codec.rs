@@ -18,7 +18,14 @@ pub struct CodecError {
 
 impl CodecError {
     fn new(path: &str, reason: impl Into<String>) -> CodecError {
-        CodecError { path: if path.is_empty() { "(root)".into() } else { path.to_string() }, reason: reason.into() }
+        CodecError {
+            path: if path.is_empty() {
+                "(root)".into()
+            } else {
+                path.to_string()
+            },
+            reason: reason.into(),
+        }
     }
 }
 
@@ -51,13 +58,16 @@ pub fn decode_json(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
     if bytes.is_empty() {
         return Ok(Value::Null);
     }
-    let json: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| CodecError::new("", e.to_string()))?;
+    let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| CodecError::new("", e.to_string()))?;
     from_json(&json, ty, "")
 }
 
 fn child(path: &str, step: &str) -> String {
-    if path.is_empty() { step.to_string() } else { format!("{path}.{step}") }
+    if path.is_empty() {
+        step.to_string()
+    } else {
+        format!("{path}.{step}")
+    }
 }
 
 fn from_msgpack(raw: &Mp, ty: &Type, path: &str) -> Result<Value, CodecError> {
@@ -68,7 +78,10 @@ fn from_msgpack(raw: &Mp, ty: &Type, path: &str) -> Result<Value, CodecError> {
         _ => {}
     }
     match ty {
-        Type::Bool => raw.as_bool().map(Value::Bool).ok_or_else(|| CodecError::new(path, "expected bool")),
+        Type::Bool => raw
+            .as_bool()
+            .map(Value::Bool)
+            .ok_or_else(|| CodecError::new(path, "expected bool")),
         Type::Number => match raw {
             Mp::Integer(i) => match i.as_i64() {
                 Some(v) => Ok(Value::Number(Number::Int(v))),
@@ -77,8 +90,10 @@ fn from_msgpack(raw: &Mp, ty: &Type, path: &str) -> Result<Value, CodecError> {
             Mp::F32(f) => Ok(Value::Number(Number::Float(f64::from(*f)))),
             Mp::F64(f) => Ok(Value::Number(Number::Float(*f))),
             Mp::String(s) => {
-                let s = s.as_str().ok_or_else(|| CodecError::new(path, "number string is not UTF-8"))?;
-                Ok(Value::Number(Number::Decimal(s.to_string())))
+                let s = s
+                    .as_str()
+                    .ok_or_else(|| CodecError::new(path, "number string is not UTF-8"))?;
+                decimal(s, path)
             }
             _ => Err(CodecError::new(path, "expected number")),
         },
@@ -96,13 +111,19 @@ fn from_msgpack(raw: &Mp, ty: &Type, path: &str) -> Result<Value, CodecError> {
                 .enumerate()
                 .map(|(i, item)| from_msgpack(item, el, &child(path, &i.to_string())))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(if matches!(ty, Type::List(_)) { Value::List(values) } else { Value::Set(values) })
+            Ok(if matches!(ty, Type::List(_)) {
+                Value::List(values)
+            } else {
+                Value::Set(values)
+            })
         }
         Type::Map(el) => {
             let entries = raw.as_map().ok_or_else(|| CodecError::new(path, "expected map"))?;
             let mut out = BTreeMap::new();
             for (k, v) in entries {
-                let key = k.as_str().ok_or_else(|| CodecError::new(path, "map key is not a string"))?;
+                let key = k
+                    .as_str()
+                    .ok_or_else(|| CodecError::new(path, "map key is not a string"))?;
                 out.insert(key.to_string(), from_msgpack(v, el, &child(path, key))?);
             }
             Ok(Value::Map(out))
@@ -111,7 +132,9 @@ fn from_msgpack(raw: &Mp, ty: &Type, path: &str) -> Result<Value, CodecError> {
             let entries = raw.as_map().ok_or_else(|| CodecError::new(path, "expected object"))?;
             let mut out: BTreeMap<String, Value> = attrs.keys().map(|k| (k.clone(), Value::Null)).collect();
             for (k, v) in entries {
-                let key = k.as_str().ok_or_else(|| CodecError::new(path, "attribute name is not a string"))?;
+                let key = k
+                    .as_str()
+                    .ok_or_else(|| CodecError::new(path, "attribute name is not a string"))?;
                 if let Some(attr_ty) = attrs.get(key) {
                     out.insert(key.to_string(), from_msgpack(v, attr_ty, &child(path, key))?);
                 }
@@ -120,7 +143,10 @@ fn from_msgpack(raw: &Mp, ty: &Type, path: &str) -> Result<Value, CodecError> {
         }
         Type::Dynamic => {
             // Dynamic values travel as [type JSON bytes, value].
-            let pair = raw.as_array().filter(|a| a.len() == 2).ok_or_else(|| CodecError::new(path, "expected dynamic pair"))?;
+            let pair = raw
+                .as_array()
+                .filter(|a| a.len() == 2)
+                .ok_or_else(|| CodecError::new(path, "expected dynamic pair"))?;
             let ty_bytes = match &pair[0] {
                 Mp::Binary(b) => b.clone(),
                 Mp::String(s) => s.as_bytes().to_vec(),
@@ -134,8 +160,20 @@ fn from_msgpack(raw: &Mp, ty: &Type, path: &str) -> Result<Value, CodecError> {
     }
 }
 
+/// A number sent as decimal text (cty does this for numbers too big for msgpack); the text
+/// must be a finite number.
+fn decimal(text: &str, path: &str) -> Result<Value, CodecError> {
+    match text.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() => Ok(Value::Number(Number::Decimal(text.to_string()))),
+        _ => Err(CodecError::new(path, format!("expected number, got {text:?}"))),
+    }
+}
+
 fn parse_refinements(payload: &[u8]) -> Refinements {
-    let mut refinements = Refinements { raw: payload.to_vec(), ..Refinements::default() };
+    let mut refinements = Refinements {
+        raw: payload.to_vec(),
+        ..Refinements::default()
+    };
     let mut reader = payload;
     if let Ok(Mp::Map(entries)) = rmpv::decode::read_value(&mut reader) {
         for (k, v) in entries {
@@ -185,7 +223,10 @@ fn to_msgpack(value: &Value, ty: &Type, path: &str) -> Result<Mp, CodecError> {
                 })
                 .collect::<Result<_, CodecError>>()?,
         )),
-        (ty, value) => Err(CodecError::new(path, format!("value {value:?} does not fit type {}", ty.to_json()))),
+        (ty, value) => Err(CodecError::new(
+            path,
+            format!("value {value:?} does not fit type {}", ty.to_json()),
+        )),
     }
 }
 
@@ -195,17 +236,23 @@ fn from_json(json: &serde_json::Value, ty: &Type, path: &str) -> Result<Value, C
         return Ok(Value::Null);
     }
     match ty {
-        Type::Bool => json.as_bool().map(Value::Bool).ok_or_else(|| CodecError::new(path, "expected bool")),
+        Type::Bool => json
+            .as_bool()
+            .map(Value::Bool)
+            .ok_or_else(|| CodecError::new(path, "expected bool")),
         Type::Number => match json {
             J::Number(n) => Ok(Value::Number(match (n.as_i64(), n.as_f64()) {
                 (Some(i), _) => Number::Int(i),
                 (None, Some(f)) if f.is_finite() && n.to_string().contains(['.', 'e', 'E']) => Number::Float(f),
                 _ => Number::Decimal(n.to_string()),
             })),
-            J::String(s) => Ok(Value::Number(Number::Decimal(s.clone()))),
+            J::String(s) => decimal(s, path),
             _ => Err(CodecError::new(path, "expected number")),
         },
-        Type::String => json.as_str().map(Value::string).ok_or_else(|| CodecError::new(path, "expected string")),
+        Type::String => json
+            .as_str()
+            .map(Value::string)
+            .ok_or_else(|| CodecError::new(path, "expected string")),
         Type::List(el) | Type::Set(el) => {
             let items = json.as_array().ok_or_else(|| CodecError::new(path, "expected array"))?;
             let values = items
@@ -213,7 +260,11 @@ fn from_json(json: &serde_json::Value, ty: &Type, path: &str) -> Result<Value, C
                 .enumerate()
                 .map(|(i, item)| from_json(item, el, &child(path, &i.to_string())))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(if matches!(ty, Type::List(_)) { Value::List(values) } else { Value::Set(values) })
+            Ok(if matches!(ty, Type::List(_)) {
+                Value::List(values)
+            } else {
+                Value::Set(values)
+            })
         }
         Type::Map(el) => {
             let entries = json.as_object().ok_or_else(|| CodecError::new(path, "expected map"))?;
@@ -224,7 +275,9 @@ fn from_json(json: &serde_json::Value, ty: &Type, path: &str) -> Result<Value, C
             Ok(Value::Map(out))
         }
         Type::Object(attrs) => {
-            let entries = json.as_object().ok_or_else(|| CodecError::new(path, "expected object"))?;
+            let entries = json
+                .as_object()
+                .ok_or_else(|| CodecError::new(path, "expected object"))?;
             let mut out = BTreeMap::new();
             for (k, t) in attrs {
                 let v = entries.get(k).unwrap_or(&J::Null);
@@ -232,7 +285,10 @@ fn from_json(json: &serde_json::Value, ty: &Type, path: &str) -> Result<Value, C
             }
             Ok(Value::Object(out))
         }
-        Type::Dynamic => Err(CodecError::new(path, "dynamic values are not supported in stored state")),
+        Type::Dynamic => Err(CodecError::new(
+            path,
+            "dynamic values are not supported in stored state",
+        )),
     }
 }
 
@@ -274,7 +330,9 @@ mod tests {
         let mut wire = vec![0xc7, payload.len() as u8, 12];
         wire.extend(&payload);
         let v = decode_msgpack(&wire, &Type::String).unwrap();
-        let Value::Unknown(Some(r)) = &v else { panic!("expected refined unknown, got {v:?}") };
+        let Value::Unknown(Some(r)) = &v else {
+            panic!("expected refined unknown, got {v:?}")
+        };
         assert_eq!(r.string_prefix.as_deref(), Some("x-"));
         assert_eq!(r.nullable, Some(false));
         assert_eq!(encode_msgpack(&v, &Type::String).unwrap(), wire);
@@ -286,11 +344,29 @@ mod tests {
         assert_eq!(decode_msgpack(&int, &Type::Number).unwrap().as_i64(), Some(3));
         let mut float = Vec::new();
         rmpv::encode::write_value(&mut float, &Mp::F64(2.5)).unwrap();
-        assert_eq!(decode_msgpack(&float, &Type::Number).unwrap(), Value::Number(Number::Float(2.5)));
+        assert_eq!(
+            decode_msgpack(&float, &Type::Number).unwrap(),
+            Value::Number(Number::Float(2.5))
+        );
         let mut big = Vec::new();
         rmpv::encode::write_value(&mut big, &Mp::from("123456789012345678901234567890")).unwrap();
         let v = decode_msgpack(&big, &Type::Number).unwrap();
-        assert_eq!(v, Value::Number(Number::Decimal("123456789012345678901234567890".into())));
+        assert_eq!(
+            v,
+            Value::Number(Number::Decimal("123456789012345678901234567890".into()))
+        );
+    }
+
+    #[test]
+    fn number_strings_must_be_numbers() {
+        let mut text = Vec::new();
+        rmpv::encode::write_value(&mut text, &Mp::from("big")).unwrap();
+        assert!(decode_msgpack(&text, &Type::Number).is_err());
+        assert!(decode_json(br#""NaN""#, &Type::Number).is_err());
+        assert_eq!(
+            decode_json(br#""12.5""#, &Type::Number).unwrap(),
+            Value::Number(Number::Decimal("12.5".into()))
+        );
     }
 
     #[test]

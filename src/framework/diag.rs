@@ -73,8 +73,19 @@ impl Diagnostics {
         self.push(Severity::Warning, summary, detail, Some(path));
     }
 
-    fn push(&mut self, severity: Severity, summary: impl Into<String>, detail: impl Into<String>, attribute: Option<AttributePath>) {
-        self.0.push(Diagnostic { severity, summary: summary.into(), detail: detail.into(), attribute });
+    fn push(
+        &mut self,
+        severity: Severity,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+        attribute: Option<AttributePath>,
+    ) {
+        self.0.push(Diagnostic {
+            severity,
+            summary: summary.into(),
+            detail: detail.into(),
+            attribute,
+        });
     }
 
     /// Appends every diagnostic of `other`.

@@ -22,7 +22,9 @@ pub struct AttributePath {
 impl AttributePath {
     /// The path of a top-level attribute.
     pub fn root(name: &str) -> AttributePath {
-        AttributePath { steps: vec![PathStep::Attribute(name.to_string())] }
+        AttributePath {
+            steps: vec![PathStep::Attribute(name.to_string())],
+        }
     }
 
     /// A path with no steps (the whole value).
@@ -76,7 +78,10 @@ mod tests {
     fn displays_like_hcl() {
         let p = AttributePath::root("tags").key("team");
         assert_eq!(p.to_string(), r#"tags["team"]"#);
-        assert_eq!(AttributePath::root("timeouts").attribute("create").to_string(), "timeouts.create");
+        assert_eq!(
+            AttributePath::root("timeouts").attribute("create").to_string(),
+            "timeouts.create"
+        );
         assert_eq!(AttributePath::root("l").index(2).to_string(), "l[2]");
     }
 }

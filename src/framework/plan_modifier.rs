@@ -79,8 +79,17 @@ mod tests {
 
     fn run(m: &dyn PlanModifier, config: Value, state: Value, plan: Value, creating: bool) -> PlanModifierResponse {
         let path = AttributePath::root("a");
-        let req = PlanModifierRequest { path: &path, config: &config, state: &state, creating };
-        let mut resp = PlanModifierResponse { plan, requires_replace: false, diagnostics: Diagnostics::new() };
+        let req = PlanModifierRequest {
+            path: &path,
+            config: &config,
+            state: &state,
+            creating,
+        };
+        let mut resp = PlanModifierResponse {
+            plan,
+            requires_replace: false,
+            diagnostics: Diagnostics::new(),
+        };
         m.modify(&req, &mut resp);
         resp
     }
@@ -95,7 +104,13 @@ mod tests {
 
     #[test]
     fn use_state_for_unknown_keeps_prior_value() {
-        let r = run(&UseStateForUnknown, Value::Null, "arn:1".into(), Value::unknown(), false);
+        let r = run(
+            &UseStateForUnknown,
+            Value::Null,
+            "arn:1".into(),
+            Value::unknown(),
+            false,
+        );
         assert_eq!(r.plan, Value::string("arn:1"));
         let r = run(&UseStateForUnknown, Value::Null, Value::Null, Value::unknown(), true);
         assert!(r.plan.is_unknown());

@@ -16,7 +16,11 @@ pub fn validate_config(block: &Block, config: &Value, diags: &mut Diagnostics) {
 }
 
 fn join(path: &AttributePath, name: &str) -> AttributePath {
-    if path.steps().is_empty() { AttributePath::root(name) } else { path.clone().attribute(name) }
+    if path.steps().is_empty() {
+        AttributePath::root(name)
+    } else {
+        path.clone().attribute(name)
+    }
 }
 
 fn validate_block(block: &Block, config: &Value, path: &AttributePath, diags: &mut Diagnostics) {
@@ -28,7 +32,9 @@ fn validate_block(block: &Block, config: &Value, path: &AttributePath, diags: &m
     for nested in &block.blocks {
         let value = config.get(&nested.type_name);
         let nested_path = join(path, &nested.type_name);
-        for_each_object(nested.nesting, value, &nested_path, &mut |obj, p| validate_block(&nested.block, obj, p, diags));
+        for_each_object(nested.nesting, value, &nested_path, &mut |obj, p| {
+            validate_block(&nested.block, obj, p, diags)
+        });
     }
 }
 
@@ -42,8 +48,13 @@ fn validate_attribute(attr: &Attribute, value: &Value, path: &AttributePath, dia
         }
     }
     if let AttributeKind::Nested { nesting, attributes } = &attr.kind {
-        let inner = Block { attributes: attributes.clone(), ..Block::default() };
-        for_each_object(*nesting, value, path, &mut |obj, p| validate_block(&inner, obj, p, diags));
+        let inner = Block {
+            attributes: attributes.clone(),
+            ..Block::default()
+        };
+        for_each_object(*nesting, value, path, &mut |obj, p| {
+            validate_block(&inner, obj, p, diags)
+        });
     }
 }
 
@@ -81,7 +92,10 @@ pub struct PlannedChange {
 /// `proposed` is Terraform's proposed new state; a null `proposed` is a destroy and is
 /// returned unchanged.
 pub fn plan_change(block: &Block, config: &Value, prior: &Value, proposed: &Value) -> PlannedChange {
-    let mut out = PlannedChange { planned: proposed.clone(), ..PlannedChange::default() };
+    let mut out = PlannedChange {
+        planned: proposed.clone(),
+        ..PlannedChange::default()
+    };
     if proposed.is_null() {
         return out;
     }
@@ -91,8 +105,19 @@ pub fn plan_change(block: &Block, config: &Value, prior: &Value, proposed: &Valu
     if changed {
         mark_computed_unknown(block, config, &mut out.planned);
     }
-    let mut ctx = ModifierContext { creating, requires_replace: Vec::new(), diagnostics: Diagnostics::new() };
-    run_modifiers(block, config, prior, &mut out.planned, &AttributePath::empty(), &mut ctx);
+    let mut ctx = ModifierContext {
+        creating,
+        requires_replace: Vec::new(),
+        diagnostics: Diagnostics::new(),
+    };
+    run_modifiers(
+        block,
+        config,
+        prior,
+        &mut out.planned,
+        &AttributePath::empty(),
+        &mut ctx,
+    );
     out.requires_replace = ctx.requires_replace;
     out.diagnostics = ctx.diagnostics;
     out
@@ -142,7 +167,14 @@ struct ModifierContext {
     diagnostics: Diagnostics,
 }
 
-fn run_modifiers(block: &Block, config: &Value, prior: &Value, planned: &mut Value, path: &AttributePath, ctx: &mut ModifierContext) {
+fn run_modifiers(
+    block: &Block,
+    config: &Value,
+    prior: &Value,
+    planned: &mut Value,
+    path: &AttributePath,
+    ctx: &mut ModifierContext,
+) {
     for attr in &block.attributes {
         if attr.plan_modifiers.is_empty() {
             continue;
@@ -155,7 +187,11 @@ fn run_modifiers(block: &Block, config: &Value, prior: &Value, planned: &mut Val
             state: prior.get(&attr.name),
             creating: ctx.creating,
         };
-        let mut resp = PlanModifierResponse { plan: current, requires_replace: false, diagnostics: Diagnostics::new() };
+        let mut resp = PlanModifierResponse {
+            plan: current,
+            requires_replace: false,
+            diagnostics: Diagnostics::new(),
+        };
         for m in &attr.plan_modifiers {
             m.modify(&req, &mut resp);
         }
@@ -170,7 +206,14 @@ fn run_modifiers(block: &Block, config: &Value, prior: &Value, planned: &mut Val
             && matches!(inner, Value::Object(_))
         {
             let nested_path = join(path, &nested.type_name);
-            run_modifiers(&nested.block, config.get(&nested.type_name), prior.get(&nested.type_name), inner, &nested_path, ctx);
+            run_modifiers(
+                &nested.block,
+                config.get(&nested.type_name),
+                prior.get(&nested.type_name),
+                inner,
+                &nested_path,
+                ctx,
+            );
         }
     }
 }
@@ -199,16 +242,23 @@ pub fn empty_object(block: &Block) -> Value {
 mod tests {
     use super::*;
     use crate::framework::plan_modifier::{RequiresReplace, UseStateForUnknown};
-    use crate::framework::validator::IntBetween;
     use crate::framework::schema::NestedBlock;
+    use crate::framework::validator::IntBetween;
 
     fn block() -> Block {
         Block::new("t")
             .attribute(Attribute::string("name").required().plan_modifier(RequiresReplace))
-            .attribute(Attribute::number("days").default_value(0i64).validator(IntBetween { min: 0, max: 35 }))
+            .attribute(
+                Attribute::number("days")
+                    .default_value(0i64)
+                    .validator(IntBetween { min: 0, max: 35 }),
+            )
             .attribute(Attribute::string("arn").computed().plan_modifier(UseStateForUnknown))
             .attribute(Attribute::string("etag").computed())
-            .block(NestedBlock::single("timeouts", Block::new("").attribute(Attribute::string("create").optional())))
+            .block(NestedBlock::single(
+                "timeouts",
+                Block::new("").attribute(Attribute::string("create").optional()),
+            ))
     }
 
     fn obj(pairs: &[(&str, Value)]) -> Value {
@@ -231,7 +281,12 @@ mod tests {
 
     #[test]
     fn unchanged_update_keeps_prior_values() {
-        let prior = obj(&[("name", "a".into()), ("days", Value::int(0)), ("arn", "x".into()), ("etag", "e".into())]);
+        let prior = obj(&[
+            ("name", "a".into()),
+            ("days", Value::int(0)),
+            ("arn", "x".into()),
+            ("etag", "e".into()),
+        ]);
         let config = obj(&[("name", "a".into())]);
         let out = plan_change(&block(), &config, &prior, &prior);
         assert_eq!(out.planned, prior);
@@ -239,7 +294,12 @@ mod tests {
 
     #[test]
     fn changed_update_marks_computed_unknown_except_use_state() {
-        let prior = obj(&[("name", "a".into()), ("days", Value::int(0)), ("arn", "x".into()), ("etag", "e".into())]);
+        let prior = obj(&[
+            ("name", "a".into()),
+            ("days", Value::int(0)),
+            ("arn", "x".into()),
+            ("etag", "e".into()),
+        ]);
         let config = obj(&[("name", "a".into()), ("days", Value::int(7))]);
         let mut proposed = prior.clone();
         proposed.set("days", Value::int(7));
@@ -250,7 +310,12 @@ mod tests {
 
     #[test]
     fn removing_an_optional_value_plans_its_default() {
-        let prior = obj(&[("name", "a".into()), ("days", Value::int(7)), ("arn", "x".into()), ("etag", "e".into())]);
+        let prior = obj(&[
+            ("name", "a".into()),
+            ("days", Value::int(7)),
+            ("arn", "x".into()),
+            ("etag", "e".into()),
+        ]);
         let config = obj(&[("name", "a".into())]);
         let out = plan_change(&block(), &config, &prior, &prior);
         assert_eq!(out.planned.get("days"), &Value::int(0));
@@ -258,7 +323,12 @@ mod tests {
 
     #[test]
     fn renaming_requires_replace() {
-        let prior = obj(&[("name", "a".into()), ("days", Value::int(0)), ("arn", "x".into()), ("etag", "e".into())]);
+        let prior = obj(&[
+            ("name", "a".into()),
+            ("days", Value::int(0)),
+            ("arn", "x".into()),
+            ("etag", "e".into()),
+        ]);
         let config = obj(&[("name", "b".into())]);
         let mut proposed = prior.clone();
         proposed.set("name", "b".into());

@@ -18,7 +18,11 @@ impl Private {
 
     /// The bytes to hand to Terraform (empty when nothing is stored).
     pub fn to_bytes(&self) -> Vec<u8> {
-        if self.0.is_empty() { Vec::new() } else { Json::Object(self.0.clone()).to_string().into_bytes() }
+        if self.0.is_empty() {
+            Vec::new()
+        } else {
+            Json::Object(self.0.clone()).to_string().into_bytes()
+        }
     }
 
     /// The value stored under `key`.

@@ -124,13 +124,17 @@ pub trait Resource<D: Send + Sync + 'static>: Send + Sync {
     /// Adjusts the schema-driven plan. Also called for destroy (planned state null).
     async fn modify_plan(&self, _req: &ModifyPlanRequest<'_, D>, _resp: &mut ModifyPlanResponse) {}
 
-    /// Creates the object.
+    /// Creates the object. `resp.new_state` starts null and `resp.private` as the planned
+    /// private data. On failure, set `new_state` to whatever was created (it is kept in state).
     async fn create(&self, req: &CreateRequest<'_, D>, resp: &mut StateResponse);
 
-    /// Refreshes the state from the real object (null `new_state` = gone).
+    /// Refreshes the state from the real object. `resp.new_state` starts as the current
+    /// state and `resp.private` as the stored private data; set `new_state` to null when the
+    /// object is gone.
     async fn read(&self, req: &ReadRequest<'_, D>, resp: &mut StateResponse);
 
-    /// Updates the object in place.
+    /// Updates the object in place. `resp.new_state` starts null; left null, the prior state
+    /// is kept (with an error diagnostic if none was reported).
     async fn update(&self, req: &UpdateRequest<'_, D>, resp: &mut StateResponse);
 
     /// Deletes the object.
@@ -196,7 +200,12 @@ pub trait ResourceIdentity: Send + Sync {
     fn identity_of(&self, state: &Value) -> Value;
     /// The identity's object type.
     fn value_type(&self) -> Type {
-        Type::Object(self.attributes().into_iter().map(|a| (a.name.to_string(), a.ty)).collect())
+        Type::Object(
+            self.attributes()
+                .into_iter()
+                .map(|a| (a.name.to_string(), a.ty))
+                .collect(),
+        )
     }
 }
 

@@ -46,7 +46,10 @@ pub struct Block {
 impl Block {
     /// An empty block with a description.
     pub fn new(description: impl Into<String>) -> Block {
-        Block { description: description.into(), ..Block::default() }
+        Block {
+            description: description.into(),
+            ..Block::default()
+        }
     }
 
     /// Adds an attribute.
@@ -128,12 +131,24 @@ pub struct NestedBlock {
 impl NestedBlock {
     /// A block that may appear at most once.
     pub fn single(type_name: &str, block: Block) -> NestedBlock {
-        NestedBlock { type_name: type_name.to_string(), block, nesting: Nesting::Single, min_items: 0, max_items: 0 }
+        NestedBlock {
+            type_name: type_name.to_string(),
+            block,
+            nesting: Nesting::Single,
+            min_items: 0,
+            max_items: 0,
+        }
     }
 
     /// A block that may be repeated, collected as a list.
     pub fn list(type_name: &str, block: Block) -> NestedBlock {
-        NestedBlock { type_name: type_name.to_string(), block, nesting: Nesting::List, min_items: 0, max_items: 0 }
+        NestedBlock {
+            type_name: type_name.to_string(),
+            block,
+            nesting: Nesting::List,
+            min_items: 0,
+            max_items: 0,
+        }
     }
 
     /// The type of this block's value.
@@ -315,8 +330,15 @@ mod tests {
     fn block_type_includes_nested_blocks_and_attributes() {
         let block = Block::new("root")
             .attribute(Attribute::string("name").required())
-            .attribute(Attribute::nested("inner", Nesting::List, vec![Attribute::number("n").optional()]))
-            .block(NestedBlock::single("timeouts", Block::new("").attribute(Attribute::string("create").optional())));
+            .attribute(Attribute::nested(
+                "inner",
+                Nesting::List,
+                vec![Attribute::number("n").optional()],
+            ))
+            .block(NestedBlock::single(
+                "timeouts",
+                Block::new("").attribute(Attribute::string("create").optional()),
+            ));
         let ty = block.value_type();
         assert_eq!(
             ty.to_json().to_string(),

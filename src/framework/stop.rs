@@ -27,7 +27,9 @@ impl StopSignal {
     /// A signal that has not been triggered.
     pub fn new() -> StopSignal {
         let (sender, _receiver) = watch::channel(false);
-        StopSignal { sender: Arc::new(sender) }
+        StopSignal {
+            sender: Arc::new(sender),
+        }
     }
 
     /// Triggers the signal (idempotent).

@@ -17,9 +17,11 @@ pub fn block(operations: &[&str]) -> NestedBlock {
             Attribute::string(op)
                 .optional()
                 .description(format!("Time limit for {op}."))
-                .validator(StringCheck::new("Invalid duration", "a duration such as \"10m\"", |s| {
-                    parse_duration(s).map(|_| ())
-                })),
+                .validator(StringCheck::new(
+                    "Invalid duration",
+                    "a duration such as \"10m\"",
+                    |s| parse_duration(s).map(|_| ()),
+                )),
         );
     }
     NestedBlock::single(BLOCK_NAME, b)
@@ -27,25 +29,35 @@ pub fn block(operations: &[&str]) -> NestedBlock {
 
 /// The configured timeout for `operation` in a resource value, or `default`.
 pub fn get(resource: &Value, operation: &str, default: Duration) -> Duration {
-    resource.get(BLOCK_NAME).get(operation).as_str().and_then(|s| parse_duration(s).ok()).unwrap_or(default)
+    resource
+        .get(BLOCK_NAME)
+        .get(operation)
+        .as_str()
+        .and_then(|s| parse_duration(s).ok())
+        .unwrap_or(default)
 }
 
 /// Parses a duration like Go's `time.ParseDuration` (`"90s"`, `"1h30m"`, `"1.5h"`, `"250ms"`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("{text:?} is not a duration; use a number with a unit such as \"30s\", \"10m\" or \"1h30m\"");
+    let invalid =
+        || format!("{text:?} is not a duration; use a number with a unit such as \"30s\", \"10m\" or \"1h30m\"");
     if text.is_empty() {
         return Err(invalid());
     }
     let mut rest = text;
     let mut total = 0f64;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_len == 0 {
             return Err(invalid());
         }
         let number: f64 = rest[..num_len].parse().map_err(|_| invalid())?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let seconds = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,

@@ -52,8 +52,7 @@ impl Type {
             Type::Set(t) => json!(["set", t.to_json()]),
             Type::Map(t) => json!(["map", t.to_json()]),
             Type::Object(attrs) => {
-                let fields: serde_json::Map<String, J> =
-                    attrs.iter().map(|(k, t)| (k.clone(), t.to_json())).collect();
+                let fields: serde_json::Map<String, J> = attrs.iter().map(|(k, t)| (k.clone(), t.to_json())).collect();
                 json!(["object", fields])
             }
         }
@@ -111,10 +110,7 @@ mod tests {
 
     #[test]
     fn round_trips_through_json() {
-        let t = Type::list(Type::Object(BTreeMap::from([(
-            "x".to_string(),
-            Type::set(Type::Bool),
-        )])));
+        let t = Type::list(Type::Object(BTreeMap::from([("x".to_string(), Type::set(Type::Bool))])));
         assert_eq!(Type::from_json(&t.to_json()), Some(t));
     }
 }

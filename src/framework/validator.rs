@@ -67,11 +67,16 @@ impl Validator for OneOf {
     }
 }
 
+/// A check of one string: `Err` carries the message for the user.
+type StringCheckFn = dyn Fn(&str) -> Result<(), String> + Send + Sync;
+/// A check of one map entry `(key, value)`.
+type EntryCheckFn = dyn Fn(&str, &str) -> Result<(), String> + Send + Sync;
+
 /// A check written as a function returning an error message for bad strings.
 pub struct StringCheck {
     description: String,
     summary: &'static str,
-    check: Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>,
+    check: Box<StringCheckFn>,
 }
 
 impl StringCheck {
@@ -81,7 +86,11 @@ impl StringCheck {
         description: impl Into<String>,
         check: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static,
     ) -> StringCheck {
-        StringCheck { description: description.into(), summary, check: Box::new(check) }
+        StringCheck {
+            description: description.into(),
+            summary,
+            check: Box::new(check),
+        }
     }
 }
 
@@ -101,14 +110,20 @@ impl Validator for StringCheck {
 
 /// Runs `check` on each string key and value of a map, reporting at the element's path.
 pub struct MapEntries {
-    check: Box<dyn Fn(&str, &str) -> Result<(), String> + Send + Sync>,
+    check: Box<EntryCheckFn>,
     summary: &'static str,
 }
 
 impl MapEntries {
     /// Wraps a check of one `(key, value)` entry.
-    pub fn new(summary: &'static str, check: impl Fn(&str, &str) -> Result<(), String> + Send + Sync + 'static) -> MapEntries {
-        MapEntries { check: Box::new(check), summary }
+    pub fn new(
+        summary: &'static str,
+        check: impl Fn(&str, &str) -> Result<(), String> + Send + Sync + 'static,
+    ) -> MapEntries {
+        MapEntries {
+            check: Box::new(check),
+            summary,
+        }
     }
 }
 
@@ -157,9 +172,22 @@ mod tests {
     #[test]
     fn map_entries_point_at_the_key() {
         let mut d = Diagnostics::new();
-        let v = MapEntries::new("Bad tag", |k, _| if k.starts_with("aws:") { Err("reserved".into()) } else { Ok(()) });
-        v.validate(&Value::string_map([("aws:x", "1"), ("ok", "2")]), &AttributePath::root("tags"), &mut d);
+        let v = MapEntries::new("Bad tag", |k, _| {
+            if k.starts_with("aws:") {
+                Err("reserved".into())
+            } else {
+                Ok(())
+            }
+        });
+        v.validate(
+            &Value::string_map([("aws:x", "1"), ("ok", "2")]),
+            &AttributePath::root("tags"),
+            &mut d,
+        );
         assert_eq!(d.iter().count(), 1);
-        assert_eq!(d.iter().next().unwrap().attribute, Some(AttributePath::root("tags").key("aws:x")));
+        assert_eq!(
+            d.iter().next().unwrap().attribute,
+            Some(AttributePath::root("tags").key("aws:x"))
+        );
     }
 }

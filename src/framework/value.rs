@@ -117,7 +117,12 @@ impl Value {
 
     /// A map of strings.
     pub fn string_map<K: Into<String>, V: Into<String>>(entries: impl IntoIterator<Item = (K, V)>) -> Value {
-        Value::Map(entries.into_iter().map(|(k, v)| (k.into(), Value::String(v.into()))).collect())
+        Value::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.into(), Value::String(v.into())))
+                .collect(),
+        )
     }
 
     /// Whether this is the null value.
@@ -209,7 +214,10 @@ impl Value {
     pub fn as_string_map(&self) -> Option<BTreeMap<String, String>> {
         match self {
             Value::Null => Some(BTreeMap::new()),
-            Value::Map(m) => m.iter().map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect(),
+            Value::Map(m) => m
+                .iter()
+                .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect(),
             _ => None,
         }
     }
@@ -226,15 +234,10 @@ impl Value {
     /// Semantic equality for sets (order-insensitive) and everything else.
     pub fn equivalent(&self, other: &Value) -> bool {
         match (self, other) {
-            (Value::Set(a), Value::Set(b)) => {
-                a.len() == b.len() && a.iter().all(|x| b.iter().any(|y| x.equivalent(y)))
-            }
-            (Value::List(a), Value::List(b)) => {
-                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.equivalent(y))
-            }
+            (Value::Set(a), Value::Set(b)) => a.len() == b.len() && a.iter().all(|x| b.iter().any(|y| x.equivalent(y))),
+            (Value::List(a), Value::List(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.equivalent(y)),
             (Value::Map(a), Value::Map(b)) | (Value::Object(a), Value::Object(b)) => {
-                a.len() == b.len()
-                    && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v.equivalent(w)))
+                a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v.equivalent(w)))
             }
             (Value::Unknown(_), Value::Unknown(_)) => true,
             _ => self == other,

@@ -45,7 +45,7 @@ impl AwsClients {
         if let Some(identity) = &self.identity {
             return Ok(identity.clone());
         }
-        fetch_identity(&self.sts).await
+        fetch_identity(&self.sts).await.map_err(|f| f.message)
     }
 }
 
@@ -65,34 +65,55 @@ pub async fn build(cfg: &ProviderConfig, diags: &mut Diagnostics) -> Option<AwsC
         None => base,
         Some(role) => {
             let mut builder = AssumeRoleProvider::builder(role.role_arn.clone())
-                .session_name(role.session_name.clone().unwrap_or_else(|| "terraform-provider-zae".into()))
+                .session_name(
+                    role.session_name
+                        .clone()
+                        .unwrap_or_else(|| "terraform-provider-zae".into()),
+                )
                 .region(Region::new(region.clone()))
                 .configure(&with_service_endpoint(&base, cfg, "sts"));
             if let Some(id) = &role.external_id {
                 builder = builder.external_id(id.clone());
             }
             let provider = builder.build().await;
-            base.into_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider)).build()
+            base.into_builder()
+                .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+                .build()
         }
     };
     if sdk.credentials_provider().is_none() {
-        diags.error("No AWS credentials", "Set access_key/secret_key, a profile, or the standard AWS environment variables.");
+        diags.error(
+            "No AWS credentials",
+            "Set access_key/secret_key, a profile, or the standard AWS environment variables.",
+        );
         return None;
     }
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&with_service_endpoint(&sdk, cfg, "dynamodb")).build(),
     );
-    let iam = aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&with_service_endpoint(&sdk, cfg, "iam")).build());
-    let sts = aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(&with_service_endpoint(&sdk, cfg, "sts")).build());
-    let mut clients = AwsClients { dynamodb, iam, sts, region, identity: None, default_tags: cfg.default_tags.clone() };
+    let iam = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(&with_service_endpoint(&sdk, cfg, "iam")).build(),
+    );
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&with_service_endpoint(&sdk, cfg, "sts")).build(),
+    );
+    let mut clients = AwsClients {
+        dynamodb,
+        iam,
+        sts,
+        region,
+        identity: None,
+        default_tags: cfg.default_tags.clone(),
+    };
     if !cfg.skip_credentials_validation && !cfg.has_unknowns {
         match fetch_identity(&clients.sts).await {
             Ok(identity) => {
                 tracing::debug!(account = %identity.account_id, arn = %identity.arn, "validated AWS credentials");
                 clients.identity = Some(identity);
             }
-            Err(message) => {
-                let (path, hint) = blame(cfg);
+            Err(failure) => {
+                let message = &failure.message;
+                let (path, hint) = blame(cfg, failure.kind);
                 diags.attribute_error(
                     path,
                     "Cannot validate AWS credentials",
@@ -106,22 +127,35 @@ pub async fn build(cfg: &ProviderConfig, diags: &mut Diagnostics) -> Option<AwsC
 }
 
 /// Which setting most likely caused a failed credential check.
-fn blame(cfg: &ProviderConfig) -> (AttributePath, &'static str) {
-    if cfg.endpoint_for("sts").is_some() {
-        let attr = if cfg.endpoints.contains_key("sts") { AttributePath::root("endpoints").attribute("sts") } else { AttributePath::root("endpoint_url") };
+fn blame(cfg: &ProviderConfig, kind: FailureKind) -> (AttributePath, &'static str) {
+    if kind == FailureKind::Connect && cfg.endpoint_for("sts").is_some() {
+        let attr = if cfg.endpoints.contains_key("sts") {
+            AttributePath::root("endpoints").attribute("sts")
+        } else {
+            AttributePath::root("endpoint_url")
+        };
         (attr, "Check that the endpoint URL is right and the service is running.")
     } else if cfg.assume_role.is_some() {
-        (AttributePath::root("assume_role").attribute("role_arn"), "Check the role ARN and that the base credentials may assume it.")
+        (
+            AttributePath::root("assume_role").attribute("role_arn"),
+            "Check the role ARN and that the base credentials may assume it.",
+        )
     } else if cfg.static_credentials.is_some() {
         (AttributePath::root("access_key"), "Check access_key and secret_key.")
     } else {
-        (AttributePath::root("profile"), "Check the profile or the AWS_* environment variables.")
+        (
+            AttributePath::root("profile"),
+            "Check the profile or the AWS_* environment variables.",
+        )
     }
 }
 
 async fn load_base(cfg: &ProviderConfig) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(cfg.max_retries.saturating_add(1)).with_max_backoff(Duration::from_secs(20)));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(cfg.max_retries.saturating_add(1))
+            .with_max_backoff(Duration::from_secs(20)),
+    );
     if let Some(region) = &cfg.region {
         loader = loader.region(Region::new(region.clone()));
     }
@@ -144,9 +178,79 @@ fn with_service_endpoint(sdk: &SdkConfig, cfg: &ProviderConfig, service: &str) -
     }
 }
 
-async fn fetch_identity(sts: &aws_sdk_sts::Client) -> Result<CallerIdentity, String> {
-    let out = sts.get_caller_identity().send().await.map_err(|e| format!("{}", aws_sdk_sts::error::DisplayErrorContext(&e)))?;
+/// Why a call to AWS failed, as far as blaming a setting goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FailureKind {
+    /// The endpoint could not be reached.
+    Connect,
+    /// No credentials could be loaded.
+    Credentials,
+    /// AWS answered with an error, or something else failed.
+    Other,
+}
+
+/// A failed AWS call, described in one line.
+#[derive(Debug, Clone)]
+struct CallFailure {
+    kind: FailureKind,
+    message: String,
+}
+
+async fn fetch_identity(sts: &aws_sdk_sts::Client) -> Result<CallerIdentity, CallFailure> {
+    let out = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| describe_sdk_error(&e))?;
     let arn = out.arn().unwrap_or_default().to_string();
-    let partition = arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws").to_string();
-    Ok(CallerIdentity { account_id: out.account().unwrap_or_default().to_string(), arn, partition })
+    let partition = arn
+        .split(':')
+        .nth(1)
+        .filter(|p| !p.is_empty())
+        .unwrap_or("aws")
+        .to_string();
+    Ok(CallerIdentity {
+        account_id: out.account().unwrap_or_default().to_string(),
+        arn,
+        partition,
+    })
+}
+
+/// A one-line account of an SDK failure: the service's code and message, or what went
+/// wrong reaching the endpoint or loading credentials.
+fn describe_sdk_error<E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::Error + 'static>(
+    err: &aws_sdk_sts::error::SdkError<E>,
+) -> CallFailure {
+    use aws_sdk_sts::error::SdkError;
+    let fail = |kind, message: &str| CallFailure {
+        kind,
+        message: message.to_string(),
+    };
+    let text = aws_sdk_sts::error::DisplayErrorContext(err).to_string();
+    match err {
+        SdkError::DispatchFailure(_) if text.contains("loading credentials") || text.contains("no credentials") => {
+            fail(
+                FailureKind::Credentials,
+                "no AWS credentials were found (set access_key and secret_key, a profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+            )
+        }
+        SdkError::DispatchFailure(failure) if failure.is_io() => fail(
+            FailureKind::Connect,
+            "cannot connect to the endpoint (connection refused, unreachable or unknown host)",
+        ),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+            fail(FailureKind::Connect, "the endpoint did not answer in time")
+        }
+        SdkError::TimeoutError(_) => fail(FailureKind::Connect, "the endpoint did not answer in time"),
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let message = format!(
+                "{}: {}",
+                e.code().unwrap_or("error"),
+                e.message().unwrap_or("no message")
+            );
+            fail(FailureKind::Other, &message)
+        }
+        _ => fail(FailureKind::Other, &text.chars().take(300).collect::<String>()),
+    }
 }

@@ -93,13 +93,20 @@ impl ProviderConfig {
                 external_id: opt_string(role.get("external_id")),
             });
         }
-        out.default_tags = config.get("default_tags").get("tags").as_string_map().unwrap_or_default();
+        out.default_tags = config
+            .get("default_tags")
+            .get("tags")
+            .as_string_map()
+            .unwrap_or_default();
         out
     }
 
     /// The endpoint for `service`: its own override, else `endpoint_url`.
     pub fn endpoint_for(&self, service: &str) -> Option<&str> {
-        self.endpoints.get(service).or(self.endpoint_url.as_ref()).map(String::as_str)
+        self.endpoints
+            .get(service)
+            .or(self.endpoint_url.as_ref())
+            .map(String::as_str)
     }
 }
 
@@ -118,7 +125,13 @@ mod tests {
 
     #[test]
     fn reads_credentials_endpoints_and_tags() {
-        let mut endpoints = empty_object(&super::super::schema::provider_schema().block.find_block("endpoints").unwrap().block);
+        let mut endpoints = empty_object(
+            &super::super::schema::provider_schema()
+                .block
+                .find_block("endpoints")
+                .unwrap()
+                .block,
+        );
         endpoints.set("iam", "http://iam.local:1".into());
         let mut tags = Value::Object(Default::default());
         tags.set("tags", Value::string_map([("team", "platform")]));

@@ -17,8 +17,8 @@ use crate::aws::{iam_policy, table};
 use crate::framework::validator::{IntBetween, StringCheck};
 use crate::framework::{
     Attribute, AttributePath, Block, CreateRequest, DeleteRequest, DeleteResponse, Diagnostics, IdentityAttribute,
-    ImportRequest, ImportState, ModifyPlanRequest, ModifyPlanResponse, Private, ReadRequest, RequiresReplace,
-    Resource, ResourceIdentity, Schema, StateResponse, Type, UpdateRequest, UseStateForUnknown, Value, timeouts,
+    ImportRequest, ImportState, ModifyPlanRequest, ModifyPlanResponse, Private, ReadRequest, RequiresReplace, Resource,
+    ResourceIdentity, Schema, StateResponse, Type, UpdateRequest, UseStateForUnknown, Value, timeouts,
 };
 use crate::provider::AwsClients;
 use crate::provider::schema::tag_check;
@@ -51,12 +51,16 @@ pub struct StackResource;
 
 fn stack_name_check() -> StringCheck {
     StringCheck::new("Invalid stack name", "a zae-limiter stack name", |s| {
-        zae_limiter::naming::validate_stack_name(s).map_err(|e| format!("{:?} is not a valid stack name: {}", s, e.reason))
+        zae_limiter::naming::validate_stack_name(s)
+            .map_err(|e| format!("{:?} is not a valid stack name: {}", s, e.reason))
     })
 }
 
 fn computed_string(name: &str, description: &str) -> Attribute {
-    Attribute::string(name).computed().description(description).plan_modifier(UseStateForUnknown)
+    Attribute::string(name)
+        .computed()
+        .description(description)
+        .plan_modifier(UseStateForUnknown)
 }
 
 /// The resource schema.
@@ -96,7 +100,14 @@ pub fn schema() -> Schema {
     .attribute(computed_string("schema_version", "zae-limiter schema version recorded in the table."))
     .attribute(computed_string("default_namespace_id", "Opaque id of the `default` namespace."));
     for (kind, attr) in POLICY_ATTRIBUTES {
-        block = block.attribute(computed_string(attr, &format!("ARN of the `{{name}}{}` managed policy: {}", kind.name_suffix(), kind.description())));
+        block = block.attribute(computed_string(
+            attr,
+            &format!(
+                "ARN of the `{{name}}{}` managed policy: {}",
+                kind.name_suffix(),
+                kind.description()
+            ),
+        ));
     }
     block = block.block(timeouts::block(&["create", "update", "delete"]));
     Schema::new(block)
@@ -124,7 +135,11 @@ fn name_of(state: &Value) -> String {
 }
 
 fn pitr_days(state: &Value) -> u16 {
-    state.get("pitr_recovery_days").as_i64().and_then(|d| u16::try_from(d).ok()).unwrap_or(table::pitr::DEFAULT_PITR_DAYS)
+    state
+        .get("pitr_recovery_days")
+        .as_i64()
+        .and_then(|d| u16::try_from(d).ok())
+        .unwrap_or(table::pitr::DEFAULT_PITR_DAYS)
 }
 
 fn error_detail(err: &dyn std::fmt::Display) -> String {
@@ -211,7 +226,11 @@ impl Resource<AwsClients> for StackResource {
         };
         // Nothing exists yet: a failure here leaves no state.
         if let Err(e) = table::create_table(&clients.dynamodb, &settings).await {
-            resp.diagnostics.attribute_error(AttributePath::root("name"), "Cannot create the DynamoDB table", error_detail(&e));
+            resp.diagnostics.attribute_error(
+                AttributePath::root("name"),
+                "Cannot create the DynamoDB table",
+                error_detail(&e),
+            );
             return;
         }
         state.set("id", name.clone().into());
@@ -295,18 +314,31 @@ impl ImportState<AwsClients> for StackResource {
             None => req.id.trim().to_string(),
         };
         if let Err(e) = zae_limiter::naming::validate_stack_name(&name) {
-            resp.diagnostics.error("Invalid import id", format!("Import a stack by its name; {:?} is not a stack name: {}", name, e.reason));
+            resp.diagnostics.error(
+                "Invalid import id",
+                format!(
+                    "Import a stack by its name; {:?} is not a stack name: {}",
+                    name, e.reason
+                ),
+            );
             return;
         }
         let found = match table::find_table(&req.provider.dynamodb, &name).await {
             Ok(found) => found,
             Err(e) => {
-                resp.diagnostics.error("Cannot read the DynamoDB table", error_detail(&e));
+                resp.diagnostics
+                    .error("Cannot read the DynamoDB table", error_detail(&e));
                 return;
             }
         };
         let Some(info) = found else {
-            resp.diagnostics.error("Stack not found", format!("There is no DynamoDB table named {name:?} in region {}.", req.provider.region));
+            resp.diagnostics.error(
+                "Stack not found",
+                format!(
+                    "There is no DynamoDB table named {name:?} in region {}.",
+                    req.provider.region
+                ),
+            );
             return;
         };
         let problems = info.definition_problems();
@@ -314,7 +346,10 @@ impl ImportState<AwsClients> for StackResource {
             let list: Vec<String> = problems.iter().map(|p| format!("- {p}")).collect();
             resp.diagnostics.error(
                 "Not a zae-limiter table",
-                format!("Table {name:?} does not match the zae-limiter 0.17.0 table definition:\n{}", list.join("\n")),
+                format!(
+                    "Table {name:?} does not match the zae-limiter 0.17.0 table definition:\n{}",
+                    list.join("\n")
+                ),
             );
             return;
         }
@@ -347,16 +382,22 @@ async fn finish_create(
     timeout: Duration,
     state: &mut Value,
 ) -> Result<(), Diagnostics> {
-    let info = table::wait_table_active(&clients.dynamodb, name, timeout).await.map_err(|e| error("The table did not become ACTIVE", &e))?;
+    let info = table::wait_table_active(&clients.dynamodb, name, timeout)
+        .await
+        .map_err(|e| error("The table did not become ACTIVE", &e))?;
     state.set("table_arn", info.arn.clone().into());
     state.set("stream_arn", info.stream_arn.clone().into());
-    table::ttl::enable_ttl(&clients.dynamodb, name).await.map_err(|e| error("Cannot enable TTL on the table", &e))?;
+    table::ttl::enable_ttl(&clients.dynamodb, name)
+        .await
+        .map_err(|e| error("Cannot enable TTL on the table", &e))?;
     table::pitr::set_pitr(&clients.dynamodb, name, settings.pitr_recovery_days)
         .await
         .map_err(|e| attr_error("pitr_recovery_days", "Cannot configure point-in-time recovery", &e))?;
     bootstrap_data_plane(clients, name, state).await?;
     for (kind, attr) in POLICY_ATTRIBUTES {
-        let arn = create_policy(clients, name, kind, &info.arn, tags_all).await.map_err(|e| attr_error(attr, "Cannot create the managed policy", &e))?;
+        let arn = create_policy(clients, name, kind, &info.arn, tags_all)
+            .await
+            .map_err(|e| attr_error(attr, "Cannot create the managed policy", &e))?;
         state.set(attr, arn.into());
     }
     if state.get("deletion_protection").as_bool() == Some(true) {
@@ -373,9 +414,14 @@ async fn bootstrap_data_plane(clients: &AwsClients, name: &str, state: &mut Valu
     let data = zae_limiter::admin::Table::new(clients.dynamodb.clone(), name);
     // No aggregator Lambda is deployed by this resource yet, so the truthful lambda
     // version is "none" (NULL), which every client treats as compatible.
-    data.write_version_record(None, UPDATED_BY).await.map_err(|e| error("Cannot write the version record", &e))?;
+    data.write_version_record(None, UPDATED_BY)
+        .await
+        .map_err(|e| error("Cannot write the version record", &e))?;
     state.set("schema_version", zae_limiter::version::CURRENT_SCHEMA_VERSION.into());
-    let id = data.register_namespace(DEFAULT_NAMESPACE).await.map_err(|e| error("Cannot register the default namespace", &e))?;
+    let id = data
+        .register_namespace(DEFAULT_NAMESPACE)
+        .await
+        .map_err(|e| error("Cannot register the default namespace", &e))?;
     state.set("default_namespace_id", id.into());
     Ok(())
 }
@@ -408,7 +454,10 @@ fn attr_error(attr: &str, summary: &str, err: &dyn std::fmt::Display) -> Diagnos
 /// Refreshes `state` from AWS. `Ok(false)` when the table is gone.
 async fn refresh(clients: &AwsClients, state: &mut Value, private: &mut Private) -> Result<bool, Diagnostics> {
     let name = name_of(state);
-    let Some(info) = table::find_table(&clients.dynamodb, &name).await.map_err(|e| error("Cannot read the DynamoDB table", &e))? else {
+    let Some(info) = table::find_table(&clients.dynamodb, &name)
+        .await
+        .map_err(|e| error("Cannot read the DynamoDB table", &e))?
+    else {
         return Ok(false);
     };
     state.set("id", name.clone().into());
@@ -416,29 +465,45 @@ async fn refresh(clients: &AwsClients, state: &mut Value, private: &mut Private)
     state.set("table_arn", info.arn.clone().into());
     state.set("stream_arn", info.stream_arn.clone().into());
     state.set("deletion_protection", info.deletion_protection.into());
-    let pitr = table::pitr::describe_pitr(&clients.dynamodb, &name).await.map_err(|e| error("Cannot read point-in-time recovery", &e))?;
+    let pitr = table::pitr::describe_pitr(&clients.dynamodb, &name)
+        .await
+        .map_err(|e| error("Cannot read point-in-time recovery", &e))?;
     state.set("pitr_recovery_days", Value::int(i64::from(pitr.effective_days())));
-    let remote_tags = table::tagging::list_tags(&clients.dynamodb, &info.arn).await.map_err(|e| error("Cannot read the table's tags", &e))?;
+    let remote_tags = table::tagging::list_tags(&clients.dynamodb, &info.arn)
+        .await
+        .map_err(|e| error("Cannot read the table's tags", &e))?;
     state.set("tags", own_tags(state.get("tags"), &remote_tags, &clients.default_tags));
     state.set("tags_all", string_map_value(&remote_tags));
 
     let data = zae_limiter::admin::Table::new(clients.dynamodb.clone(), name.as_str());
-    let record = data.get_version_record(false).await.map_err(|e| error("Cannot read the version record", &e))?;
+    let record = data
+        .get_version_record(false)
+        .await
+        .map_err(|e| error("Cannot read the version record", &e))?;
     state.set("schema_version", record.map(|r| r.schema_version).into());
-    let default_ns = data.get_namespace(DEFAULT_NAMESPACE).await.map_err(|e| error("Cannot read the default namespace", &e))?;
+    let default_ns = data
+        .get_namespace(DEFAULT_NAMESPACE)
+        .await
+        .map_err(|e| error("Cannot read the default namespace", &e))?;
     state.set("default_namespace_id", default_ns.map(|ns| ns.id).into());
 
     let mut drifted = Vec::new();
     for (kind, attr) in POLICY_ATTRIBUTES {
         let arn = match state.get(attr).as_str() {
             Some(arn) => Some(arn.to_string()),
-            None => match clients.identity.as_ref() {
-                Some(identity) => Some(iam_policy::policy_arn(&identity.account_id, &identity.partition, None, &kind.policy_name(&name))),
-                None => None,
-            },
+            None => clients.identity.as_ref().map(|identity| {
+                iam_policy::policy_arn(
+                    &identity.account_id,
+                    &identity.partition,
+                    None,
+                    &kind.policy_name(&name),
+                )
+            }),
         };
         let found = match arn {
-            Some(arn) => iam_policy::find_policy(&clients.iam, &arn).await.map_err(|e| attr_error(attr, "Cannot read the managed policy", &e))?,
+            Some(arn) => iam_policy::find_policy(&clients.iam, &arn)
+                .await
+                .map_err(|e| attr_error(attr, "Cannot read the managed policy", &e))?,
             None => None,
         };
         match found {
@@ -477,7 +542,11 @@ fn own_tags(prior: &Value, remote: &BTreeMap<String, String>, defaults: &BTreeMa
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    if own.is_empty() && prior.is_null() { Value::Null } else { string_map_value(&own) }
+    if own.is_empty() && prior.is_null() {
+        Value::Null
+    } else {
+        string_map_value(&own)
+    }
 }
 
 async fn apply_update(
@@ -494,18 +563,26 @@ async fn apply_update(
     // Turning protection off comes first so later failures cannot strand a protected table
     // the user asked to unprotect; turning it on comes last.
     if !protect && prior.get("deletion_protection").as_bool() == Some(true) {
-        table::set_deletion_protection(dynamodb, &name, false).await.map_err(|e| attr_error("deletion_protection", "Cannot turn off deletion protection", &e))?;
+        table::set_deletion_protection(dynamodb, &name, false)
+            .await
+            .map_err(|e| attr_error("deletion_protection", "Cannot turn off deletion protection", &e))?;
         state.set("deletion_protection", false.into());
     }
-    table::wait_table_active(dynamodb, &name, timeout).await.map_err(|e| error("The table is not ACTIVE", &e))?;
+    table::wait_table_active(dynamodb, &name, timeout)
+        .await
+        .map_err(|e| error("The table is not ACTIVE", &e))?;
     let days = pitr_days(planned);
     if days != pitr_days(prior) {
-        table::pitr::set_pitr(dynamodb, &name, days).await.map_err(|e| attr_error("pitr_recovery_days", "Cannot configure point-in-time recovery", &e))?;
+        table::pitr::set_pitr(dynamodb, &name, days)
+            .await
+            .map_err(|e| attr_error("pitr_recovery_days", "Cannot configure point-in-time recovery", &e))?;
         state.set("pitr_recovery_days", Value::int(i64::from(days)));
     }
     let tags_all = tags_of(planned.get("tags_all")).unwrap_or_default();
     if !planned.get("tags_all").equivalent(prior.get("tags_all")) {
-        table::tagging::sync_tags(dynamodb, &table_arn, &tags_all).await.map_err(|e| attr_error("tags", "Cannot update the table's tags", &e))?;
+        table::tagging::sync_tags(dynamodb, &table_arn, &tags_all)
+            .await
+            .map_err(|e| attr_error("tags", "Cannot update the table's tags", &e))?;
     }
     state.set("tags", planned.get("tags").clone());
     state.set("tags_all", planned.get("tags_all").clone());
@@ -517,7 +594,9 @@ async fn apply_update(
         match prior.get(attr).as_str() {
             Some(arn) if !planned.get(attr).is_unknown() => {
                 if !planned.get("tags_all").equivalent(prior.get("tags_all")) {
-                    iam_policy::sync_policy_tags(&clients.iam, arn, &tags_all).await.map_err(|e| attr_error(attr, "Cannot update the policy's tags", &e))?;
+                    iam_policy::sync_policy_tags(&clients.iam, arn, &tags_all)
+                        .await
+                        .map_err(|e| attr_error(attr, "Cannot update the policy's tags", &e))?;
                 }
             }
             Some(arn) => {
@@ -525,16 +604,22 @@ async fn apply_update(
                 iam_policy::update_policy_document(&clients.iam, arn, &document)
                     .await
                     .map_err(|e| attr_error(attr, "Cannot restore the managed policy document", &e))?;
-                iam_policy::sync_policy_tags(&clients.iam, arn, &tags_all).await.map_err(|e| attr_error(attr, "Cannot update the policy's tags", &e))?;
+                iam_policy::sync_policy_tags(&clients.iam, arn, &tags_all)
+                    .await
+                    .map_err(|e| attr_error(attr, "Cannot update the policy's tags", &e))?;
             }
             None => {
-                let arn = create_policy(clients, &name, kind, &table_arn, &tags_all).await.map_err(|e| attr_error(attr, "Cannot create the managed policy", &e))?;
+                let arn = create_policy(clients, &name, kind, &table_arn, &tags_all)
+                    .await
+                    .map_err(|e| attr_error(attr, "Cannot create the managed policy", &e))?;
                 state.set(attr, arn.into());
             }
         }
     }
     if protect && prior.get("deletion_protection").as_bool() != Some(true) {
-        table::set_deletion_protection(dynamodb, &name, true).await.map_err(|e| attr_error("deletion_protection", "Cannot enable deletion protection", &e))?;
+        table::set_deletion_protection(dynamodb, &name, true)
+            .await
+            .map_err(|e| attr_error("deletion_protection", "Cannot enable deletion protection", &e))?;
         state.set("deletion_protection", true.into());
     }
     state.set("pitr_recovery_days", planned.get("pitr_recovery_days").clone());
@@ -543,7 +628,9 @@ async fn apply_update(
 
 async fn delete_stack(clients: &AwsClients, prior: &Value, timeout: Duration) -> Result<(), Diagnostics> {
     let name = name_of(prior);
-    if let Some(info) = table::find_table(&clients.dynamodb, &name).await.map_err(|e| error("Cannot read the DynamoDB table", &e))?
+    if let Some(info) = table::find_table(&clients.dynamodb, &name)
+        .await
+        .map_err(|e| error("Cannot read the DynamoDB table", &e))?
         && info.deletion_protection
     {
         let mut d = Diagnostics::new();
@@ -556,11 +643,17 @@ async fn delete_stack(clients: &AwsClients, prior: &Value, timeout: Duration) ->
     }
     for (_, attr) in POLICY_ATTRIBUTES {
         if let Some(arn) = prior.get(attr).as_str() {
-            iam_policy::delete_policy(&clients.iam, arn).await.map_err(|e| attr_error(attr, "Cannot delete the managed policy", &e))?;
+            iam_policy::delete_policy(&clients.iam, arn)
+                .await
+                .map_err(|e| attr_error(attr, "Cannot delete the managed policy", &e))?;
         }
     }
-    table::delete_table(&clients.dynamodb, &name).await.map_err(|e| error("Cannot delete the DynamoDB table", &e))?;
-    table::wait_table_deleted(&clients.dynamodb, &name, timeout).await.map_err(|e| error("The table was not deleted in time", &e))?;
+    table::delete_table(&clients.dynamodb, &name)
+        .await
+        .map_err(|e| error("Cannot delete the DynamoDB table", &e))?;
+    table::wait_table_deleted(&clients.dynamodb, &name, timeout)
+        .await
+        .map_err(|e| error("The table was not deleted in time", &e))?;
     Ok(())
 }
 
@@ -570,7 +663,10 @@ mod tests {
 
     #[test]
     fn tags_all_layers_managed_default_and_own_tags() {
-        let defaults = BTreeMap::from([("team".to_string(), "a".to_string()), ("env".to_string(), "dev".to_string())]);
+        let defaults = BTreeMap::from([
+            ("team".to_string(), "a".to_string()),
+            ("env".to_string(), "dev".to_string()),
+        ]);
         let tags = Value::string_map([("team", "b")]);
         let all = merged_tags(&defaults, &tags).unwrap();
         assert_eq!(all.get("team").map(String::as_str), Some("b"));
@@ -589,7 +685,11 @@ mod tests {
         let defaults = BTreeMap::from([("env".to_string(), "dev".to_string())]);
         let own = own_tags(&Value::string_map([("team", "a")]), &remote, &defaults);
         assert_eq!(own, Value::string_map([("team", "b")]));
-        let none = own_tags(&Value::Null, &BTreeMap::from([("Application".to_string(), "zae-limiter".to_string())]), &defaults);
+        let none = own_tags(
+            &Value::Null,
+            &BTreeMap::from([("Application".to_string(), "zae-limiter".to_string())]),
+            &defaults,
+        );
         assert_eq!(none, Value::Null);
     }
 

@@ -15,10 +15,7 @@ use super::serve;
 use super::{ProviderService, ServeError, ServeOptions};
 
 /// Runs the provider in debug mode until Ctrl-C.
-pub(crate) async fn run(
-    provider: ProviderService,
-    options: ServeOptions,
-) -> Result<(), ServeError> {
+pub(crate) async fn run(provider: ProviderService, options: ServeOptions) -> Result<(), ServeError> {
     if let Err(err) = logging::init_logging(LogFormat::Human) {
         tracing::debug!(error = %err, "keeping the already installed logger");
     }
@@ -31,15 +28,13 @@ pub(crate) async fn run(
     #[cfg(unix)]
     {
         let socket = SocketFile::new();
-        let listener =
-            tokio::net::UnixListener::bind(&socket.path).map_err(|source| ServeError::Listen {
-                address: socket.path.display().to_string(),
-                source,
-            })?;
+        let listener = tokio::net::UnixListener::bind(&socket.path).map_err(|source| ServeError::Listen {
+            address: socket.path.display().to_string(),
+            source,
+        })?;
         let addr = ListenAddr::Unix(socket.path.clone());
         print_instructions(&options.provider_address, &addr).map_err(ServeError::Announce)?;
-        let incoming =
-            serve::spawn_accept_loop(listener, |stream| async { Some(stream) }, shutdown.clone());
+        let incoming = serve::spawn_accept_loop(listener, |stream| async { Some(stream) }, shutdown.clone());
         let result = serve::run(routes, incoming, shutdown).await;
         drop(socket);
         result
@@ -51,8 +46,7 @@ pub(crate) async fn run(
             address: "127.0.0.1:0".to_owned(),
             source,
         })?;
-        print_instructions(&options.provider_address, &ListenAddr::Tcp(local))
-            .map_err(ServeError::Announce)?;
+        print_instructions(&options.provider_address, &ListenAddr::Tcp(local)).map_err(ServeError::Announce)?;
         serve::serve_tcp(routes, listener, None, shutdown).await
     }
 }
@@ -116,10 +110,7 @@ impl SocketFile {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or_default();
-        let name = format!(
-            "terraform-provider-zae-{}-{nanos:09}.sock",
-            std::process::id()
-        );
+        let name = format!("terraform-provider-zae-{}-{nanos:09}.sock", std::process::id());
         Self {
             path: std::env::temp_dir().join(name),
         }
@@ -170,8 +161,7 @@ mod tests {
     #[test]
     fn tcp_reattach_address_is_host_and_port() {
         let addr = ListenAddr::Tcp("127.0.0.1:5555".parse().expect("addr"));
-        let value: Value =
-            serde_json::from_str(&reattach_json("example.com/a/b", 1, &addr)).expect("JSON");
+        let value: Value = serde_json::from_str(&reattach_json("example.com/a/b", 1, &addr)).expect("JSON");
         assert_eq!(value["example.com/a/b"]["Addr"]["Network"], "tcp");
         assert_eq!(value["example.com/a/b"]["Addr"]["String"], "127.0.0.1:5555");
     }

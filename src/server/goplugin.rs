@@ -18,10 +18,7 @@ type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + '
 /// A stream that yields nothing and ends once `shutdown` is triggered, so
 /// the server's graceful shutdown does not wait on it forever.
 fn silent_until<T: Send + 'static>(shutdown: ShutdownSignal) -> ResponseStream<T> {
-    Box::pin(
-        futures_util::stream::once(async move { shutdown.triggered().await })
-            .filter_map(|()| async { None }),
-    )
+    Box::pin(futures_util::stream::once(async move { shutdown.triggered().await }).filter_map(|()| async { None }))
 }
 
 /// `plugin.GRPCController`: Terraform calls `Shutdown` when it is done with
@@ -88,10 +85,7 @@ impl Stdio {
 impl GrpcStdio for Stdio {
     type StreamStdioStream = ResponseStream<StdioData>;
 
-    async fn stream_stdio(
-        &self,
-        _request: Request<Empty>,
-    ) -> Result<Response<Self::StreamStdioStream>, Status> {
+    async fn stream_stdio(&self, _request: Request<Empty>) -> Result<Response<Self::StreamStdioStream>, Status> {
         Ok(Response::new(silent_until(self.shutdown.clone())))
     }
 }

@@ -12,8 +12,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 /// Environment variable Terraform sets to prove it launched the plugin.
 pub(crate) const MAGIC_COOKIE_KEY: &str = "TF_PLUGIN_MAGIC_COOKIE";
 /// Value Terraform puts in [`MAGIC_COOKIE_KEY`] for every provider.
-pub(crate) const MAGIC_COOKIE_VALUE: &str =
-    "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
+pub(crate) const MAGIC_COOKIE_VALUE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
 /// Comma-separated list of plugin protocol versions the client speaks.
 const PROTOCOL_VERSIONS_KEY: &str = "PLUGIN_PROTOCOL_VERSIONS";
 /// PEM certificate of the client when Terraform wants AutoMTLS.
@@ -61,9 +60,7 @@ impl PluginEnv {
     }
 
     /// Checks an environment given as a lookup function (for tests).
-    pub(crate) fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, HandshakeError> {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, HandshakeError> {
         if lookup(MAGIC_COOKIE_KEY).as_deref() != Some(MAGIC_COOKIE_VALUE) {
             return Err(HandshakeError::NotLaunchedByTerraform);
         }
@@ -141,10 +138,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         move |key| map.get(key).cloned()
     }
 
@@ -178,10 +172,7 @@ mod tests {
             ("PLUGIN_CLIENT_CERT", "-----BEGIN CERTIFICATE-----"),
         ]))
         .expect("valid");
-        assert_eq!(
-            tls.client_cert_pem.as_deref(),
-            Some("-----BEGIN CERTIFICATE-----")
-        );
+        assert_eq!(tls.client_cert_pem.as_deref(), Some("-----BEGIN CERTIFICATE-----"));
     }
 
     #[test]
@@ -214,9 +205,6 @@ mod tests {
     #[test]
     fn plaintext_line_ends_with_an_empty_certificate_field() {
         let addr = ListenAddr::Unix(PathBuf::from("/tmp/plugin.sock"));
-        assert_eq!(
-            handshake_line(&addr, None),
-            "1|6|unix|/tmp/plugin.sock|grpc|"
-        );
+        assert_eq!(handshake_line(&addr, None), "1|6|unix|/tmp/plugin.sock|grpc|");
     }
 }

@@ -37,17 +37,12 @@ fn status_of(service: &str) -> Option<ServingStatus> {
 }
 
 fn response(status: ServingStatus) -> HealthCheckResponse {
-    HealthCheckResponse {
-        status: status.into(),
-    }
+    HealthCheckResponse { status: status.into() }
 }
 
 #[tonic::async_trait]
 impl Health for HealthService {
-    async fn check(
-        &self,
-        request: Request<HealthCheckRequest>,
-    ) -> Result<Response<HealthCheckResponse>, Status> {
+    async fn check(&self, request: Request<HealthCheckRequest>) -> Result<Response<HealthCheckResponse>, Status> {
         let service = request.into_inner().service;
         match status_of(&service) {
             Some(status) => Ok(Response::new(response(status))),
@@ -57,17 +52,14 @@ impl Health for HealthService {
 
     type WatchStream = Pin<Box<dyn Stream<Item = Result<HealthCheckResponse, Status>> + Send>>;
 
-    async fn watch(
-        &self,
-        request: Request<HealthCheckRequest>,
-    ) -> Result<Response<Self::WatchStream>, Status> {
+    async fn watch(&self, request: Request<HealthCheckRequest>) -> Result<Response<Self::WatchStream>, Status> {
         let service = request.into_inner().service;
         let status = status_of(&service).unwrap_or(ServingStatus::ServiceUnknown);
         let shutdown = self.shutdown.clone();
         // Report the (constant) status once, then stay open until shutdown.
         let first = futures_util::stream::once(async move { Ok(response(status)) });
-        let rest = futures_util::stream::once(async move { shutdown.triggered().await })
-            .filter_map(|()| async { None });
+        let rest =
+            futures_util::stream::once(async move { shutdown.triggered().await }).filter_map(|()| async { None });
         Ok(Response::new(Box::pin(first.chain(rest))))
     }
 }
@@ -88,10 +80,7 @@ mod tests {
     #[tokio::test]
     async fn plugin_and_server_are_serving_others_not_found() {
         assert_eq!(check("").await.expect("ok"), ServingStatus::Serving as i32);
-        assert_eq!(
-            check("plugin").await.expect("ok"),
-            ServingStatus::Serving as i32
-        );
+        assert_eq!(check("plugin").await.expect("ok"), ServingStatus::Serving as i32);
         let err = check("other").await.expect_err("unknown");
         assert_eq!(err.code(), tonic::Code::NotFound);
     }

@@ -137,18 +137,9 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let mut line = Map::new();
-        line.insert(
-            "@level".into(),
-            hclog_level(*event.metadata().level()).into(),
-        );
-        line.insert(
-            "@module".into(),
-            module_for(event.metadata().target()).into(),
-        );
-        line.insert(
-            "@timestamp".into(),
-            rfc3339_utc_micros(SystemTime::now()).into(),
-        );
+        line.insert("@level".into(), hclog_level(*event.metadata().level()).into());
+        line.insert("@module".into(), module_for(event.metadata().target()).into());
+        line.insert("@timestamp".into(), rfc3339_utc_micros(SystemTime::now()).into());
 
         // Outer span fields first, so inner spans and the event win on clashes.
         if let Some(scope) = ctx.event_scope(event) {
@@ -269,8 +260,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let shifted = days + 719_468; // days since 0000-03-01
     let era = shifted.div_euclid(146_097);
     let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153; // 0 = March
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
@@ -281,11 +271,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     // Both values are small and positive by construction.
-    (
-        year,
-        u32::try_from(month).unwrap_or(1),
-        u32::try_from(day).unwrap_or(1),
-    )
+    (year, u32::try_from(month).unwrap_or(1), u32::try_from(day).unwrap_or(1))
 }
 
 #[cfg(test)]
@@ -387,18 +373,10 @@ mod tests {
     #[test]
     fn level_comes_from_tf_log_provider_then_tf_log_then_info() {
         let lookup = |pairs: &'static [(&'static str, &'static str)]| {
-            move |key: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, v)| (*v).to_owned())
-            }
+            move |key: &str| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned())
         };
         assert_eq!(level_from_lookup(lookup(&[])), LevelFilter::INFO);
-        assert_eq!(
-            level_from_lookup(lookup(&[("TF_LOG", "debug")])),
-            LevelFilter::DEBUG
-        );
+        assert_eq!(level_from_lookup(lookup(&[("TF_LOG", "debug")])), LevelFilter::DEBUG);
         assert_eq!(
             level_from_lookup(lookup(&[("TF_LOG", "DEBUG"), ("TF_LOG_PROVIDER", "WARN")])),
             LevelFilter::WARN
@@ -414,9 +392,7 @@ mod tests {
     #[test]
     fn timestamps_are_utc_with_microseconds() {
         let at = |secs: u64, micros: u64| {
-            rfc3339_utc_micros(
-                UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros),
-            )
+            rfc3339_utc_micros(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros))
         };
         assert_eq!(at(0, 0), "1970-01-01T00:00:00.000000Z");
         // 2000-02-29 (leap day) 12:34:56.789012

@@ -248,21 +248,9 @@ mod tests {
 
     #[test]
     fn args_enable_debug_or_fail_clearly() {
-        assert!(
-            !ServeOptions::from_args(Vec::<String>::new())
-                .expect("none")
-                .is_debug()
-        );
-        assert!(
-            ServeOptions::from_args(["--debug"])
-                .expect("debug")
-                .is_debug()
-        );
-        assert!(
-            ServeOptions::from_args(["-debug"])
-                .expect("debug")
-                .is_debug()
-        );
+        assert!(!ServeOptions::from_args(Vec::<String>::new()).expect("none").is_debug());
+        assert!(ServeOptions::from_args(["--debug"]).expect("debug").is_debug());
+        assert!(ServeOptions::from_args(["-debug"]).expect("debug").is_debug());
         let err = ServeOptions::from_args(["--verbose"]).expect_err("unknown");
         assert!(err.to_string().contains("--verbose"), "{err}");
     }

@@ -35,10 +35,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 const INCOMING_QUEUE: usize = 16;
 
 /// Plugin mode: the process was launched by Terraform.
-pub(crate) async fn serve_plugin(
-    provider: ProviderService,
-    options: ServeOptions,
-) -> Result<(), ServeError> {
+pub(crate) async fn serve_plugin(provider: ProviderService, options: ServeOptions) -> Result<(), ServeError> {
     // Before anything else, so a human running the binary gets the plain
     // "this is a plugin" message and nothing more.
     let env = PluginEnv::from_process_env()?;
@@ -70,23 +67,17 @@ pub(crate) async fn serve_plugin(
 /// port, so `PLUGIN_MIN_PORT` / `PLUGIN_MAX_PORT` are not needed.
 pub(crate) async fn bind_loopback() -> Result<TcpListener, ServeError> {
     let address = "127.0.0.1:0";
-    TcpListener::bind(address)
-        .await
-        .map_err(|source| ServeError::Listen {
-            address: address.to_owned(),
-            source,
-        })
+    TcpListener::bind(address).await.map_err(|source| ServeError::Listen {
+        address: address.to_owned(),
+        source,
+    })
 }
 
 /// The route table: the provider plus go-plugin's side services.
 ///
 /// `honour_shutdown` controls whether `GRPCController.Shutdown` stops the
 /// server (plugin mode) or is only logged (debug mode).
-pub(crate) fn routes(
-    provider: ProviderService,
-    shutdown: &ShutdownSignal,
-    honour_shutdown: bool,
-) -> Routes {
+pub(crate) fn routes(provider: ProviderService, shutdown: &ShutdownSignal, honour_shutdown: bool) -> Routes {
     provider
         .into_routes()
         .add_service(Controller::new(shutdown.clone(), honour_shutdown).into_service())
@@ -109,8 +100,7 @@ pub(crate) async fn serve_tcp(
             run(routes, incoming, shutdown).await
         }
         None => {
-            let incoming =
-                spawn_accept_loop(listener, |stream| async { Some(stream) }, shutdown.clone());
+            let incoming = spawn_accept_loop(listener, |stream| async { Some(stream) }, shutdown.clone());
             run(routes, incoming, shutdown).await
         }
     }
@@ -118,11 +108,7 @@ pub(crate) async fn serve_tcp(
 
 /// Runs the gRPC server on already accepted connections until `shutdown`
 /// fires, then waits at most [`SHUTDOWN_GRACE`] for connections to close.
-pub(crate) async fn run<I, IO>(
-    routes: Routes,
-    incoming: I,
-    shutdown: ShutdownSignal,
-) -> Result<(), ServeError>
+pub(crate) async fn run<I, IO>(routes: Routes, incoming: I, shutdown: ShutdownSignal) -> Result<(), ServeError>
 where
     I: Stream<Item = io::Result<IO>>,
     IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
@@ -192,9 +178,7 @@ type Upgrading<S> = Pin<Box<dyn Future<Output = Option<S>> + Send>>;
 
 /// The per-connection TLS handshake, with a timeout. Failures are logged and
 /// the connection dropped.
-fn tls_upgrade(
-    tls: AutoMtls,
-) -> impl Fn(TcpStream) -> Upgrading<TlsStream<TcpStream>> + Clone + Send + 'static {
+fn tls_upgrade(tls: AutoMtls) -> impl Fn(TcpStream) -> Upgrading<TlsStream<TcpStream>> + Clone + Send + 'static {
     move |stream| {
         let acceptor = tls.acceptor().clone();
         Box::pin(async move {
@@ -306,14 +290,9 @@ mod tests {
     impl tonic::codegen::Service<http::Request<tonic::body::Body>> for StandInProvider {
         type Response = http::Response<tonic::body::Body>;
         type Error = std::convert::Infallible;
-        type Future = <GrpcBrokerServer<Broker> as tonic::codegen::Service<
-            http::Request<tonic::body::Body>,
-        >>::Future;
+        type Future = <GrpcBrokerServer<Broker> as tonic::codegen::Service<http::Request<tonic::body::Body>>>::Future;
 
-        fn poll_ready(
-            &mut self,
-            cx: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Result<(), Self::Error>> {
+        fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
             tonic::codegen::Service::<http::Request<tonic::body::Body>>::poll_ready(&mut self.0, cx)
         }
 
@@ -337,11 +316,7 @@ mod tests {
     }
 
     /// A bare HTTP/2 gRPC unary call; returns the grpc-status and the reply.
-    async fn unary_call<IO>(
-        io: IO,
-        path: &str,
-        request: &impl prost::Message,
-    ) -> Result<(String, Bytes), h2::Error>
+    async fn unary_call<IO>(io: IO, path: &str, request: &impl prost::Message) -> Result<(String, Bytes), h2::Error>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -366,10 +341,7 @@ mod tests {
             let _ = body.flow_control().release_capacity(chunk.len());
             data.extend_from_slice(&chunk);
         }
-        let trailer_status = body
-            .trailers()
-            .await?
-            .and_then(|t| t.get("grpc-status").cloned());
+        let trailer_status = body.trailers().await?.and_then(|t| t.get("grpc-status").cloned());
         let status = header_status
             .or(trailer_status)
             .map(|v| v.to_str().unwrap_or("?").to_owned())
@@ -444,14 +416,9 @@ mod tests {
         // alert on the first exchange, so a gRPC call must fail.
         let outcome = match connect(addr, &server_cert, &stranger).await {
             Err(_) => None,
-            Ok(stream) => Some(
-                unary_call(
-                    stream,
-                    "/grpc.health.v1.Health/Check",
-                    &HealthCheckRequest::default(),
-                )
-                .await,
-            ),
+            Ok(stream) => {
+                Some(unary_call(stream, "/grpc.health.v1.Health/Check", &HealthCheckRequest::default()).await)
+            }
         };
         assert!(
             matches!(outcome, None | Some(Err(_))),
@@ -475,13 +442,9 @@ mod tests {
         let server = tokio::spawn(serve_tcp(routes, listener, None, shutdown.clone()));
 
         let stream = TcpStream::connect(addr).await.expect("connect");
-        let (status, _) = unary_call(
-            stream,
-            "/grpc.health.v1.Health/Check",
-            &HealthCheckRequest::default(),
-        )
-        .await
-        .expect("plaintext call");
+        let (status, _) = unary_call(stream, "/grpc.health.v1.Health/Check", &HealthCheckRequest::default())
+            .await
+            .expect("plaintext call");
         assert_eq!(status, "0");
 
         let unimplemented = (tonic::Code::Unimplemented as i32).to_string();
@@ -490,9 +453,7 @@ mod tests {
             "/tfplugin6.Provider/GetProviderSchema",
         ] {
             let stream = TcpStream::connect(addr).await.expect("connect");
-            let (status, _) = unary_call(stream, path, &Empty {})
-                .await
-                .expect("call completes");
+            let (status, _) = unary_call(stream, path, &Empty {}).await.expect("call completes");
             assert_eq!(status, unimplemented, "{path}");
         }
 

@@ -61,9 +61,7 @@ impl AutoMtls {
 
         let generated = rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_owned()])?;
         let server_cert = generated.cert.der().clone();
-        let server_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            generated.signing_key.serialize_der(),
-        ));
+        let server_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(generated.signing_key.serialize_der()));
 
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
@@ -140,11 +138,7 @@ impl ClientCertVerifier for PinnedClientCert {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        if self
-            .allowed
-            .iter()
-            .any(|cert| cert.as_ref() == end_entity.as_ref())
-        {
+        if self.allowed.iter().any(|cert| cert.as_ref() == end_entity.as_ref()) {
             Ok(ClientCertVerified::assertion())
         } else {
             tracing::warn!("rejected a TLS client certificate that is not PLUGIN_CLIENT_CERT");
@@ -197,10 +191,8 @@ pub(crate) mod test_support {
 
     impl ClientIdentity {
         pub(crate) fn generate_p521() -> Self {
-            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512)
-                .expect("P-521 key generation");
-            let mut params =
-                rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).expect("P-521 key generation");
+            let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
             params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
             let cert = params.self_signed(&key).expect("self-signed certificate");
             Self {
@@ -251,10 +243,7 @@ mod tests {
     use super::*;
 
     fn verifier_for(cert: &CertificateDer<'static>) -> PinnedClientCert {
-        PinnedClientCert::new(
-            vec![cert.clone()],
-            &rustls::crypto::aws_lc_rs::default_provider(),
-        )
+        PinnedClientCert::new(vec![cert.clone()], &rustls::crypto::aws_lc_rs::default_provider())
     }
 
     #[test]
@@ -272,16 +261,9 @@ mod tests {
         let other = ClientIdentity::generate_p521();
         let verifier = verifier_for(&trusted.cert);
         let err = verifier
-            .verify_client_cert(
-                &other.cert,
-                std::slice::from_ref(&trusted.cert),
-                UnixTime::now(),
-            )
+            .verify_client_cert(&other.cert, std::slice::from_ref(&trusted.cert), UnixTime::now())
             .expect_err("a different certificate is rejected, even with the pinned one as chain");
-        assert!(
-            matches!(err, rustls::Error::InvalidCertificate(_)),
-            "{err:?}"
-        );
+        assert!(matches!(err, rustls::Error::InvalidCertificate(_)), "{err:?}");
 
         let mut flipped = trusted.cert.as_ref().to_vec();
         if let Some(last) = flipped.last_mut() {

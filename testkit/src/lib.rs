@@ -131,7 +131,11 @@ impl Emulator {
             {
                 return;
             }
-            assert!(Instant::now() < deadline, "moto_server did not answer on {} within {limit:?}", self.addr);
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not answer on {} within {limit:?}",
+                self.addr
+            );
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_millis(250));
         }
@@ -170,4 +174,49 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("cannot bind a loopback port")
+}
+
+/// Python that serves moto's application with one request processed at a time.
+const SERIALIZED_MOTO: &str = r#"
+import sys, threading
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+app = DomainDispatcherApplication(create_backend_app)
+lock = threading.Lock()
+def serialized(environ, start_response):
+    with lock:
+        result = app(environ, start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+    return [body]
+run_simple(sys.argv[1], int(sys.argv[2]), serialized, threaded=True, request_handler=MotoRequestHandler)
+"#;
+
+impl Emulator {
+    /// Like [`Emulator::start`], but the emulator processes one request at a time.
+    ///
+    /// DynamoDB applies every request atomically (a conditional write's check and update
+    /// are one step); moto's threaded server does not, so two concurrent conditional
+    /// writes on one item can both pass. Concurrency tests that rely on DynamoDB's
+    /// atomicity use this emulator: connections stay concurrent, request handling is
+    /// serialized.
+    pub fn start_serialized() -> Emulator {
+        let python = dev_tool("python");
+        let port = free_port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let child = Command::new(&python)
+            .args(["-c", SERIALIZED_MOTO, "127.0.0.1", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the serialized emulator with {}: {e}", python.display()));
+        let mut emulator = Emulator { child, addr };
+        emulator.wait_ready(Duration::from_secs(60));
+        emulator
+    }
 }

@@ -29,7 +29,8 @@ pub fn validate_stack_name(name: &str) -> Result<(), ValidationError> {
         return err("Contains spaces. Use hyphens instead (e.g., 'my-app' not 'my app')");
     }
     let mut chars = name.chars();
-    let pattern_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let pattern_ok =
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '-');
     if !pattern_ok {
         return err("Must start with a letter and contain only alphanumeric characters and hyphens.");
     }

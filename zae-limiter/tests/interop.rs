@@ -183,3 +183,42 @@ return None"#,
         Err(Error::NamespaceNotFound { .. })
     ));
 }
+
+#[tokio::test]
+async fn lowering_a_limit_clamps_existing_buckets_on_the_next_acquire() {
+    let env = Env::start("zl-interop-lower").await;
+    let id = bootstrap(&env, "shrink").await;
+    let ns = env.table.namespace(&id);
+    ns.set_entity_limits("k", "api", &[Limit::per_hour("rph", 10, None).unwrap()], None).await.unwrap();
+    let limiter = RateLimiter::new(Repository::connect_table(env.table.clone(), "shrink").await.unwrap());
+    limiter.acquire("k", "api").consume([("rph", 1)]).await.unwrap().commit().await.unwrap();
+    assert_eq!(limiter.available("k", "api").await.unwrap()["rph"], 9);
+
+    // Python lowers the limit to 2/h: the existing bucket is re-parameterised (vu = 0).
+    env.python(
+        r#"repo = await Repository.connect("shrink", stack=STACK)
+await repo.set_limits("k", [Limit.per_hour("rph", 2)], resource="api")
+return None"#,
+    );
+    // Rust's next acquire takes the slow path (vu), clamps 9 → 2 and debits one.
+    limiter.acquire("k", "api").consume([("rph", 1)]).await.unwrap().commit().await.unwrap();
+    limiter.acquire("k", "api").consume([("rph", 1)]).await.unwrap().commit().await.unwrap();
+    assert!(limiter.acquire("k", "api").consume([("rph", 1)]).await.unwrap_err().rate_limited().is_some());
+    assert_eq!(env.python(&py_acquire("shrink", "k", "api", r#"{"rph": 1}"#, 1)), json!([0, 1]));
+    let py = env.python(
+        r##"repo = await Repository.connect("shrink", stack=STACK)
+c = await repo._get_client()
+item = (await c.get_item(TableName=STACK, Key={"PK": {"S": repo.namespace_id + "/BUCKET#k#api#0"}, "SK": {"S": "#STATE"}}))["Item"]
+return ["vu" in item, item["b_rph_cp"]["N"], item["b_rph_tc"]["N"]]"##,
+    );
+    assert_eq!(py, json!([false, "2000", "3000"]), "vu removed by the slow pass; 3 admitted in total");
+
+    // The reverse direction: Rust raises it, Python's next acquire sees the new ceiling.
+    ns.set_entity_limits("k", "api", &[Limit::per_hour("rph", 4, None).unwrap()], None).await.unwrap();
+    let out = env.python(
+        r#"repo = await Repository.connect("shrink", stack=STACK)
+b = (await repo.get_buckets("k", resource="api"))
+return [x.capacity_milli for x in b if x.limit_name == "rph"]"#,
+    );
+    assert_eq!(out, json!([4000]));
+}

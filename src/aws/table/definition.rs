@@ -2,8 +2,8 @@
 //! `zae_limiter::schema::table`, and the tags every table carries.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex,
-    Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, Tag,
+    AttributeDefinition, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, Tag,
 };
 use zae_limiter::schema::table as schema;
 
@@ -71,9 +71,7 @@ fn projection(projection: schema::Projection) -> Projection {
         schema::Projection::All => ProjectionType::All,
         schema::Projection::KeysOnly => ProjectionType::KeysOnly,
     };
-    Projection::builder()
-        .projection_type(projection_type)
-        .build()
+    Projection::builder().projection_type(projection_type).build()
 }
 
 /// GSI1–GSI4 with their projections (on-demand: no provisioned throughput).
@@ -136,11 +134,7 @@ mod tests {
     fn defines_the_fifteen_key_attributes_as_strings() {
         let attrs = attribute_definitions().unwrap();
         assert_eq!(attrs.len(), 15);
-        assert!(
-            attrs
-                .iter()
-                .all(|a| a.attribute_type() == &ScalarAttributeType::S)
-        );
+        assert!(attrs.iter().all(|a| a.attribute_type() == &ScalarAttributeType::S));
         let names: Vec<_> = attrs.iter().map(|a| a.attribute_name()).collect();
         assert_eq!(names, schema::key_attributes());
     }
@@ -168,26 +162,15 @@ mod tests {
             vec![
                 ("GSI1", vec![("GSI1PK", "HASH"), ("GSI1SK", "RANGE")], "ALL"),
                 ("GSI2", vec![("GSI2PK", "HASH"), ("GSI2SK", "RANGE")], "ALL"),
-                (
-                    "GSI3",
-                    vec![("GSI3PK", "HASH"), ("GSI3SK", "RANGE")],
-                    "KEYS_ONLY"
-                ),
-                (
-                    "GSI4",
-                    vec![("GSI4PK", "HASH"), ("GSI4SK", "RANGE")],
-                    "KEYS_ONLY"
-                ),
+                ("GSI3", vec![("GSI3PK", "HASH"), ("GSI3SK", "RANGE")], "KEYS_ONLY"),
+                ("GSI4", vec![("GSI4PK", "HASH"), ("GSI4SK", "RANGE")], "KEYS_ONLY"),
             ]
         );
         let lsis = local_indexes().unwrap();
         assert_eq!(lsis.len(), 5);
         for lsi in &lsis {
             assert_eq!(lsi.key_schema()[0].attribute_name(), "PK");
-            assert_eq!(
-                lsi.key_schema()[1].attribute_name(),
-                format!("{}SK", lsi.index_name())
-            );
+            assert_eq!(lsi.key_schema()[1].attribute_name(), format!("{}SK", lsi.index_name()));
         }
         let projections: Vec<_> = lsis
             .iter()
@@ -200,10 +183,7 @@ mod tests {
     fn streams_both_images() {
         let stream = stream_specification().unwrap();
         assert!(stream.stream_enabled());
-        assert_eq!(
-            stream.stream_view_type(),
-            Some(&StreamViewType::NewAndOldImages)
-        );
+        assert_eq!(stream.stream_view_type(), Some(&StreamViewType::NewAndOldImages));
     }
 
     #[test]
@@ -215,10 +195,7 @@ mod tests {
         .into_iter()
         .collect();
         let tags = effective_tags(&user);
-        assert_eq!(
-            tags.get("Application").map(String::as_str),
-            Some("zae-limiter")
-        );
+        assert_eq!(tags.get("Application").map(String::as_str), Some("zae-limiter"));
         assert_eq!(tags.get("team").map(String::as_str), Some("a"));
         assert_eq!(effective_tags(&Tags::new()).len(), 1);
     }

@@ -131,9 +131,7 @@ fn index_summary(
         projection: projection
             .and_then(|p| p.projection_type())
             .map(|p| p.as_str().to_owned()),
-        non_key_attributes: projection
-            .map(|p| p.non_key_attributes().to_vec())
-            .unwrap_or_default(),
+        non_key_attributes: projection.map(|p| p.non_key_attributes().to_vec()).unwrap_or_default(),
         status,
     }
 }
@@ -141,11 +139,7 @@ fn index_summary(
 impl TableInfo {
     /// Reads a `DescribeTable` / `CreateTable` description. `operation` and `name` label the
     /// error when the description lacks its ARN or status.
-    pub(crate) fn from_description(
-        operation: &'static str,
-        name: &str,
-        t: &TableDescription,
-    ) -> Result<Self> {
+    pub(crate) fn from_description(operation: &'static str, name: &str, t: &TableDescription) -> Result<Self> {
         let missing = |field: &str| AwsError::InvalidResponse {
             operation,
             resource: format!("DynamoDB table \"{name}\""),
@@ -161,9 +155,7 @@ impl TableInfo {
                 .as_str()
                 .to_owned(),
             stream_arn: t.latest_stream_arn().map(str::to_owned),
-            stream_view_type: stream
-                .and_then(|s| s.stream_view_type())
-                .map(|v| v.as_str().to_owned()),
+            stream_view_type: stream.and_then(|s| s.stream_view_type()).map(|v| v.as_str().to_owned()),
             deletion_protection: t.deletion_protection_enabled().unwrap_or(false),
             billing_mode: t
                 .billing_mode_summary()
@@ -254,10 +246,9 @@ impl TableInfo {
         for name in &expected {
             match self.attribute_definitions.iter().find(|a| a.name == *name) {
                 None => p.replace(format!("attribute {name} is not defined")),
-                Some(a) if a.attribute_type != "S" => p.replace(format!(
-                    "attribute {name} has type {}, expected S",
-                    a.attribute_type
-                )),
+                Some(a) if a.attribute_type != "S" => {
+                    p.replace(format!("attribute {name} has type {}, expected S", a.attribute_type))
+                }
                 Some(_) => {}
             }
         }
@@ -277,14 +268,7 @@ impl TableInfo {
         for gsi in &schema::GLOBAL_INDEXES {
             match self.global_indexes.iter().find(|g| g.name == gsi.name) {
                 None => p.replace(format!("global index {} is missing", gsi.name)),
-                Some(actual) => check_index(
-                    p,
-                    "global",
-                    actual,
-                    gsi.hash_key,
-                    gsi.range_key,
-                    gsi.projection,
-                ),
+                Some(actual) => check_index(p, "global", actual, gsi.hash_key, gsi.range_key, gsi.projection),
             }
         }
         for extra in self
@@ -300,14 +284,7 @@ impl TableInfo {
         for lsi in &schema::LOCAL_INDEXES {
             match self.local_indexes.iter().find(|l| l.name == lsi.name) {
                 None => p.replace(format!("local index {} is missing", lsi.name)),
-                Some(actual) => check_index(
-                    p,
-                    "local",
-                    actual,
-                    schema::PK,
-                    lsi.range_key,
-                    lsi.projection,
-                ),
+                Some(actual) => check_index(p, "local", actual, schema::PK, lsi.range_key, lsi.projection),
             }
         }
         for extra in self
@@ -326,9 +303,9 @@ impl TableInfo {
         }
         match self.stream_view_type.as_deref() {
             None => p.update(format!("streams are disabled, expected {STREAM_VIEW_TYPE}")),
-            Some(view) if view != STREAM_VIEW_TYPE => p.update(format!(
-                "stream view type is {view}, expected {STREAM_VIEW_TYPE}"
-            )),
+            Some(view) if view != STREAM_VIEW_TYPE => {
+                p.update(format!("stream view type is {view}, expected {STREAM_VIEW_TYPE}"))
+            }
             Some(_) => {}
         }
         if let Some(sse) = &self.sse {
@@ -379,10 +356,7 @@ fn check_index(
 }
 
 fn render_keys(keys: &[KeyElement]) -> String {
-    let parts: Vec<_> = keys
-        .iter()
-        .map(|k| format!("{} {}", k.attribute, k.key_type))
-        .collect();
+    let parts: Vec<_> = keys.iter().map(|k| format!("{} {}", k.attribute, k.key_type)).collect();
     format!("({})", parts.join(", "))
 }
 
@@ -408,14 +382,12 @@ impl Problems {
 #[cfg(test)]
 mod tests {
     use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, BillingModeSummary, GlobalSecondaryIndexDescription,
-        IndexStatus, LocalSecondaryIndexDescription, ScalarAttributeType, SseDescription, SseType,
-        StreamSpecification, StreamViewType, TableStatus,
+        AttributeDefinition, BillingMode, BillingModeSummary, GlobalSecondaryIndexDescription, IndexStatus,
+        LocalSecondaryIndexDescription, ScalarAttributeType, SseDescription, SseType, StreamSpecification,
+        StreamViewType, TableStatus,
     };
 
-    use super::super::definition::{
-        attribute_definitions, global_indexes, key_schema, local_indexes,
-    };
+    use super::super::definition::{attribute_definitions, global_indexes, key_schema, local_indexes};
     use super::*;
 
     /// A description of a table exactly as `create_table` defines it.
@@ -465,24 +437,14 @@ mod tests {
     }
 
     fn messages(info: &TableInfo) -> Vec<String> {
-        info.definition_problems()
-            .into_iter()
-            .map(|p| p.message)
-            .collect()
+        info.definition_problems().into_iter().map(|p| p.message).collect()
     }
 
     #[test]
     fn the_reference_table_has_no_problems() {
         let info = info(&zae_description());
-        assert!(
-            info.matches_zae_definition(),
-            "{:?}",
-            info.definition_problems()
-        );
-        assert_eq!(
-            info.arn,
-            "arn:aws:dynamodb:us-east-1:123456789012:table/zae"
-        );
+        assert!(info.matches_zae_definition(), "{:?}", info.definition_problems());
+        assert_eq!(info.arn, "arn:aws:dynamodb:us-east-1:123456789012:table/zae");
         assert_eq!(info.stream_view_type.as_deref(), Some("NEW_AND_OLD_IMAGES"));
         assert_eq!(info.global_indexes.len(), 4);
         assert_eq!(info.local_indexes.len(), 5);
@@ -521,11 +483,7 @@ mod tests {
                 "local index LSI2 is keyed on (PK, LSI1SK), expected (PK, LSI2SK)",
             ]
         );
-        assert!(
-            info.definition_problems()
-                .iter()
-                .all(|p| p.requires_replacement)
-        );
+        assert!(info.definition_problems().iter().all(|p| p.requires_replacement));
     }
 
     #[test]
@@ -555,22 +513,13 @@ mod tests {
                 "server-side encryption uses KMS (key arn:aws:kms:us-east-1:123456789012:key/k), expected DynamoDB's default AWS-owned key",
             ]
         );
-        assert!(
-            info.definition_problems()
-                .iter()
-                .all(|p| !p.requires_replacement)
-        );
+        assert!(info.definition_problems().iter().all(|p| !p.requires_replacement));
     }
 
     #[test]
     fn disabled_streams_are_a_problem() {
         let mut d = zae_description();
-        d.stream_specification = Some(
-            StreamSpecification::builder()
-                .stream_enabled(false)
-                .build()
-                .unwrap(),
-        );
+        d.stream_specification = Some(StreamSpecification::builder().stream_enabled(false).build().unwrap());
         let info = info(&d);
         assert_eq!(info.stream_view_type, None);
         assert_eq!(
@@ -604,9 +553,6 @@ mod tests {
             .build()
             .unwrap();
         d.attribute_definitions = Some(attrs);
-        assert_eq!(
-            messages(&info(&d)),
-            vec!["attribute PK has type N, expected S"]
-        );
+        assert_eq!(messages(&info(&d)), vec!["attribute PK has type N, expected S"]);
     }
 }

@@ -56,8 +56,7 @@ pub fn validate_pitr_days(days: u16) -> Result<()> {
 
 fn specification(days: u16) -> Result<PointInTimeRecoverySpecification> {
     validate_pitr_days(days)?;
-    let builder =
-        PointInTimeRecoverySpecification::builder().point_in_time_recovery_enabled(days > 0);
+    let builder = PointInTimeRecoverySpecification::builder().point_in_time_recovery_enabled(days > 0);
     let builder = if days > 0 {
         builder.recovery_period_in_days(i32::from(days))
     } else {
@@ -73,8 +72,7 @@ fn specification(days: u16) -> Result<PointInTimeRecoverySpecification> {
 /// a new table) and throttling for [`RetryPolicy::CONTROL_PLANE`].
 pub async fn set_pitr(client: &Client, name: &str, days: u16) -> Result<()> {
     let spec = specification(days)?;
-    let retryable =
-        |e: &AwsError| e.is_retryable() || e.has_code("ContinuousBackupsUnavailableException");
+    let retryable = |e: &AwsError| e.is_retryable() || e.has_code("ContinuousBackupsUnavailableException");
     retry_with(
         &RetryPolicy::CONTROL_PLANE,
         "UpdateContinuousBackups",

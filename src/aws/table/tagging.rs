@@ -32,11 +32,7 @@ pub async fn list_tags(client: &Client, arn: &str) -> Result<Tags> {
             .send()
             .await
             .context("ListTagsOfResource", resource(arn))?;
-        tags.extend(
-            page.tags()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned())),
-        );
+        tags.extend(page.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())));
         match page.next_token() {
             Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
             _ => return Ok(without_aws_managed(tags)),
@@ -55,40 +51,30 @@ pub async fn sync_tags(client: &Client, arn: &str, desired: &Tags) -> Result<Tag
     let current = list_tags(client, arn).await?;
     let diff = TagDiff::between(&current, desired);
     if !diff.remove.is_empty() {
-        retry_with(
-            &RetryPolicy::CONTROL_PLANE,
-            "UntagResource",
-            retryable,
-            || async {
-                log_call("UntagResource", &resource(arn));
-                client
-                    .untag_resource()
-                    .resource_arn(arn)
-                    .set_tag_keys(Some(diff.remove.clone()))
-                    .send()
-                    .await
-                    .context("UntagResource", resource(arn))
-            },
-        )
+        retry_with(&RetryPolicy::CONTROL_PLANE, "UntagResource", retryable, || async {
+            log_call("UntagResource", &resource(arn));
+            client
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(diff.remove.clone()))
+                .send()
+                .await
+                .context("UntagResource", resource(arn))
+        })
         .await?;
     }
     if !diff.set.is_empty() {
         let tags = sdk_tags(&diff.set, "TagResource")?;
-        retry_with(
-            &RetryPolicy::CONTROL_PLANE,
-            "TagResource",
-            retryable,
-            || async {
-                log_call("TagResource", &resource(arn));
-                client
-                    .tag_resource()
-                    .resource_arn(arn)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-                    .await
-                    .context("TagResource", resource(arn))
-            },
-        )
+        retry_with(&RetryPolicy::CONTROL_PLANE, "TagResource", retryable, || async {
+            log_call("TagResource", &resource(arn));
+            client
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .context("TagResource", resource(arn))
+        })
         .await?;
     }
     Ok(diff)

@@ -44,9 +44,7 @@ pub async fn describe_ttl(client: &Client, name: &str) -> Result<TtlDescription>
         status: description
             .and_then(|d| d.time_to_live_status())
             .map_or_else(|| "DISABLED".to_owned(), |s| s.as_str().to_owned()),
-        attribute_name: description
-            .and_then(|d| d.attribute_name())
-            .map(str::to_owned),
+        attribute_name: description.and_then(|d| d.attribute_name()).map(str::to_owned),
     })
 }
 

@@ -36,22 +36,28 @@ pub(crate) fn path_to_proto(path: &AttributePath) -> pb::AttributePath {
                 PathStep::Key(key) => Selector::ElementKeyString(key.clone()),
                 PathStep::Index(index) => Selector::ElementKeyInt(*index),
             };
-            Step { selector: Some(selector) }
+            Step {
+                selector: Some(selector),
+            }
         })
         .collect();
     pb::AttributePath { steps }
 }
 
 /// Converts protocol steps into a framework path (steps without a selector are skipped).
+#[allow(
+    dead_code,
+    reason = "no request carries a path yet; the inverse of `path_to_proto`, used in tests"
+)]
 pub(crate) fn path_from_proto(path: &pb::AttributePath) -> AttributePath {
-    path.steps.iter().filter_map(|step| step.selector.as_ref()).fold(
-        AttributePath::empty(),
-        |acc, selector| match selector {
+    path.steps
+        .iter()
+        .filter_map(|step| step.selector.as_ref())
+        .fold(AttributePath::empty(), |acc, selector| match selector {
             Selector::AttributeName(name) => acc.attribute(name),
             Selector::ElementKeyString(key) => acc.key(key),
             Selector::ElementKeyInt(index) => acc.index(*index),
-        },
-    )
+        })
 }
 
 #[cfg(test)]

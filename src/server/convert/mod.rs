@@ -9,4 +9,3 @@
 pub(crate) mod diagnostic;
 pub(crate) mod schema;
 pub(crate) mod value;
-

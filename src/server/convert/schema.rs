@@ -10,7 +10,10 @@ const DESCRIPTION_KIND: pb::StringKind = pb::StringKind::Markdown;
 
 /// Converts a versioned schema.
 pub(crate) fn schema_to_proto(schema: &Schema) -> pb::Schema {
-    pb::Schema { version: schema.version, block: Some(block_to_proto(&schema.block, schema.version)) }
+    pb::Schema {
+        version: schema.version,
+        block: Some(block_to_proto(&schema.block, schema.version)),
+    }
 }
 
 fn block_to_proto(block: &Block, version: i64) -> pb::schema::Block {
@@ -121,12 +124,18 @@ mod tests {
             .attribute(Attribute::nested(
                 "ports",
                 Nesting::List,
-                vec![Attribute::number("port").required(), Attribute::string_map("labels").optional()],
+                vec![
+                    Attribute::number("port").required(),
+                    Attribute::string_map("labels").optional(),
+                ],
             ))
             .block(NestedBlock {
                 min_items: 1,
                 max_items: 3,
-                ..NestedBlock::list("rule", Block::new("A rule.").attribute(Attribute::bool("on").required()))
+                ..NestedBlock::list(
+                    "rule",
+                    Block::new("A rule.").attribute(Attribute::bool("on").required()),
+                )
             });
         Schema { version: 2, block }
     }
@@ -171,7 +180,10 @@ mod tests {
     fn group_nested_attributes_become_single() {
         let attr = Attribute::nested("g", Nesting::Group, vec![Attribute::string("x").optional()]);
         let out = attribute_to_proto(&attr);
-        assert_eq!(out.nested_type.expect("nested").nesting, object::NestingMode::Single as i32);
+        assert_eq!(
+            out.nested_type.expect("nested").nesting,
+            object::NestingMode::Single as i32
+        );
     }
 
     struct NameIdentity;

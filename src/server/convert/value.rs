@@ -87,7 +87,9 @@ pub(crate) fn decode_dynamic(
     ty: &Type,
     field: &'static str,
 ) -> Result<Value, ConvertError> {
-    let Some(value) = value else { return Ok(Value::Null) };
+    let Some(value) = value else {
+        return Ok(Value::Null);
+    };
     let decoded = if !value.msgpack.is_empty() {
         codec::decode_msgpack(&value.msgpack, ty)
     } else if !value.json.is_empty() {
@@ -101,7 +103,10 @@ pub(crate) fn decode_dynamic(
 /// Encodes a value of type `ty` as a msgpack `DynamicValue`.
 pub(crate) fn encode_dynamic(value: &Value, ty: &Type, field: &'static str) -> Result<pb::DynamicValue, ConvertError> {
     codec::encode_msgpack(value, ty)
-        .map(|msgpack| pb::DynamicValue { msgpack, json: Vec::new() })
+        .map(|msgpack| pb::DynamicValue {
+            msgpack,
+            json: Vec::new(),
+        })
         .map_err(|source| ConvertError::Encode { field, source })
 }
 
@@ -153,7 +158,9 @@ pub(crate) fn encode_identity(
     ty: &Type,
     field: &'static str,
 ) -> Result<pb::ResourceIdentityData, ConvertError> {
-    encode_dynamic(identity, ty, field).map(|dv| pb::ResourceIdentityData { identity_data: Some(dv) })
+    encode_dynamic(identity, ty, field).map(|dv| pb::ResourceIdentityData {
+        identity_data: Some(dv),
+    })
 }
 
 #[cfg(test)]
@@ -188,7 +195,10 @@ mod tests {
 
     #[test]
     fn json_is_used_when_msgpack_is_empty() {
-        let dv = pb::DynamicValue { msgpack: Vec::new(), json: br#"{"id":"a","count":1,"other":2}"#.to_vec() };
+        let dv = pb::DynamicValue {
+            msgpack: Vec::new(),
+            json: br#"{"id":"a","count":1,"other":2}"#.to_vec(),
+        };
         let v = decode_dynamic(Some(&dv), &ty(), "config").expect("decodes");
         assert_eq!(v.get("id").as_str(), Some("a"));
         assert!(v.get("tags").is_null());
@@ -199,14 +209,20 @@ mod tests {
     fn missing_or_empty_values_are_null() {
         assert_eq!(decode_dynamic(None, &ty(), "prior_state").expect("null"), Value::Null);
         let empty = pb::DynamicValue::default();
-        assert_eq!(decode_dynamic(Some(&empty), &ty(), "prior_state").expect("null"), Value::Null);
+        assert_eq!(
+            decode_dynamic(Some(&empty), &ty(), "prior_state").expect("null"),
+            Value::Null
+        );
         let nil = encode_dynamic(&Value::Null, &ty(), "planned_state").expect("nil");
         assert_eq!(nil.msgpack, vec![0xc0]);
     }
 
     #[test]
     fn decode_errors_name_the_field() {
-        let dv = pb::DynamicValue { msgpack: vec![0xa1, b'x'], json: Vec::new() };
+        let dv = pb::DynamicValue {
+            msgpack: vec![0xa1, b'x'],
+            json: Vec::new(),
+        };
         let err = decode_dynamic(Some(&dv), &ty(), "proposed_new_state").expect_err("a string is not an object");
         assert!(err.to_string().contains("`proposed_new_state`"), "{err}");
         let mut diags = Diagnostics::new();
@@ -225,15 +241,24 @@ mod tests {
 
     #[test]
     fn raw_state_json_and_flatmap() {
-        let raw = pb::RawState { json: br#"{"id":"x","gone":true}"#.to_vec(), flatmap: HashMap::new() };
+        let raw = pb::RawState {
+            json: br#"{"id":"x","gone":true}"#.to_vec(),
+            flatmap: HashMap::new(),
+        };
         let v = decode_raw_json(Some(&raw), &ty(), "raw_state").expect("decodes");
         assert_eq!(v.get("id").as_str(), Some("x"));
         assert!(v.get("count").is_null());
         let doc = raw_json_document(Some(&raw), "raw_state").expect("json");
         assert_eq!(doc["gone"], serde_json::Value::Bool(true));
 
-        let flat = pb::RawState { json: Vec::new(), flatmap: HashMap::from([("id".to_string(), "x".to_string())]) };
-        assert!(matches!(decode_raw_json(Some(&flat), &ty(), "raw_state"), Err(ConvertError::Flatmap { .. })));
+        let flat = pb::RawState {
+            json: Vec::new(),
+            flatmap: HashMap::from([("id".to_string(), "x".to_string())]),
+        };
+        assert!(matches!(
+            decode_raw_json(Some(&flat), &ty(), "raw_state"),
+            Err(ConvertError::Flatmap { .. })
+        ));
         assert_eq!(decode_raw_json(None, &ty(), "raw_state").expect("null"), Value::Null);
     }
 
@@ -243,7 +268,13 @@ mod tests {
         let mut id = Value::Object(BTreeMap::new());
         id.set("name", "w".into());
         let data = encode_identity(&id, &ty, "new_identity").expect("encodes");
-        assert_eq!(decode_identity(Some(&data), &ty, "current_identity").expect("decodes"), id);
-        assert_eq!(decode_identity(None, &ty, "current_identity").expect("null"), Value::Null);
+        assert_eq!(
+            decode_identity(Some(&data), &ty, "current_identity").expect("decodes"),
+            id
+        );
+        assert_eq!(
+            decode_identity(None, &ty, "current_identity").expect("null"),
+            Value::Null
+        );
     }
 }

@@ -39,30 +39,56 @@ struct Outcome {
 pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> Response {
     let mut diags = Diagnostics::new();
     // Until something is applied, answer with the prior state: nothing is lost.
-    let mut out = Response { new_state: req.prior_state.clone(), private: req.planned_private.clone(), ..Response::default() };
+    let mut out = Response {
+        new_state: req.prior_state.clone(),
+        private: req.planned_private.clone(),
+        ..Response::default()
+    };
     let Some(entry) = svc.resource(&req.type_name, &mut diags) else {
-        return Response { diagnostics: diagnostics_to_proto(&diags), ..out };
+        return Response {
+            diagnostics: diagnostics_to_proto(&diags),
+            ..out
+        };
     };
     let Some(change) = decode(entry, &req, &mut diags) else {
-        return Response { diagnostics: diagnostics_to_proto(&diags), ..out };
+        return Response {
+            diagnostics: diagnostics_to_proto(&diags),
+            ..out
+        };
     };
     let Some(provider) = svc.require_configured(&mut diags).await else {
-        return Response { diagnostics: diagnostics_to_proto(&diags), ..out };
+        return Response {
+            diagnostics: diagnostics_to_proto(&diags),
+            ..out
+        };
     };
     let provider = &*provider;
 
     let outcome = if change.planned.is_null() {
         let mut resp = DeleteResponse::default();
-        let delete = DeleteRequest { prior_state: &change.prior, private: &change.private, provider };
+        let delete = DeleteRequest {
+            prior_state: &change.prior,
+            private: &change.private,
+            provider,
+        };
         svc.scoped(entry.resource.delete(&delete, &mut resp)).await;
         diags.extend(resp.diagnostics);
         if diags.has_errors() {
-            Outcome { state: change.prior.clone(), private: change.private.clone() }
+            Outcome {
+                state: change.prior.clone(),
+                private: change.private.clone(),
+            }
         } else {
-            Outcome { state: Value::Null, private: Private::default() }
+            Outcome {
+                state: Value::Null,
+                private: Private::default(),
+            }
         }
     } else if change.prior.is_null() {
-        let mut resp = StateResponse { private: change.private.clone(), ..StateResponse::default() };
+        let mut resp = StateResponse {
+            private: change.private.clone(),
+            ..StateResponse::default()
+        };
         let create = CreateRequest {
             config: &change.config,
             planned_state: &change.planned,
@@ -77,9 +103,15 @@ pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> R
                 "The resource reported success but returned no state. This is a bug in the provider.",
             );
         }
-        Outcome { state: resp.new_state, private: resp.private }
+        Outcome {
+            state: resp.new_state,
+            private: resp.private,
+        }
     } else {
-        let mut resp = StateResponse { private: change.private.clone(), ..StateResponse::default() };
+        let mut resp = StateResponse {
+            private: change.private.clone(),
+            ..StateResponse::default()
+        };
         let update = UpdateRequest {
             config: &change.config,
             prior_state: &change.prior,
@@ -97,9 +129,15 @@ pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> R
                      This is a bug in the provider.",
                 );
             }
-            Outcome { state: change.prior.clone(), private: change.private.clone() }
+            Outcome {
+                state: change.prior.clone(),
+                private: change.private.clone(),
+            }
         } else {
-            Outcome { state: resp.new_state, private: resp.private }
+            Outcome {
+                state: resp.new_state,
+                private: resp.private,
+            }
         }
     };
 
@@ -109,15 +147,27 @@ pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> R
     if !diags.has_errors() {
         out.new_identity = new_identity(entry, &req, &state, &mut diags);
     }
-    Response { diagnostics: diagnostics_to_proto(&diags), ..out }
+    Response {
+        diagnostics: diagnostics_to_proto(&diags),
+        ..out
+    }
 }
 
-fn decode<D: Send + Sync + 'static>(entry: &ResourceEntry<D>, req: &Request, diags: &mut Diagnostics) -> Option<Change> {
+fn decode<D: Send + Sync + 'static>(
+    entry: &ResourceEntry<D>,
+    req: &Request,
+    diags: &mut Diagnostics,
+) -> Option<Change> {
     let ty = &entry.ty;
     let prior = support::decode(req.prior_state.as_ref(), ty, "prior_state", diags);
     let planned = support::decode(req.planned_state.as_ref(), ty, "planned_state", diags);
     let config = support::decode(req.config.as_ref(), ty, "config", diags);
-    Some(Change { prior: prior?, planned: planned?, config: config?, private: Private::from_bytes(&req.planned_private) })
+    Some(Change {
+        prior: prior?,
+        planned: planned?,
+        config: config?,
+        private: Private::from_bytes(&req.planned_private),
+    })
 }
 
 /// The identity of a successfully applied state: the planned identity when the plan carried
@@ -135,13 +185,21 @@ fn new_identity<D: Send + Sync + 'static>(
     let planned = decode_identity(req.planned_identity.as_ref(), &ty, "planned_identity")
         .map_err(|e| e.add_to(diags))
         .ok()?;
-    let value = if shape::is_complete_identity(&planned) { planned } else { identity.identity_of(state) };
-    encode_identity(&value, &ty, "new_identity").map_err(|e| e.add_to(diags)).ok()
+    let value = if shape::is_complete_identity(&planned) {
+        planned
+    } else {
+        identity.identity_of(state)
+    };
+    encode_identity(&value, &ty, "new_identity")
+        .map_err(|e| e.add_to(diags))
+        .ok()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{WIDGET, configured_service, decode as decode_value, identity, msgpack, service, widget_config, widget_state};
+    use super::super::testing::{
+        WIDGET, configured_service, decode as decode_value, identity, msgpack, service, widget_config, widget_state,
+    };
     use super::*;
     use crate::server::convert::value::decode_identity;
 
@@ -180,7 +238,10 @@ mod tests {
         assert_eq!(private.get("planned"), Some(&serde_json::json!(true)));
         assert_eq!(private.get("created"), Some(&serde_json::json!(true)));
         let (_, ty) = svc.resources[WIDGET].identity().expect("identity");
-        assert_eq!(decode_identity(resp.new_identity.as_ref(), &ty, "t").expect("identity"), identity("w"));
+        assert_eq!(
+            decode_identity(resp.new_identity.as_ref(), &ty, "t").expect("identity"),
+            identity("w")
+        );
         assert_eq!(calls(&svc), vec!["create"]);
     }
 
@@ -244,7 +305,10 @@ mod tests {
         };
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         svc.stop_signal().trigger();
-        let resp = tokio::time::timeout(std::time::Duration::from_secs(2), task).await.expect("finishes").expect("no panic");
+        let resp = tokio::time::timeout(std::time::Duration::from_secs(2), task)
+            .await
+            .expect("finishes")
+            .expect("no panic");
         assert_eq!(resp.diagnostics[0].summary, "Interrupted");
         assert_eq!(decode_value(&svc.resources[WIDGET].ty, resp.new_state.as_ref()), prior);
     }
@@ -254,7 +318,10 @@ mod tests {
         let svc = configured_service().await;
         let resp = handle(&svc, request(&svc, &widget_state("w"), &Value::Null, &Value::Null)).await;
         assert!(resp.diagnostics.is_empty(), "{:?}", resp.diagnostics);
-        assert_eq!(decode_value(&svc.resources[WIDGET].ty, resp.new_state.as_ref()), Value::Null);
+        assert_eq!(
+            decode_value(&svc.resources[WIDGET].ty, resp.new_state.as_ref()),
+            Value::Null
+        );
         assert!(resp.private.is_empty());
         assert!(resp.new_identity.is_none());
         assert_eq!(calls(&svc), vec!["delete"]);

@@ -9,7 +9,10 @@ pub(super) fn handle(req: Request) -> Response {
     Response {
         result: None,
         error: Some(pb::FunctionError {
-            text: format!("This provider defines no functions, so `{}` cannot be called.", req.name),
+            text: format!(
+                "This provider defines no functions, so `{}` cannot be called.",
+                req.name
+            ),
             function_argument: None,
         }),
     }
@@ -21,7 +24,10 @@ mod tests {
 
     #[test]
     fn answers_with_a_function_error() {
-        let resp = handle(Request { name: "parse".into(), arguments: Vec::new() });
+        let resp = handle(Request {
+            name: "parse".into(),
+            arguments: Vec::new(),
+        });
         let error = resp.error.expect("error");
         assert!(error.text.contains("`parse`"));
         assert!(resp.result.is_none());

@@ -27,7 +27,9 @@ pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> R
             ),
         }
     }
-    Response { diagnostics: diagnostics_to_proto(&diags) }
+    Response {
+        diagnostics: diagnostics_to_proto(&diags),
+    }
 }
 
 #[cfg(test)]
@@ -39,7 +41,14 @@ mod tests {
     async fn stores_the_configured_data() {
         let svc = service();
         let config = obj(&[("endpoint", "https://example".into())]);
-        let resp = handle(&svc, Request { config: Some(msgpack(&svc.provider_ty, &config)), ..Request::default() }).await;
+        let resp = handle(
+            &svc,
+            Request {
+                config: Some(msgpack(&svc.provider_ty, &config)),
+                ..Request::default()
+            },
+        )
+        .await;
         assert!(resp.diagnostics.is_empty(), "{:?}", resp.diagnostics);
         let data = svc.configured_data().await.expect("configured");
         assert_eq!(data.endpoint, "https://example");
@@ -49,7 +58,14 @@ mod tests {
     async fn failure_is_a_diagnostic_and_leaves_the_provider_unconfigured() {
         let svc = service();
         let config = obj(&[("endpoint", "https://fail".into())]);
-        let resp = handle(&svc, Request { config: Some(msgpack(&svc.provider_ty, &config)), ..Request::default() }).await;
+        let resp = handle(
+            &svc,
+            Request {
+                config: Some(msgpack(&svc.provider_ty, &config)),
+                ..Request::default()
+            },
+        )
+        .await;
         assert_eq!(resp.diagnostics[0].summary, "Cannot reach endpoint");
         assert!(svc.configured_data().await.is_none());
     }
@@ -58,7 +74,14 @@ mod tests {
     async fn silent_failure_still_reports_an_error() {
         let svc = service();
         let config = obj(&[("endpoint", "https://silent".into())]);
-        let resp = handle(&svc, Request { config: Some(msgpack(&svc.provider_ty, &config)), ..Request::default() }).await;
+        let resp = handle(
+            &svc,
+            Request {
+                config: Some(msgpack(&svc.provider_ty, &config)),
+                ..Request::default()
+            },
+        )
+        .await;
         assert_eq!(resp.diagnostics[0].summary, "Provider configuration failed");
         assert!(svc.configured_data().await.is_none());
     }

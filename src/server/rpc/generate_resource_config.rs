@@ -35,7 +35,10 @@ mod tests {
     fn drops_computed_only_attributes() {
         let svc = service();
         let ty = &svc.resources[WIDGET].ty;
-        let req = Request { type_name: WIDGET.into(), state: Some(msgpack(ty, &widget_state("w"))) };
+        let req = Request {
+            type_name: WIDGET.into(),
+            state: Some(msgpack(ty, &widget_state("w"))),
+        };
         let resp = handle(&svc, req);
         assert!(resp.diagnostics.is_empty(), "{:?}", resp.diagnostics);
         let config = decode(ty, resp.config.as_ref());
@@ -48,7 +51,13 @@ mod tests {
 
     #[test]
     fn unknown_type_is_an_error() {
-        let resp = handle(&service(), Request { type_name: "fake_nope".into(), state: None });
+        let resp = handle(
+            &service(),
+            Request {
+                type_name: "fake_nope".into(),
+                state: None,
+            },
+        );
         assert_eq!(resp.diagnostics[0].summary, "Unknown resource type");
         assert!(resp.config.is_none());
     }

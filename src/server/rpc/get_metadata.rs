@@ -13,8 +13,20 @@ use super::ProviderRpc;
 pub(super) fn handle<P: Provider>(svc: &ProviderRpc<P>, _req: Request) -> Response {
     Response {
         server_capabilities: Some(server_capabilities()),
-        resources: svc.resources.keys().map(|name| ResourceMetadata { type_name: name.clone() }).collect(),
-        data_sources: svc.data_sources.keys().map(|name| DataSourceMetadata { type_name: name.clone() }).collect(),
+        resources: svc
+            .resources
+            .keys()
+            .map(|name| ResourceMetadata {
+                type_name: name.clone(),
+            })
+            .collect(),
+        data_sources: svc
+            .data_sources
+            .keys()
+            .map(|name| DataSourceMetadata {
+                type_name: name.clone(),
+            })
+            .collect(),
         ..Response::default()
     }
 }

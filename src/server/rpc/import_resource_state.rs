@@ -18,7 +18,11 @@ use super::{ProviderRpc, ResourceEntry, shape, support};
 pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> Response {
     let mut diags = Diagnostics::new();
     let imported = import(svc, &req, &mut diags).await;
-    Response { imported_resources: imported.into_iter().collect(), diagnostics: diagnostics_to_proto(&diags), deferred: None }
+    Response {
+        imported_resources: imported.into_iter().collect(),
+        diagnostics: diagnostics_to_proto(&diags),
+        deferred: None,
+    }
 }
 
 async fn import<P: Provider>(svc: &ProviderRpc<P>, req: &Request, diags: &mut Diagnostics) -> Option<ImportedResource> {
@@ -76,11 +80,16 @@ fn requested_identity<D: Send + Sync + 'static>(
 ) -> Option<Value> {
     let given = req.identity.as_ref().and_then(|d| d.identity_data.as_ref()).is_some();
     match entry.identity() {
-        Some((_, ty)) => decode_identity(req.identity.as_ref(), &ty, "identity").map_err(|e| e.add_to(diags)).ok(),
+        Some((_, ty)) => decode_identity(req.identity.as_ref(), &ty, "identity")
+            .map_err(|e| e.add_to(diags))
+            .ok(),
         None if given => {
             diags.error(
                 "Resource identity not supported",
-                format!("The `{}` resource type has no identity; import it by id instead.", req.type_name),
+                format!(
+                    "The `{}` resource type has no identity; import it by id instead.",
+                    req.type_name
+                ),
             );
             None
         }
@@ -106,7 +115,9 @@ fn imported_identity<D: Send + Sync + 'static>(
     } else {
         return None;
     };
-    encode_identity(&value, &ty, "imported_resources.identity").map_err(|e| e.add_to(diags)).ok()
+    encode_identity(&value, &ty, "imported_resources.identity")
+        .map_err(|e| e.add_to(diags))
+        .ok()
 }
 
 #[cfg(test)]
@@ -117,7 +128,11 @@ mod tests {
     #[tokio::test]
     async fn imports_by_id() {
         let svc = configured_service().await;
-        let req = Request { type_name: WIDGET.into(), id: "w".into(), ..Request::default() };
+        let req = Request {
+            type_name: WIDGET.into(),
+            id: "w".into(),
+            ..Request::default()
+        };
         let resp = handle(&svc, req).await;
         assert!(resp.diagnostics.is_empty(), "{:?}", resp.diagnostics);
         assert_eq!(resp.imported_resources.len(), 1);
@@ -128,7 +143,10 @@ mod tests {
         assert_eq!(state.get("name").as_str(), Some("w"));
         assert_eq!(state.get("rule"), &Value::List(Vec::new()));
         let (_, ty) = svc.resources[WIDGET].identity().expect("identity");
-        assert_eq!(decode_identity(imported.identity.as_ref(), &ty, "t").expect("identity"), identity("w"));
+        assert_eq!(
+            decode_identity(imported.identity.as_ref(), &ty, "t").expect("identity"),
+            identity("w")
+        );
     }
 
     #[tokio::test]
@@ -136,7 +154,11 @@ mod tests {
         let svc = configured_service().await;
         let (_, ty) = svc.resources[WIDGET].identity().expect("identity");
         let given = encode_identity(&identity("by-identity"), &ty, "t").expect("identity");
-        let req = Request { type_name: WIDGET.into(), identity: Some(given.clone()), ..Request::default() };
+        let req = Request {
+            type_name: WIDGET.into(),
+            identity: Some(given.clone()),
+            ..Request::default()
+        };
         let resp = handle(&svc, req).await;
         assert!(resp.diagnostics.is_empty(), "{:?}", resp.diagnostics);
         let imported = &resp.imported_resources[0];
@@ -148,7 +170,15 @@ mod tests {
     #[tokio::test]
     async fn resources_without_importer_refuse() {
         let svc = configured_service().await;
-        let resp = handle(&svc, Request { type_name: PLAIN.into(), id: "p".into(), ..Request::default() }).await;
+        let resp = handle(
+            &svc,
+            Request {
+                type_name: PLAIN.into(),
+                id: "p".into(),
+                ..Request::default()
+            },
+        )
+        .await;
         assert_eq!(resp.diagnostics[0].summary, "Resource import not supported");
         assert!(resp.imported_resources.is_empty());
     }
@@ -156,14 +186,30 @@ mod tests {
     #[tokio::test]
     async fn importer_errors_return_nothing() {
         let svc = configured_service().await;
-        let resp = handle(&svc, Request { type_name: WIDGET.into(), id: "".into(), ..Request::default() }).await;
+        let resp = handle(
+            &svc,
+            Request {
+                type_name: WIDGET.into(),
+                id: "".into(),
+                ..Request::default()
+            },
+        )
+        .await;
         assert_eq!(resp.diagnostics[0].summary, "Invalid import id");
         assert!(resp.imported_resources.is_empty());
     }
 
     #[tokio::test]
     async fn unconfigured_provider_is_an_error() {
-        let resp = handle(&service(), Request { type_name: WIDGET.into(), id: "w".into(), ..Request::default() }).await;
+        let resp = handle(
+            &service(),
+            Request {
+                type_name: WIDGET.into(),
+                id: "w".into(),
+                ..Request::default()
+            },
+        )
+        .await;
         assert_eq!(resp.diagnostics[0].summary, "Provider not configured");
     }
 }

@@ -16,7 +16,9 @@ pub(crate) type EventStream = tokio_stream::Once<Result<Event, Status>>;
 #[tracing::instrument(level = "debug", name = "InvokeAction", skip_all, fields(type_name = %req.action_type))]
 pub(super) fn handle(req: Request) -> EventStream {
     let diagnostics = support::unsupported("Actions", "InvokeAction", &req.action_type);
-    tokio_stream::once(Ok(Event { r#type: Some(Type::Completed(Completed { diagnostics })) }))
+    tokio_stream::once(Ok(Event {
+        r#type: Some(Type::Completed(Completed { diagnostics })),
+    }))
 }
 
 #[cfg(test)]
@@ -27,9 +29,14 @@ mod tests {
 
     #[tokio::test]
     async fn streams_one_completed_event_with_the_error() {
-        let mut stream = handle(Request { action_type: "zae_a".into(), ..Request::default() });
+        let mut stream = handle(Request {
+            action_type: "zae_a".into(),
+            ..Request::default()
+        });
         let event = stream.next().await.expect("one event").expect("not a gRPC error");
-        let Some(Type::Completed(done)) = event.r#type else { panic!("expected a completed event") };
+        let Some(Type::Completed(done)) = event.r#type else {
+            panic!("expected a completed event")
+        };
         assert_eq!(done.diagnostics[0].summary, "Actions not supported");
         assert!(stream.next().await.is_none());
     }

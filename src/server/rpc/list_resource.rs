@@ -15,7 +15,10 @@ pub(crate) type EventStream = tokio_stream::Once<Result<Event, Status>>;
 #[tracing::instrument(level = "debug", name = "ListResource", skip_all, fields(type_name = %req.type_name))]
 pub(super) fn handle(req: Request) -> EventStream {
     let diagnostic = support::unsupported("List resources", "ListResource", &req.type_name);
-    tokio_stream::once(Ok(Event { diagnostic, ..Event::default() }))
+    tokio_stream::once(Ok(Event {
+        diagnostic,
+        ..Event::default()
+    }))
 }
 
 #[cfg(test)]
@@ -26,7 +29,10 @@ mod tests {
 
     #[tokio::test]
     async fn streams_one_event_with_the_error() {
-        let mut stream = handle(Request { type_name: "zae_x".into(), ..Request::default() });
+        let mut stream = handle(Request {
+            type_name: "zae_x".into(),
+            ..Request::default()
+        });
         let event = stream.next().await.expect("one event").expect("not a gRPC error");
         assert_eq!(event.diagnostic[0].summary, "List resources not supported");
         assert!(event.resource_object.is_none());

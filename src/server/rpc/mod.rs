@@ -3,13 +3,13 @@
 //! terraform-plugin-framework's `internal/proto6server/server_<rpc>.go`).
 //!
 //! Every handler turns a protobuf request into framework values (see
-//! [`convert`](super::convert)), calls the provider, resource or data source, and turns the
+//! the server's `convert` module), calls the provider, resource or data source, and turns the
 //! result back. Handlers never fail at the gRPC level and never panic: decoding problems,
 //! unknown type names, an unconfigured provider and unsupported features all come back as
 //! error diagnostics naming what went wrong.
 //!
 //! Resource and data source operations run inside the service's
-//! [`StopSignal`](crate::framework::stop::StopSignal) scope, so `StopProvider` reaches them
+//! [`StopSignal`] scope, so `StopProvider` reaches them
 //! through [`framework::stop`](crate::framework::stop). Read-only operations (read, plan,
 //! import, data source read) are also abandoned with an error when the signal fires; apply
 //! operations are left to finish so they can report what they created.
@@ -95,7 +95,9 @@ pub(crate) struct ResourceEntry<D> {
 impl<D: Send + Sync + 'static> ResourceEntry<D> {
     /// The resource's identity support and identity type, when it has an identity.
     pub(crate) fn identity(&self) -> Option<(&dyn ResourceIdentity, Type)> {
-        self.resource.identity().map(|identity| (identity, identity.value_type()))
+        self.resource
+            .identity()
+            .map(|identity| (identity, identity.value_type()))
     }
 }
 
@@ -148,7 +150,14 @@ impl<P: Provider> ProviderRpc<P> {
             if data_sources.contains_key(&name) {
                 tracing::warn!(type_name = %name, "data source type registered twice; the last one wins");
             }
-            data_sources.insert(name, DataSourceEntry { data_source, schema, ty });
+            data_sources.insert(
+                name,
+                DataSourceEntry {
+                    data_source,
+                    schema,
+                    ty,
+                },
+            );
         }
         ProviderRpc {
             provider,
@@ -499,7 +508,11 @@ mod tests {
     #[tokio::test]
     async fn lifecycle_through_the_grpc_trait() {
         let svc = service();
-        let schema = svc.get_provider_schema(Request::new(Default::default())).await.expect("ok").into_inner();
+        let schema = svc
+            .get_provider_schema(Request::new(Default::default()))
+            .await
+            .expect("ok")
+            .into_inner();
         assert!(schema.resource_schemas.contains_key(WIDGET));
 
         let config = obj(&[("endpoint", "https://example".into())]);
@@ -507,7 +520,11 @@ mod tests {
             config: Some(msgpack(&svc.provider_ty, &config)),
             ..Default::default()
         };
-        let resp = svc.configure_provider(Request::new(configure)).await.expect("ok").into_inner();
+        let resp = svc
+            .configure_provider(Request::new(configure))
+            .await
+            .expect("ok")
+            .into_inner();
         assert!(resp.diagnostics.is_empty(), "{:?}", resp.diagnostics);
 
         let ty = widget_ty(&svc);
@@ -519,7 +536,11 @@ mod tests {
             config: Some(msgpack(&ty, &config)),
             ..Default::default()
         };
-        let planned = svc.plan_resource_change(Request::new(plan)).await.expect("ok").into_inner();
+        let planned = svc
+            .plan_resource_change(Request::new(plan))
+            .await
+            .expect("ok")
+            .into_inner();
         assert!(planned.diagnostics.is_empty(), "{:?}", planned.diagnostics);
 
         let apply = pb::apply_resource_change::Request {
@@ -530,7 +551,11 @@ mod tests {
             planned_private: planned.planned_private.clone(),
             ..Default::default()
         };
-        let applied = svc.apply_resource_change(Request::new(apply)).await.expect("ok").into_inner();
+        let applied = svc
+            .apply_resource_change(Request::new(apply))
+            .await
+            .expect("ok")
+            .into_inner();
         assert!(applied.diagnostics.is_empty(), "{:?}", applied.diagnostics);
         let state = decode(&ty, applied.new_state.as_ref());
         assert_eq!(state.get("id").as_str(), Some("w-w"));
@@ -557,8 +582,16 @@ mod tests {
             prior_identity: refreshed.new_identity.clone(),
             ..Default::default()
         };
-        let unchanged = svc.plan_resource_change(Request::new(replan)).await.expect("ok").into_inner();
-        assert_eq!(decode(&ty, unchanged.planned_state.as_ref()), state, "second plan is empty");
+        let unchanged = svc
+            .plan_resource_change(Request::new(replan))
+            .await
+            .expect("ok")
+            .into_inner();
+        assert_eq!(
+            decode(&ty, unchanged.planned_state.as_ref()),
+            state,
+            "second plan is empty"
+        );
 
         let destroy = pb::apply_resource_change::Request {
             type_name: WIDGET.into(),
@@ -567,12 +600,19 @@ mod tests {
             config: Some(msgpack(&ty, &Value::Null)),
             ..Default::default()
         };
-        let destroyed = svc.apply_resource_change(Request::new(destroy)).await.expect("ok").into_inner();
+        let destroyed = svc
+            .apply_resource_change(Request::new(destroy))
+            .await
+            .expect("ok")
+            .into_inner();
         assert!(destroyed.diagnostics.is_empty(), "{:?}", destroyed.diagnostics);
         assert_eq!(decode(&ty, destroyed.new_state.as_ref()), Value::Null);
 
         let calls = svc.provider.script.lock().expect("script").calls.clone();
-        assert_eq!(calls, vec!["modify_plan:create", "create", "read", "modify_plan:update", "delete"]);
+        assert_eq!(
+            calls,
+            vec!["modify_plan:create", "create", "read", "modify_plan:update", "delete"]
+        );
     }
 
     #[tokio::test]
@@ -584,7 +624,11 @@ mod tests {
             current_state: Some(msgpack(&ty, &testing::widget_state("w"))),
             ..Default::default()
         };
-        let resp = svc.read_resource(Request::new(read)).await.expect("never a gRPC error").into_inner();
+        let resp = svc
+            .read_resource(Request::new(read))
+            .await
+            .expect("never a gRPC error")
+            .into_inner();
         assert_eq!(resp.diagnostics[0].summary, "Provider not configured");
         assert_eq!(resp.diagnostics[0].severity, pb::diagnostic::Severity::Error as i32);
     }
@@ -593,20 +637,76 @@ mod tests {
     async fn unsupported_rpcs_answer_with_diagnostics() {
         let svc = configured_service().await;
         let summaries = [
-            svc.validate_ephemeral_resource_config(Request::new(Default::default())).await.expect("ok").into_inner().diagnostics,
-            svc.open_ephemeral_resource(Request::new(Default::default())).await.expect("ok").into_inner().diagnostics,
-            svc.renew_ephemeral_resource(Request::new(Default::default())).await.expect("ok").into_inner().diagnostics,
-            svc.close_ephemeral_resource(Request::new(Default::default())).await.expect("ok").into_inner().diagnostics,
-            svc.validate_list_resource_config(Request::new(Default::default())).await.expect("ok").into_inner().diagnostics,
-            svc.validate_state_store_config(Request::new(Default::default())).await.expect("ok").into_inner().diagnostics,
-            svc.configure_state_store(Request::new(Default::default())).await.expect("ok").into_inner().diagnostics,
-            svc.lock_state(Request::new(Default::default())).await.expect("ok").into_inner().diagnostics,
-            svc.unlock_state(Request::new(Default::default())).await.expect("ok").into_inner().diagnostics,
-            svc.get_states(Request::new(Default::default())).await.expect("ok").into_inner().diagnostics,
-            svc.delete_state(Request::new(Default::default())).await.expect("ok").into_inner().diagnostics,
-            svc.plan_action(Request::new(Default::default())).await.expect("ok").into_inner().diagnostics,
-            svc.validate_action_config(Request::new(Default::default())).await.expect("ok").into_inner().diagnostics,
-            svc.move_resource_state(Request::new(Default::default())).await.expect("ok").into_inner().diagnostics,
+            svc.validate_ephemeral_resource_config(Request::new(Default::default()))
+                .await
+                .expect("ok")
+                .into_inner()
+                .diagnostics,
+            svc.open_ephemeral_resource(Request::new(Default::default()))
+                .await
+                .expect("ok")
+                .into_inner()
+                .diagnostics,
+            svc.renew_ephemeral_resource(Request::new(Default::default()))
+                .await
+                .expect("ok")
+                .into_inner()
+                .diagnostics,
+            svc.close_ephemeral_resource(Request::new(Default::default()))
+                .await
+                .expect("ok")
+                .into_inner()
+                .diagnostics,
+            svc.validate_list_resource_config(Request::new(Default::default()))
+                .await
+                .expect("ok")
+                .into_inner()
+                .diagnostics,
+            svc.validate_state_store_config(Request::new(Default::default()))
+                .await
+                .expect("ok")
+                .into_inner()
+                .diagnostics,
+            svc.configure_state_store(Request::new(Default::default()))
+                .await
+                .expect("ok")
+                .into_inner()
+                .diagnostics,
+            svc.lock_state(Request::new(Default::default()))
+                .await
+                .expect("ok")
+                .into_inner()
+                .diagnostics,
+            svc.unlock_state(Request::new(Default::default()))
+                .await
+                .expect("ok")
+                .into_inner()
+                .diagnostics,
+            svc.get_states(Request::new(Default::default()))
+                .await
+                .expect("ok")
+                .into_inner()
+                .diagnostics,
+            svc.delete_state(Request::new(Default::default()))
+                .await
+                .expect("ok")
+                .into_inner()
+                .diagnostics,
+            svc.plan_action(Request::new(Default::default()))
+                .await
+                .expect("ok")
+                .into_inner()
+                .diagnostics,
+            svc.validate_action_config(Request::new(Default::default()))
+                .await
+                .expect("ok")
+                .into_inner()
+                .diagnostics,
+            svc.move_resource_state(Request::new(Default::default()))
+                .await
+                .expect("ok")
+                .into_inner()
+                .diagnostics,
         ];
         for diags in &summaries {
             assert_eq!(diags.len(), 1);
@@ -614,26 +714,54 @@ mod tests {
             assert!(diags[0].summary.ends_with("not supported"), "{}", diags[0].summary);
         }
 
-        let mut list = svc.list_resource(Request::new(Default::default())).await.expect("ok").into_inner();
+        let mut list = svc
+            .list_resource(Request::new(Default::default()))
+            .await
+            .expect("ok")
+            .into_inner();
         let event = list.next().await.expect("one event").expect("ok");
         assert!(event.diagnostic[0].summary.ends_with("not supported"));
 
-        let mut invoke = svc.invoke_action(Request::new(Default::default())).await.expect("ok").into_inner();
+        let mut invoke = svc
+            .invoke_action(Request::new(Default::default()))
+            .await
+            .expect("ok")
+            .into_inner();
         assert!(invoke.next().await.expect("one event").is_ok());
 
-        let mut chunks = svc.read_state_bytes(Request::new(Default::default())).await.expect("ok").into_inner();
-        assert!(chunks.next().await.expect("one chunk").expect("ok").diagnostics[0].summary.ends_with("not supported"));
+        let mut chunks = svc
+            .read_state_bytes(Request::new(Default::default()))
+            .await
+            .expect("ok")
+            .into_inner();
+        assert!(
+            chunks.next().await.expect("one chunk").expect("ok").diagnostics[0]
+                .summary
+                .ends_with("not supported")
+        );
 
-        let call = svc.call_function(Request::new(Default::default())).await.expect("ok").into_inner();
+        let call = svc
+            .call_function(Request::new(Default::default()))
+            .await
+            .expect("ok")
+            .into_inner();
         assert!(call.error.is_some());
-        let functions = svc.get_functions(Request::new(Default::default())).await.expect("ok").into_inner();
+        let functions = svc
+            .get_functions(Request::new(Default::default()))
+            .await
+            .expect("ok")
+            .into_inner();
         assert!(functions.functions.is_empty() && functions.diagnostics.is_empty());
     }
 
     #[tokio::test]
     async fn stop_provider_reaches_operations() {
         let svc = service();
-        let resp = svc.stop_provider(Request::new(Default::default())).await.expect("ok").into_inner();
+        let resp = svc
+            .stop_provider(Request::new(Default::default()))
+            .await
+            .expect("ok")
+            .into_inner();
         assert!(resp.error.is_empty());
         assert!(svc.scoped(async { crate::framework::stop::requested() }).await);
         assert!(svc.cancellable(std::future::pending::<()>()).await.is_none());
@@ -641,6 +769,8 @@ mod tests {
 
     #[test]
     fn provider_service_wraps_the_implementation() {
-        let _service = provider_service(testing::FakeProvider { script: Default::default() });
+        let _service = provider_service(testing::FakeProvider {
+            script: Default::default(),
+        });
     }
 }

@@ -10,7 +10,10 @@ use super::support;
 #[tracing::instrument(level = "debug", name = "MoveResourceState", skip_all, fields(type_name = %req.target_type_name))]
 pub(super) fn handle(req: Request) -> Response {
     let subject = format!("{} to {}", req.source_type_name, req.target_type_name);
-    Response { diagnostics: support::unsupported("Moving resource state", "MoveResourceState", &subject), ..Response::default() }
+    Response {
+        diagnostics: support::unsupported("Moving resource state", "MoveResourceState", &subject),
+        ..Response::default()
+    }
 }
 
 #[cfg(test)]
@@ -19,7 +22,11 @@ mod tests {
 
     #[test]
     fn answers_with_an_error() {
-        let req = Request { source_type_name: "a_x".into(), target_type_name: "fake_widget".into(), ..Request::default() };
+        let req = Request {
+            source_type_name: "a_x".into(),
+            target_type_name: "fake_widget".into(),
+            ..Request::default()
+        };
         let resp = handle(req);
         assert_eq!(resp.diagnostics[0].summary, "Moving resource state not supported");
         assert!(resp.diagnostics[0].detail.contains("a_x to fake_widget"));

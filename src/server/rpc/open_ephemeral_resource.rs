@@ -9,7 +9,10 @@ use super::support;
 /// Refuses the request.
 #[tracing::instrument(level = "debug", name = "OpenEphemeralResource", skip_all, fields(type_name = %req.type_name))]
 pub(super) fn handle(req: Request) -> Response {
-    Response { diagnostics: support::unsupported("Ephemeral resources", "OpenEphemeralResource", &req.type_name), ..Response::default() }
+    Response {
+        diagnostics: support::unsupported("Ephemeral resources", "OpenEphemeralResource", &req.type_name),
+        ..Response::default()
+    }
 }
 
 #[cfg(test)]
@@ -18,7 +21,10 @@ mod tests {
 
     #[test]
     fn answers_with_an_error_diagnostic() {
-        let resp = handle(Request { type_name: "zae_x".into(), ..Request::default() });
+        let resp = handle(Request {
+            type_name: "zae_x".into(),
+            ..Request::default()
+        });
         assert_eq!(resp.diagnostics.len(), 1);
         assert_eq!(resp.diagnostics[0].summary, "Ephemeral resources not supported");
         assert_eq!(resp.diagnostics[0].severity, pb::diagnostic::Severity::Error as i32);

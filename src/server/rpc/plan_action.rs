@@ -9,7 +9,10 @@ use super::support;
 /// Refuses the request.
 #[tracing::instrument(level = "debug", name = "PlanAction", skip_all, fields(type_name = %req.action_type))]
 pub(super) fn handle(req: Request) -> Response {
-    Response { diagnostics: support::unsupported("Actions", "PlanAction", &req.action_type), ..Response::default() }
+    Response {
+        diagnostics: support::unsupported("Actions", "PlanAction", &req.action_type),
+        ..Response::default()
+    }
 }
 
 #[cfg(test)]
@@ -18,7 +21,10 @@ mod tests {
 
     #[test]
     fn answers_with_an_error_diagnostic() {
-        let resp = handle(Request { action_type: "zae_x".into(), ..Request::default() });
+        let resp = handle(Request {
+            action_type: "zae_x".into(),
+            ..Request::default()
+        });
         assert_eq!(resp.diagnostics.len(), 1);
         assert_eq!(resp.diagnostics[0].summary, "Actions not supported");
         assert_eq!(resp.diagnostics[0].severity, pb::diagnostic::Severity::Error as i32);

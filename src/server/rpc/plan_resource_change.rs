@@ -33,7 +33,10 @@ pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> R
             let prior_private = Private::from_bytes(&req.prior_private);
             let destroying = proposed.is_null();
             let mut resp = if destroying {
-                ModifyPlanResponse { planned_private: prior_private.clone(), ..ModifyPlanResponse::default() }
+                ModifyPlanResponse {
+                    planned_private: prior_private.clone(),
+                    ..ModifyPlanResponse::default()
+                }
             } else {
                 let change = planning::plan_change(&entry.schema.block, &config, &prior, &proposed);
                 ModifyPlanResponse {
@@ -50,12 +53,20 @@ pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> R
                 prior_private: &prior_private,
                 provider: provider.as_deref(),
             };
-            if svc.cancellable(entry.resource.modify_plan(&modify, &mut resp)).await.is_none() {
+            if svc
+                .cancellable(entry.resource.modify_plan(&modify, &mut resp))
+                .await
+                .is_none()
+            {
                 support::stopped(&mut diags);
             }
             diags.extend(resp.diagnostics);
 
-            let planned = if destroying { Value::Null } else { support::finish_plan(&entry.schema.block, &resp.planned_state) };
+            let planned = if destroying {
+                Value::Null
+            } else {
+                support::finish_plan(&entry.schema.block, &resp.planned_state)
+            };
             out.planned_state = support::encode(&planned, ty, "planned_state", &mut diags);
             out.planned_private = resp.planned_private.to_bytes();
             if !destroying && !prior.is_null() {
@@ -174,7 +185,11 @@ mod tests {
         let resp = handle(&svc, req).await;
         assert!(resp.diagnostics.is_empty(), "{:?}", resp.diagnostics);
         let paths: Vec<_> = resp.requires_replace.iter().map(path_from_proto).collect();
-        assert_eq!(paths, vec![AttributePath::root("name")], "schema and modify_plan paths are merged");
+        assert_eq!(
+            paths,
+            vec![AttributePath::root("name")],
+            "schema and modify_plan paths are merged"
+        );
         assert!(resp.planned_identity.is_none(), "a replacement gets a new identity");
     }
 
@@ -187,7 +202,11 @@ mod tests {
         assert_eq!(resp.planned_state.as_ref().map(|d| d.msgpack.clone()), Some(vec![0xc0]));
         assert!(resp.requires_replace.is_empty());
         let private = Private::from_bytes(&resp.planned_private);
-        assert_eq!(private.get("from"), Some(&serde_json::json!("state")), "prior private carried to apply");
+        assert_eq!(
+            private.get("from"),
+            Some(&serde_json::json!("state")),
+            "prior private carried to apply"
+        );
         let calls = svc.provider.script.lock().expect("script").calls.clone();
         assert_eq!(calls, vec!["modify_plan:destroy"]);
     }
@@ -214,7 +233,10 @@ mod tests {
     async fn undecodable_values_name_their_field() {
         let svc = service();
         let mut req = request(&svc, &Value::Null, &Value::Null, &Value::Null);
-        req.proposed_new_state = Some(pb::DynamicValue { msgpack: vec![0x01], json: Vec::new() });
+        req.proposed_new_state = Some(pb::DynamicValue {
+            msgpack: vec![0x01],
+            json: Vec::new(),
+        });
         let resp = handle(&svc, req).await;
         assert_eq!(resp.diagnostics[0].summary, "Unable to decode proposed_new_state");
         assert!(resp.planned_state.is_none());

@@ -20,7 +20,10 @@ pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> R
         && let Some(config) = support::decode(req.config.as_ref(), &entry.ty, "config", &mut diags)
         && let Some(provider) = svc.require_configured(&mut diags).await
     {
-        let read = ReadDataRequest { config: &config, provider: &*provider };
+        let read = ReadDataRequest {
+            config: &config,
+            provider: &*provider,
+        };
         let mut read_diags = Diagnostics::new();
         let state = match svc.cancellable(entry.data_source.read(&read, &mut read_diags)).await {
             Some(state) => state,
@@ -53,7 +56,11 @@ mod tests {
         let svc = configured_service().await;
         let ty = &svc.data_sources[LOOKUP].ty;
         let config = obj(&[("name", "n".into())]);
-        let req = Request { type_name: LOOKUP.into(), config: Some(msgpack(ty, &config)), ..Request::default() };
+        let req = Request {
+            type_name: LOOKUP.into(),
+            config: Some(msgpack(ty, &config)),
+            ..Request::default()
+        };
         let resp = handle(&svc, req).await;
         assert!(resp.diagnostics.is_empty(), "{:?}", resp.diagnostics);
         let state = decode(ty, resp.state.as_ref());
@@ -66,7 +73,11 @@ mod tests {
         let svc = service();
         let ty = &svc.data_sources[LOOKUP].ty;
         let config = obj(&[("name", "n".into())]);
-        let req = Request { type_name: LOOKUP.into(), config: Some(msgpack(ty, &config)), ..Request::default() };
+        let req = Request {
+            type_name: LOOKUP.into(),
+            config: Some(msgpack(ty, &config)),
+            ..Request::default()
+        };
         let resp = handle(&svc, req).await;
         assert_eq!(resp.diagnostics[0].summary, "Provider not configured");
         assert!(resp.state.is_none());

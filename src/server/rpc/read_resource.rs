@@ -22,37 +22,70 @@ use super::{ProviderRpc, ResourceEntry, support};
 pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> Response {
     let mut diags = Diagnostics::new();
     // Until the read succeeds, answer with exactly what Terraform sent.
-    let mut out = Response { new_state: req.current_state.clone(), private: req.private.clone(), ..Response::default() };
+    let mut out = Response {
+        new_state: req.current_state.clone(),
+        private: req.private.clone(),
+        ..Response::default()
+    };
     let Some(entry) = svc.resource(&req.type_name, &mut diags) else {
-        return Response { diagnostics: diagnostics_to_proto(&diags), ..out };
+        return Response {
+            diagnostics: diagnostics_to_proto(&diags),
+            ..out
+        };
     };
     let Some(current) = support::decode(req.current_state.as_ref(), &entry.ty, "current_state", &mut diags) else {
-        return Response { diagnostics: diagnostics_to_proto(&diags), ..out };
+        return Response {
+            diagnostics: diagnostics_to_proto(&diags),
+            ..out
+        };
     };
     if current.is_null() {
-        return Response { diagnostics: diagnostics_to_proto(&diags), ..out };
+        return Response {
+            diagnostics: diagnostics_to_proto(&diags),
+            ..out
+        };
     }
     let Some(provider) = svc.require_configured(&mut diags).await else {
-        return Response { diagnostics: diagnostics_to_proto(&diags), ..out };
+        return Response {
+            diagnostics: diagnostics_to_proto(&diags),
+            ..out
+        };
     };
 
     let private = Private::from_bytes(&req.private);
-    let mut resp = StateResponse { new_state: current.clone(), private: private.clone(), diagnostics: Diagnostics::new() };
-    let read = ReadRequest { current_state: &current, private: &private, provider: &*provider };
+    let mut resp = StateResponse {
+        new_state: current.clone(),
+        private: private.clone(),
+        diagnostics: Diagnostics::new(),
+    };
+    let read = ReadRequest {
+        current_state: &current,
+        private: &private,
+        provider: &*provider,
+    };
     if svc.cancellable(entry.resource.read(&read, &mut resp)).await.is_none() {
         support::stopped(&mut diags);
-        return Response { diagnostics: diagnostics_to_proto(&diags), ..out };
+        return Response {
+            diagnostics: diagnostics_to_proto(&diags),
+            ..out
+        };
     }
     diags.extend(resp.diagnostics);
     if diags.has_errors() {
-        return Response { diagnostics: diagnostics_to_proto(&diags), ..out };
+        return Response {
+            diagnostics: diagnostics_to_proto(&diags),
+            ..out
+        };
     }
 
     let new_state = support::finish_state(&entry.schema.block, &resp.new_state, "read", &mut diags);
     out.new_state = support::encode_or(&new_state, &current, &entry.ty, "new_state", &mut diags);
     out.private = resp.private.to_bytes();
     out.new_identity = new_identity(entry, &req, &new_state, &mut diags);
-    Response { diagnostics: diagnostics_to_proto(&diags), ..out }
+    Response {
+        diagnostics: diagnostics_to_proto(&diags),
+        ..out
+    }
 }
 
 /// The identity to store with `state`: Terraform's stored identity when it has one (an
@@ -70,17 +103,21 @@ fn new_identity<D: Send + Sync + 'static>(
     let stored = decode_identity(req.current_identity.as_ref(), &ty, "current_identity")
         .map_err(|e| e.add_to(diags))
         .ok()?;
-    let value = if stored.is_null() { identity.identity_of(state) } else { stored };
-    encode_identity(&value, &ty, "new_identity").map_err(|e| e.add_to(diags)).ok()
+    let value = if stored.is_null() {
+        identity.identity_of(state)
+    } else {
+        stored
+    };
+    encode_identity(&value, &ty, "new_identity")
+        .map_err(|e| e.add_to(diags))
+        .ok()
 }
 
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
-    use super::super::testing::{
-        PLAIN, WIDGET, configured_service, decode, identity, msgpack, service, widget_state,
-    };
+    use super::super::testing::{PLAIN, WIDGET, configured_service, decode, identity, msgpack, service, widget_state};
     use super::*;
     use crate::server::convert::value::decode_identity;
 
@@ -133,7 +170,11 @@ mod tests {
         let svc = configured_service().await;
         let ty = &svc.resources[PLAIN].ty;
         let state = super::super::testing::obj(&[("id", "p".into())]);
-        let req = Request { type_name: PLAIN.into(), current_state: Some(msgpack(ty, &state)), ..Request::default() };
+        let req = Request {
+            type_name: PLAIN.into(),
+            current_state: Some(msgpack(ty, &state)),
+            ..Request::default()
+        };
         let resp = handle(&svc, req).await;
         assert!(resp.diagnostics.is_empty(), "{:?}", resp.diagnostics);
         assert!(resp.new_identity.is_none());
@@ -162,7 +203,10 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
         svc.stop_signal().trigger();
-        let resp = tokio::time::timeout(Duration::from_secs(2), task).await.expect("finishes").expect("no panic");
+        let resp = tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .expect("finishes")
+            .expect("no panic");
         assert_eq!(resp.diagnostics[0].summary, "Operation cancelled");
     }
 }

@@ -12,7 +12,9 @@ use crate::framework::value::Value;
 /// decodes "no blocks" as an empty list, set or map, never null, so a null would show up as
 /// a perpetual diff). Null or unknown values are returned unchanged.
 pub(crate) fn conform(block: &Block, value: &Value) -> Value {
-    let Value::Object(fields) = value else { return value.clone() };
+    let Value::Object(fields) = value else {
+        return value.clone();
+    };
     let mut out = BTreeMap::new();
     for attr in &block.attributes {
         let v = fields.get(&attr.name).unwrap_or(&Value::Null);
@@ -40,7 +42,10 @@ fn conform_attribute(attr: &Attribute, value: &Value) -> Value {
     match &attr.kind {
         AttributeKind::Typed(_) => value.clone(),
         AttributeKind::Nested { nesting, attributes } => {
-            let inner = Block { attributes: attributes.clone(), ..Block::default() };
+            let inner = Block {
+                attributes: attributes.clone(),
+                ..Block::default()
+            };
             map_objects(*nesting, value, &|obj| conform(&inner, obj))
         }
     }
@@ -73,7 +78,9 @@ pub(crate) fn unknowns_to_null(value: &Value) -> Value {
 /// deprecated attributes are null, deprecated blocks are empty, everything else is kept.
 /// Used by `GenerateResourceConfig` (`terraform plan -generate-config-out`).
 pub(crate) fn config_from_state(block: &Block, state: &Value) -> Value {
-    let Value::Object(fields) = state else { return state.clone() };
+    let Value::Object(fields) = state else {
+        return state.clone();
+    };
     let mut out = BTreeMap::new();
     for attr in &block.attributes {
         let v = fields.get(&attr.name).unwrap_or(&Value::Null);
@@ -83,7 +90,10 @@ pub(crate) fn config_from_state(block: &Block, state: &Value) -> Value {
             match &attr.kind {
                 AttributeKind::Typed(_) => v.clone(),
                 AttributeKind::Nested { nesting, attributes } => {
-                    let inner = Block { attributes: attributes.clone(), ..Block::default() };
+                    let inner = Block {
+                        attributes: attributes.clone(),
+                        ..Block::default()
+                    };
                     map_objects(*nesting, v, &|obj| config_from_state(&inner, obj))
                 }
             }
@@ -125,10 +135,19 @@ mod tests {
             .attribute(Attribute::nested(
                 "ports",
                 Nesting::List,
-                vec![Attribute::number("port").required(), Attribute::string("arn").computed()],
+                vec![
+                    Attribute::number("port").required(),
+                    Attribute::string("arn").computed(),
+                ],
             ))
-            .block(NestedBlock::list("rule", Block::new("").attribute(Attribute::bool("on").optional())))
-            .block(NestedBlock::single("timeouts", Block::new("").attribute(Attribute::string("create").optional())))
+            .block(NestedBlock::list(
+                "rule",
+                Block::new("").attribute(Attribute::bool("on").optional()),
+            ))
+            .block(NestedBlock::single(
+                "timeouts",
+                Block::new("").attribute(Attribute::string("create").optional()),
+            ))
     }
 
     fn obj(pairs: &[(&str, Value)]) -> Value {
@@ -150,7 +169,10 @@ mod tests {
 
     #[test]
     fn conform_reaches_into_nested_attributes() {
-        let v = obj(&[("ports", Value::List(vec![obj(&[("port", Value::int(80)), ("junk", Value::Bool(true))])]))]);
+        let v = obj(&[(
+            "ports",
+            Value::List(vec![obj(&[("port", Value::int(80)), ("junk", Value::Bool(true))])]),
+        )]);
         let out = conform(&block(), &v);
         let port = &out.get("ports").as_list().expect("list")[0];
         assert_eq!(port, &obj(&[("arn", Value::Null), ("port", Value::int(80))]));
@@ -158,7 +180,10 @@ mod tests {
 
     #[test]
     fn unknowns_become_null_at_any_depth() {
-        let v = obj(&[("id", Value::unknown()), ("rule", Value::List(vec![obj(&[("on", Value::unknown())])]))]);
+        let v = obj(&[
+            ("id", Value::unknown()),
+            ("rule", Value::List(vec![obj(&[("on", Value::unknown())])])),
+        ]);
         let out = unknowns_to_null(&v);
         assert!(out.is_fully_known());
         assert!(out.get("id").is_null());
@@ -171,7 +196,10 @@ mod tests {
             ("name", "a".into()),
             ("old", "legacy".into()),
             ("size", Value::int(3)),
-            ("ports", Value::List(vec![obj(&[("port", Value::int(80)), ("arn", "arn:x".into())])])),
+            (
+                "ports",
+                Value::List(vec![obj(&[("port", Value::int(80)), ("arn", "arn:x".into())])]),
+            ),
             ("rule", Value::List(vec![obj(&[("on", true.into())])])),
             ("timeouts", Value::Null),
         ]);
@@ -189,7 +217,10 @@ mod tests {
     #[test]
     fn complete_identity_needs_every_attribute() {
         assert!(is_complete_identity(&obj(&[("name", "a".into())])));
-        assert!(!is_complete_identity(&obj(&[("name", "a".into()), ("region", Value::Null)])));
+        assert!(!is_complete_identity(&obj(&[
+            ("name", "a".into()),
+            ("region", Value::Null)
+        ])));
         assert!(!is_complete_identity(&obj(&[("name", Value::unknown())])));
         assert!(!is_complete_identity(&Value::Null));
     }

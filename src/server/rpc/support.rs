@@ -22,7 +22,12 @@ pub(crate) fn decode(
 }
 
 /// Encodes a response value; on failure adds a diagnostic naming `field` and returns `None`.
-pub(crate) fn encode(value: &Value, ty: &Type, field: &'static str, diags: &mut Diagnostics) -> Option<pb::DynamicValue> {
+pub(crate) fn encode(
+    value: &Value,
+    ty: &Type,
+    field: &'static str,
+    diags: &mut Diagnostics,
+) -> Option<pb::DynamicValue> {
     encode_dynamic(value, ty, field).map_err(|e| e.add_to(diags)).ok()
 }
 
@@ -92,7 +97,11 @@ pub(crate) fn stopped(diags: &mut Diagnostics) {
 /// The diagnostics of an RPC for a feature this provider does not offer.
 pub(crate) fn unsupported(summary: &str, rpc: &str, type_name: &str) -> Vec<pb::Diagnostic> {
     let mut diags = Diagnostics::new();
-    let subject = if type_name.is_empty() { String::new() } else { format!(" for `{type_name}`") };
+    let subject = if type_name.is_empty() {
+        String::new()
+    } else {
+        format!(" for `{type_name}`")
+    };
     diags.error(
         format!("{summary} not supported"),
         format!("Terraform called {rpc}{subject}, which is not supported by this provider."),
@@ -127,7 +136,11 @@ mod tests {
         let diags = unsupported("Ephemeral resources", "OpenEphemeralResource", "zae_token");
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].summary, "Ephemeral resources not supported");
-        assert!(diags[0].detail.contains("OpenEphemeralResource for `zae_token`"), "{}", diags[0].detail);
+        assert!(
+            diags[0].detail.contains("OpenEphemeralResource for `zae_token`"),
+            "{}",
+            diags[0].detail
+        );
         assert!(diags[0].detail.contains("not supported by this provider"));
     }
 }

@@ -78,7 +78,9 @@ pub(crate) fn service() -> FakeService {
 /// A service whose provider is configured with endpoint `https://example`.
 pub(crate) async fn configured_service() -> FakeService {
     let svc = service();
-    *svc.configured.write().await = Some(Arc::new(FakeClient { endpoint: "https://example".into() }));
+    *svc.configured.write().await = Some(Arc::new(FakeClient {
+        endpoint: "https://example".into(),
+    }));
     svc
 }
 
@@ -99,7 +101,10 @@ pub(crate) fn decode(ty: &Type, value: Option<&pb::DynamicValue>) -> Value {
 
 /// A widget configuration as Terraform would send it.
 pub(crate) fn widget_config(name: &str, size: i64) -> Value {
-    conform(&widget_schema().block, &obj(&[("name", name.into()), ("size", Value::int(size))]))
+    conform(
+        &widget_schema().block,
+        &obj(&[("name", name.into()), ("size", Value::int(size))]),
+    )
 }
 
 /// The state of a created widget (size 2).
@@ -119,10 +124,17 @@ fn widget_schema() -> Schema {
     let block = Block::new("A fake widget.")
         .attribute(Attribute::string("id").computed().plan_modifier(UseStateForUnknown))
         .attribute(Attribute::string("name").required().plan_modifier(RequiresReplace))
-        .attribute(Attribute::number("size").default_value(1i64).validator(IntBetween { min: 0, max: 10 }))
+        .attribute(
+            Attribute::number("size")
+                .default_value(1i64)
+                .validator(IntBetween { min: 0, max: 10 }),
+        )
         .attribute(Attribute::string_map("tags").optional())
         .attribute(Attribute::string("etag").computed())
-        .block(NestedBlock::list("rule", Block::new("A rule.").attribute(Attribute::number("limit").required())))
+        .block(NestedBlock::list(
+            "rule",
+            Block::new("A rule.").attribute(Attribute::number("limit").required()),
+        ))
         .block(timeouts::block(&["create"]));
     Schema { version: 1, block }
 }
@@ -136,16 +148,26 @@ impl Provider for FakeProvider {
     }
 
     fn schema(&self) -> Schema {
-        Schema::new(Block::new("The fake provider.").attribute(Attribute::string("endpoint").optional().validator(
-            StringCheck::new("Invalid value", "an http(s) URL", |s| {
-                if s.starts_with("http") { Ok(()) } else { Err(format!("{s:?} is not an http(s) URL")) }
-            }),
-        )))
+        Schema::new(
+            Block::new("The fake provider.").attribute(Attribute::string("endpoint").optional().validator(
+                StringCheck::new("Invalid value", "an http(s) URL", |s| {
+                    if s.starts_with("http") {
+                        Ok(())
+                    } else {
+                        Err(format!("{s:?} is not an http(s) URL"))
+                    }
+                }),
+            )),
+        )
     }
 
     async fn validate_config(&self, config: &Value, diags: &mut Diagnostics) {
         if config.get("endpoint").as_str().is_some_and(|s| s.starts_with("ftp://")) {
-            diags.attribute_error(AttributePath::root("endpoint"), "Insecure endpoint", "FTP is not allowed.");
+            diags.attribute_error(
+                AttributePath::root("endpoint"),
+                "Insecure endpoint",
+                "FTP is not allowed.",
+            );
         }
     }
 
@@ -162,7 +184,12 @@ impl Provider for FakeProvider {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<FakeClient>>> {
-        vec![Arc::new(Widget { script: self.script.clone() }), Arc::new(Plain)]
+        vec![
+            Arc::new(Widget {
+                script: self.script.clone(),
+            }),
+            Arc::new(Plain),
+        ]
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<FakeClient>>> {
@@ -225,7 +252,8 @@ impl Resource<FakeClient> for Widget {
         if self.flag(|s| s.fail_create) {
             state.set("id", "w-partial".into());
             resp.new_state = state;
-            resp.diagnostics.error("Create failed", "the widget was created but could not be tagged");
+            resp.diagnostics
+                .error("Create failed", "the widget was created but could not be tagged");
             return;
         }
         let name = req.config.get("name").as_str().unwrap_or_default().to_string();
@@ -252,7 +280,8 @@ impl Resource<FakeClient> for Widget {
         if self.flag(|s| s.update_waits_for_stop) {
             stop::wait().await;
             assert!(stop::requested());
-            resp.diagnostics.error("Interrupted", "Terraform asked the provider to stop.");
+            resp.diagnostics
+                .error("Interrupted", "Terraform asked the provider to stop.");
             return;
         }
         if self.flag(|s| s.fail_update) {
@@ -292,7 +321,8 @@ impl ImportState<FakeClient> for Widget {
             None => req.id.to_string(),
         };
         if name.is_empty() {
-            resp.diagnostics.error("Invalid import id", "The id is the widget name.");
+            resp.diagnostics
+                .error("Invalid import id", "The id is the widget name.");
             return;
         }
         let mut state = empty_object(&widget_schema().block);

@@ -18,7 +18,10 @@ pub(super) fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> Respons
         let Some((identity, ty)) = entry.identity() else {
             diags.error(
                 "Resource identity not supported",
-                format!("The `{}` resource type has no identity, so there is nothing to upgrade.", req.type_name),
+                format!(
+                    "The `{}` resource type has no identity, so there is nothing to upgrade.",
+                    req.type_name
+                ),
             );
             return None;
         };
@@ -35,10 +38,17 @@ pub(super) fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> Respons
             );
             return None;
         }
-        let value = decode_raw_json(req.raw_identity.as_ref(), &ty, "raw_identity").map_err(|e| e.add_to(&mut diags)).ok()?;
-        encode_identity(&value, &ty, "upgraded_identity").map_err(|e| e.add_to(&mut diags)).ok()
+        let value = decode_raw_json(req.raw_identity.as_ref(), &ty, "raw_identity")
+            .map_err(|e| e.add_to(&mut diags))
+            .ok()?;
+        encode_identity(&value, &ty, "upgraded_identity")
+            .map_err(|e| e.add_to(&mut diags))
+            .ok()
     });
-    Response { upgraded_identity, diagnostics: diagnostics_to_proto(&diags) }
+    Response {
+        upgraded_identity,
+        diagnostics: diagnostics_to_proto(&diags),
+    }
 }
 
 #[cfg(test)]
@@ -53,7 +63,10 @@ mod tests {
         Request {
             type_name: type_name.into(),
             version,
-            raw_identity: Some(pb::RawState { json: json.as_bytes().to_vec(), flatmap: HashMap::new() }),
+            raw_identity: Some(pb::RawState {
+                json: json.as_bytes().to_vec(),
+                flatmap: HashMap::new(),
+            }),
         }
     }
 

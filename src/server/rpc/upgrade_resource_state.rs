@@ -25,10 +25,17 @@ pub(super) fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> Respons
         let state = support::finish_state(&entry.schema.block, &state, "the state upgrade", &mut diags);
         support::encode(&state, &entry.ty, "upgraded_state", &mut diags)
     });
-    Response { upgraded_state, diagnostics: diagnostics_to_proto(&diags) }
+    Response {
+        upgraded_state,
+        diagnostics: diagnostics_to_proto(&diags),
+    }
 }
 
-fn upgrade<D: Send + Sync + 'static>(entry: &ResourceEntry<D>, req: &Request, diags: &mut Diagnostics) -> Option<Value> {
+fn upgrade<D: Send + Sync + 'static>(
+    entry: &ResourceEntry<D>,
+    req: &Request,
+    diags: &mut Diagnostics,
+) -> Option<Value> {
     let current = entry.schema.version;
     if req.version > current {
         diags.error(
@@ -45,7 +52,9 @@ fn upgrade<D: Send + Sync + 'static>(entry: &ResourceEntry<D>, req: &Request, di
     let raw = req.raw_state.as_ref();
     let upgrader = entry.resource.upgrader().filter(|_| req.version < current);
     let Some(upgrader) = upgrader else {
-        return decode_raw_json(raw, &entry.ty, "raw_state").map_err(|e| e.add_to(diags)).ok();
+        return decode_raw_json(raw, &entry.ty, "raw_state")
+            .map_err(|e| e.add_to(diags))
+            .ok();
     };
     let document = raw_json_document(raw, "raw_state").map_err(|e| e.add_to(diags)).ok()?;
     if document.is_null() {
@@ -76,14 +85,20 @@ mod tests {
         Request {
             type_name: type_name.into(),
             version,
-            raw_state: Some(pb::RawState { json: json.as_bytes().to_vec(), flatmap: HashMap::new() }),
+            raw_state: Some(pb::RawState {
+                json: json.as_bytes().to_vec(),
+                flatmap: HashMap::new(),
+            }),
         }
     }
 
     #[test]
     fn drops_unknown_attributes_and_fills_missing_ones() {
         let svc = service();
-        let resp = handle(&svc, request(WIDGET, 1, r#"{"id":"w-1","name":"w","removed_attr":"x","size":2}"#));
+        let resp = handle(
+            &svc,
+            request(WIDGET, 1, r#"{"id":"w-1","name":"w","removed_attr":"x","size":2}"#),
+        );
         assert!(resp.diagnostics.is_empty(), "{:?}", resp.diagnostics);
         let state = decode(&svc.resources[WIDGET].ty, resp.upgraded_state.as_ref());
         let fields = state.as_map().expect("object");
@@ -91,11 +106,32 @@ mod tests {
         assert_eq!(state.get("id").as_str(), Some("w-1"));
         assert_eq!(state.get("size").as_i64(), Some(2));
         assert!(state.get("tags").is_null(), "missing attributes are null");
-        assert_eq!(state.get("rule"), &Value::List(Vec::new()), "missing list blocks are empty");
-        let mut expected: Vec<_> = svc.resources[WIDGET].schema.block.attributes.iter().map(|a| a.name.clone()).collect();
-        expected.extend(svc.resources[WIDGET].schema.block.blocks.iter().map(|b| b.type_name.clone()));
+        assert_eq!(
+            state.get("rule"),
+            &Value::List(Vec::new()),
+            "missing list blocks are empty"
+        );
+        let mut expected: Vec<_> = svc.resources[WIDGET]
+            .schema
+            .block
+            .attributes
+            .iter()
+            .map(|a| a.name.clone())
+            .collect();
+        expected.extend(
+            svc.resources[WIDGET]
+                .schema
+                .block
+                .blocks
+                .iter()
+                .map(|b| b.type_name.clone()),
+        );
         expected.sort();
-        assert_eq!(fields.keys().cloned().collect::<Vec<_>>(), expected, "exactly the schema's attributes");
+        assert_eq!(
+            fields.keys().cloned().collect::<Vec<_>>(),
+            expected,
+            "exactly the schema's attributes"
+        );
     }
 
     #[test]
@@ -129,7 +165,10 @@ mod tests {
         let req = Request {
             type_name: WIDGET.into(),
             version: 1,
-            raw_state: Some(pb::RawState { json: Vec::new(), flatmap: HashMap::from([("id".into(), "x".into())]) }),
+            raw_state: Some(pb::RawState {
+                json: Vec::new(),
+                flatmap: HashMap::from([("id".into(), "x".into())]),
+            }),
         };
         let resp = handle(&service(), req);
         assert_eq!(resp.diagnostics[0].summary, "Unsupported legacy state format");
@@ -140,6 +179,10 @@ mod tests {
     fn type_mismatch_names_raw_state() {
         let resp = handle(&service(), request(WIDGET, 1, r#"{"size":"big"}"#));
         assert_eq!(resp.diagnostics[0].summary, "Unable to decode raw_state");
-        assert!(resp.diagnostics[0].detail.contains("size"), "{}", resp.diagnostics[0].detail);
+        assert!(
+            resp.diagnostics[0].detail.contains("size"),
+            "{}",
+            resp.diagnostics[0].detail
+        );
     }
 }

@@ -18,9 +18,14 @@ pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> R
         && let Some(config) = support::decode(req.config.as_ref(), &entry.ty, "config", &mut diags)
     {
         planning::validate_config(&entry.schema.block, &config, &mut diags);
-        entry.data_source.validate_config(&ValidateRequest { config: &config }, &mut diags).await;
+        entry
+            .data_source
+            .validate_config(&ValidateRequest { config: &config }, &mut diags)
+            .await;
     }
-    Response { diagnostics: diagnostics_to_proto(&diags) }
+    Response {
+        diagnostics: diagnostics_to_proto(&diags),
+    }
 }
 
 #[cfg(test)]
@@ -35,7 +40,10 @@ mod tests {
         let config = obj(&[("name", "".into())]);
         let resp = handle(
             &svc,
-            Request { type_name: LOOKUP.into(), config: Some(msgpack(ty, &config)) },
+            Request {
+                type_name: LOOKUP.into(),
+                config: Some(msgpack(ty, &config)),
+            },
         )
         .await;
         assert_eq!(resp.diagnostics[0].summary, "Empty name");
@@ -43,7 +51,14 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_type_is_an_error() {
-        let resp = handle(&service(), Request { type_name: "fake_widget".into(), config: None }).await;
+        let resp = handle(
+            &service(),
+            Request {
+                type_name: "fake_widget".into(),
+                config: None,
+            },
+        )
+        .await;
         assert_eq!(resp.diagnostics[0].summary, "Unknown data source type");
     }
 }

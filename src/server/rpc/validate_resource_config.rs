@@ -19,18 +19,23 @@ pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> R
         && let Some(config) = support::decode(req.config.as_ref(), &entry.ty, "config", &mut diags)
     {
         planning::validate_config(&entry.schema.block, &config, &mut diags);
-        entry.resource.validate_config(&ValidateRequest { config: &config }, &mut diags).await;
+        entry
+            .resource
+            .validate_config(&ValidateRequest { config: &config }, &mut diags)
+            .await;
     }
-    Response { diagnostics: diagnostics_to_proto(&diags) }
+    Response {
+        diagnostics: diagnostics_to_proto(&diags),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testing::{WIDGET, msgpack, service, widget_config};
     use super::*;
+    use crate::framework::path::AttributePath;
     use crate::framework::value::Value;
     use crate::server::convert::diagnostic::path_from_proto;
-    use crate::framework::path::AttributePath;
 
     fn request(svc: &super::super::testing::FakeService, config: &Value) -> Request {
         Request {
@@ -53,15 +58,28 @@ mod tests {
         let mut config = widget_config("w", 99);
         config.set("name", "bad name".into());
         let resp = handle(&svc, request(&svc, &config)).await;
-        let paths: Vec<_> =
-            resp.diagnostics.iter().map(|d| d.attribute.as_ref().map(path_from_proto)).collect();
-        assert_eq!(paths, vec![Some(AttributePath::root("size")), Some(AttributePath::root("name"))]);
+        let paths: Vec<_> = resp
+            .diagnostics
+            .iter()
+            .map(|d| d.attribute.as_ref().map(path_from_proto))
+            .collect();
+        assert_eq!(
+            paths,
+            vec![Some(AttributePath::root("size")), Some(AttributePath::root("name"))]
+        );
     }
 
     #[tokio::test]
     async fn unknown_type_is_an_error() {
         let svc = service();
-        let resp = handle(&svc, Request { type_name: "fake_nope".into(), ..Request::default() }).await;
+        let resp = handle(
+            &svc,
+            Request {
+                type_name: "fake_nope".into(),
+                ..Request::default()
+            },
+        )
+        .await;
         assert_eq!(resp.diagnostics[0].summary, "Unknown resource type");
         assert!(resp.diagnostics[0].detail.contains("fake_nope"));
     }

@@ -9,7 +9,9 @@ use super::support;
 /// Refuses the write.
 #[tracing::instrument(level = "debug", name = "WriteStateBytes", skip_all)]
 pub(super) fn handle() -> Response {
-    Response { diagnostics: support::unsupported("State stores", "WriteStateBytes", "") }
+    Response {
+        diagnostics: support::unsupported("State stores", "WriteStateBytes", ""),
+    }
 }
 
 #[cfg(test)]

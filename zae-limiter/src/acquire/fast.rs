@@ -52,7 +52,7 @@ pub(crate) async fn attempt(
 ) -> Result<Fast> {
     let key = BucketItem::key(&repo.ns_id, entity_id, resource, shard);
     let spec = speculative(key, consume, now);
-    let outcome = update(repo, &spec).await?;
+    let outcome = update(&repo.table, &spec).await?;
     let fast = match outcome {
         WriteOutcome::Contended => Fast::Contended,
         WriteOutcome::ConditionFailed(None) => Fast::Missing,

@@ -12,7 +12,7 @@ use tracing::debug;
 use super::requests::{UpdateSpec, Write, transact_item};
 use crate::ddb::{CONFLICT_BASE, CONFLICT_RETRIES, built, cancellation_codes, cancellation_items, is_condition_failed, is_transaction_conflict, jitter, non_empty};
 use crate::error::{Error, Result};
-use crate::repository::RepoInner;
+use crate::admin::Table;
 use crate::schema::attrs::{Item, get_s};
 
 /// Outcome of one conditional write.
@@ -38,12 +38,11 @@ pub(crate) enum TxOutcome {
 }
 
 /// Sends one `UpdateItem` (`ReturnValues = ALL_NEW`).
-pub(crate) async fn update(repo: &RepoInner, spec: &UpdateSpec) -> Result<WriteOutcome> {
-    let table = repo.table.name();
+pub(crate) async fn update(table_handle: &Table, spec: &UpdateSpec) -> Result<WriteOutcome> {
+    let table = table_handle.name();
     let mut attempt = 0;
     loop {
-        let result = repo
-            .table
+        let result = table_handle
             .client()
             .update_item()
             .table_name(table)
@@ -82,12 +81,11 @@ pub(crate) async fn update(repo: &RepoInner, spec: &UpdateSpec) -> Result<WriteO
 }
 
 /// Sends one conditional `PutItem`.
-pub(crate) async fn put(repo: &RepoInner, item: Item, condition: &str) -> Result<WriteOutcome> {
-    let table = repo.table.name();
+pub(crate) async fn put(table_handle: &Table, item: Item, condition: &str) -> Result<WriteOutcome> {
+    let table = table_handle.name();
     let mut attempt = 0;
     loop {
-        let result = repo
-            .table
+        let result = table_handle
             .client()
             .put_item()
             .table_name(table)
@@ -111,12 +109,12 @@ pub(crate) async fn put(repo: &RepoInner, item: Item, condition: &str) -> Result
 }
 
 /// Sends ≥ 2 writes as one `TransactWriteItems` (the SDK adds a client request token).
-pub(crate) async fn transact(repo: &RepoInner, writes: &[Write]) -> Result<TxOutcome> {
-    let table = repo.table.name();
+pub(crate) async fn transact(table_handle: &Table, writes: &[Write]) -> Result<TxOutcome> {
+    let table = table_handle.name();
     let mut attempt = 0;
     loop {
         let items = writes.iter().cloned().map(|w| transact_item(table, w)).collect::<Result<Vec<_>>>()?;
-        let result = repo.table.client().transact_write_items().set_transact_items(Some(items)).send().await;
+        let result = table_handle.client().transact_write_items().set_transact_items(Some(items)).send().await;
         match result {
             Ok(_) => return Ok(TxOutcome::Done),
             Err(err) => {
@@ -155,14 +153,14 @@ pub(crate) async fn transact(repo: &RepoInner, writes: &[Write]) -> Result<TxOut
 }
 
 /// Sends one write on its own or several as a transaction.
-pub(crate) async fn commit(repo: &RepoInner, writes: &[Write]) -> Result<TxOutcome> {
+pub(crate) async fn commit(table_handle: &Table, writes: &[Write]) -> Result<TxOutcome> {
     if writes.len() != 1 {
-        return transact(repo, writes).await;
+        return transact(table_handle, writes).await;
     }
     let outcome = match &writes[0] {
-        Write::Put { item, condition } => put(repo, item.clone(), condition).await?,
-        Write::Update(spec) => update(repo, spec).await?,
-        Write::Check { .. } => return transact(repo, writes).await,
+        Write::Put { item, condition } => put(table_handle, item.clone(), condition).await?,
+        Write::Update(spec) => update(table_handle, spec).await?,
+        Write::Check { .. } => return transact(table_handle, writes).await,
     };
     Ok(match outcome {
         WriteOutcome::Done(_) => TxOutcome::Done,
@@ -175,8 +173,8 @@ const BATCH_GET_RETRIES: u32 = 3;
 const BATCH_GET_BASE: Duration = Duration::from_millis(50);
 
 /// `BatchGetItem` (eventually consistent) of up to 100 keys; returns items by `(PK, SK)`.
-pub(crate) async fn batch_get(repo: &RepoInner, keys: Vec<Item>) -> Result<HashMap<(String, String), Item>> {
-    let table = repo.table.name();
+pub(crate) async fn batch_get(table_handle: &Table, keys: Vec<Item>) -> Result<HashMap<(String, String), Item>> {
+    let table = table_handle.name();
     let mut found = HashMap::new();
     let mut dedup: Vec<Item> = Vec::new();
     for k in keys {
@@ -188,8 +186,7 @@ pub(crate) async fn batch_get(repo: &RepoInner, keys: Vec<Item>) -> Result<HashM
     let mut attempt = 0;
     while !pending.is_empty() {
         let request = built(KeysAndAttributes::builder().set_keys(Some(pending.clone())).consistent_read(false).build())?;
-        let out = repo
-            .table
+        let out = table_handle
             .client()
             .batch_get_item()
             .request_items(table, request)

@@ -46,7 +46,7 @@ pub(crate) async fn write_deltas(repo: &RepoInner, key: &ItemKey, deltas: &[(Str
         .collect();
     let pin = entries.first().map(|e| e.pin.clone());
     let Some(spec) = adjust(item_key.clone(), deltas, &ceilings, pin.as_ref(), false) else { return Ok(()) };
-    match update(repo, &spec).await? {
+    match update(&repo.table, &spec).await? {
         WriteOutcome::Done(_) => Ok(()),
         WriteOutcome::ConditionFailed(image) => {
             let has_credit = deltas.iter().any(|(n, d)| *d < 0 && ceilings.contains_key(n));
@@ -55,7 +55,7 @@ pub(crate) async fn write_deltas(repo: &RepoInner, key: &ItemKey, deltas: &[(Str
                 return Ok(());
             }
             let Some(trim) = adjust(item_key, deltas, &ceilings, None, true) else { return Ok(()) };
-            match update(repo, &trim).await? {
+            match update(&repo.table, &trim).await? {
                 WriteOutcome::Contended => Err(Error::Unavailable("credit kept conflicting with transactions".into())),
                 _ => Ok(()),
             }

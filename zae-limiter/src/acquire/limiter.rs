@@ -67,7 +67,7 @@ impl RateLimiter {
         let repo = &*self.repo;
         let config = cached_config(repo, entity_id, resource).await?;
         let shard0_key = BucketItem::key(&repo.ns_id, entity_id, resource, 0);
-        let mut found = io::batch_get(repo, vec![shard0_key.clone()]).await?;
+        let mut found = io::batch_get(&repo.table, vec![shard0_key.clone()]).await?;
         let mut shards = Vec::new();
         if let Some(item) = io::take(&mut found, &shard0_key) {
             let b0 = BucketItem::decode(&item)?;
@@ -75,7 +75,7 @@ impl RateLimiter {
             shards.push(b0);
             if count > 1 {
                 let keys: Vec<Item> = (1..count).map(|s| BucketItem::key(&repo.ns_id, entity_id, resource, s)).collect();
-                let mut more = io::batch_get(repo, keys.clone()).await?;
+                let mut more = io::batch_get(&repo.table, keys.clone()).await?;
                 for key in keys {
                     if let Some(item) = io::take(&mut more, &key) {
                         shards.push(BucketItem::decode(&item)?);
@@ -349,11 +349,11 @@ async fn shard_after_wcu(
     }
     let new = old * 2;
     let key0 = BucketItem::key(&repo.ns_id, entity_id, resource, 0);
-    let effective = match io::update(repo, &requests::double_shards(key0, old, new)).await? {
+    let effective = match io::update(&repo.table, &requests::double_shards(key0, old, new)).await? {
         WriteOutcome::Done(_) => {
             let stamps = (1..old).map(|s| {
                 let spec = requests::stamp_shard_count(BucketItem::key(&repo.ns_id, entity_id, resource, s), new);
-                async move { io::update(repo, &spec).await }
+                async move { io::update(&repo.table, &spec).await }
             });
             for result in join_all_futures(stamps).await {
                 if let Err(err) = result {
@@ -415,7 +415,7 @@ async fn cached_config(repo: &RepoInner, entity_id: &str, resource: &str) -> Res
     }
     let lv = levels(entity_id, resource);
     let keys: Vec<Item> = lv.iter().map(|l| l.key(&repo.ns_id)).collect();
-    let mut found = io::batch_get(repo, keys.clone()).await?;
+    let mut found = io::batch_get(&repo.table, keys.clone()).await?;
     let items = [io::take(&mut found, &keys[0]), io::take(&mut found, &keys[1]), io::take(&mut found, &keys[2]), io::take(&mut found, &keys[3])];
     let cfg = Arc::new(resolve(entity_id, resource, &items)?);
     remember_config(repo, entity_id, resource, &cfg);
@@ -447,7 +447,7 @@ async fn read_owner(
     let bucket_key = BucketItem::key(&repo.ns_id, entity_id, resource, shard);
     keys.push(meta_key.clone());
     keys.push(bucket_key.clone());
-    let mut found = io::batch_get(repo, keys.clone()).await?;
+    let mut found = io::batch_get(&repo.table, keys.clone()).await?;
     let items = [io::take(&mut found, &keys[0]), io::take(&mut found, &keys[1]), io::take(&mut found, &keys[2]), io::take(&mut found, &keys[3])];
     let config = resolve(entity_id, resource, &items)?;
     remember_config(repo, entity_id, resource, &Arc::new(config.clone()));
@@ -512,7 +512,7 @@ async fn slow_acquire(
         let first_check = writes.len();
         writes.extend(plans.iter().filter_map(|p| p.check.clone()));
         let entries: Vec<LeaseEntry> = plans.iter().flat_map(|p| p.entries.clone()).collect();
-        match io::commit(repo, &writes).await? {
+        match io::commit(&repo.table, &writes).await? {
             TxOutcome::Done => {
                 learn_plans(repo, resource, &reads, &plans);
                 return Ok(Lease::new(repo.clone(), entries));
@@ -590,7 +590,7 @@ async fn retry_path(
     if writes.is_empty() {
         return Ok(Lease::new(repo.clone(), entries));
     }
-    match io::commit(repo, &writes).await? {
+    match io::commit(&repo.table, &writes).await? {
         TxOutcome::Done => {
             // A retried create landed on an item another writer created: its pin is that
             // item's, which the lease no longer knows; credits then trim through `vu = 0`.

@@ -18,6 +18,10 @@ mod rate_limited;
 mod requests;
 
 pub use config::{ConfigSource, ResolvedConfig};
+pub(crate) use config::{levels, resolve};
+pub(crate) use requests::{TtlAction, param_sync};
+pub(crate) use math::ttl_seconds;
+pub(crate) use io::{batch_get, take, update, WriteOutcome};
 pub use lease::Lease;
 pub use limiter::{Acquire, RateLimiter};
 pub use rate_limited::{LimitStatus, RateLimited};

@@ -425,6 +425,73 @@ pub(crate) fn stamp_shard_count(key: Item, new: u32) -> UpdateSpec {
     }
 }
 
+/// The static-parameter sync `set_limits` applies to an entity's existing buckets
+/// (zae-limiter's `_build_bucket_param_update`): `SET` each limit's undivided
+/// `cp`/`ra`/`rp`, `REMOVE` its `rsa`/`soft` and every schedule attribute, `SET vu = 0`
+/// (the next acquire re-materialises on the slow path), and `REMOVE ttl` (entity
+/// limits) or `SET ttl`; stale limits lose all their fields. `None` when `limits` is
+/// empty.
+pub(crate) fn param_sync(
+    key: Item,
+    limits: &[crate::limit::Limit],
+    ttl: Option<TtlAction>,
+    stale: &[String],
+) -> Option<UpdateSpec> {
+    if limits.is_empty() {
+        return None;
+    }
+    let mut u = UpdateSpec { key, ..UpdateSpec::default() };
+    let mut sets = Vec::new();
+    let mut removes = Vec::new();
+    for (i, l) in limits.iter().enumerate() {
+        for (alias, field, value) in [("cp", "cp", l.capacity_milli()), ("ra", "ra", l.refill_amount_milli()), ("rp", "rp", l.refill_period_ms())] {
+            u.name(&format!("#{alias}{i}"), bucket_attr(l.name(), field));
+            u.value(&format!(":{alias}{i}"), n(value));
+            sets.push(format!("#{alias}{i} = :{alias}{i}"));
+        }
+        u.name(&format!("#rsa{i}"), bucket_attr(l.name(), "rsa"));
+        removes.push(format!("#rsa{i}"));
+        u.name(&format!("#sft{i}"), bucket_attr(l.name(), "soft"));
+        removes.push(format!("#sft{i}"));
+    }
+    u.name("#sched_tz", "sched_tz");
+    removes.push("#sched_tz".into());
+    for prefix in ["sched", "rsched"] {
+        u.name(&format!("#{prefix}"), prefix);
+        removes.push(format!("#{prefix}"));
+        for (i, l) in limits.iter().enumerate() {
+            u.name(&format!("#l{prefix}{i}"), bucket_attr(l.name(), prefix));
+            removes.push(format!("#l{prefix}{i}"));
+        }
+    }
+    sets.push("#vu = :vu_zero".into());
+    u.name("#vu", VU);
+    u.value(":vu_zero", n(0));
+    match ttl {
+        Some(TtlAction::Set(at)) => {
+            u.name("#ttl", attrs::TTL);
+            sets.push("#ttl = :ttl_val".into());
+            u.value(":ttl_val", n(at));
+        }
+        Some(TtlAction::Remove) => {
+            u.name("#ttl", attrs::TTL);
+            removes.push("#ttl".into());
+        }
+        None => {}
+    }
+    let mut stale: Vec<&String> = stale.iter().collect();
+    stale.sort();
+    for (i, name) in stale.into_iter().enumerate() {
+        for (j, field) in ["tk", "cp", "ra", "rp", "tc", "sched", "rsched", "soft"].iter().enumerate() {
+            u.name(&format!("#stale{i}_{j}"), bucket_attr(name, field));
+            removes.push(format!("#stale{i}_{j}"));
+        }
+    }
+    u.update = format!("SET {} REMOVE {}", sets.join(", "), removes.join(", "));
+    u.condition = Some("attribute_exists(PK)".into());
+    Some(u)
+}
+
 /// Converts a write into a transaction item.
 pub(crate) fn transact_item(table: &str, w: Write) -> Result<TransactWriteItem> {
     Ok(match w {
