@@ -12,3 +12,4 @@ mod harness;
 
 mod examples_tests;
 mod harness_tests;
+mod stack;

@@ -16,12 +16,14 @@
 //!   comparison.
 //! * [`iam_policy`]: IAM managed policies: find, create, update (with version pruning),
 //!   delete.
+//! * [`iam_principal`]: tags of IAM roles and users (the TBAC namespace tag).
 //! * [`sts`]: the caller's account, ARN and partition.
 //!
 //! Every AWS call is logged at `debug` level under the `terraform_provider_zae::aws` target.
 
 pub mod error;
 pub mod iam_policy;
+pub mod iam_principal;
 pub mod policy_document;
 pub mod retry;
 pub mod sts;

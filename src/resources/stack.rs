@@ -49,7 +49,8 @@ pub const POLICY_ATTRIBUTES: [(PolicyKind, &str); 6] = [
 #[derive(Debug, Default)]
 pub struct StackResource;
 
-fn stack_name_check() -> StringCheck {
+/// The schema validator for stack names (zae-limiter's naming rules).
+pub(crate) fn stack_name_check() -> StringCheck {
     StringCheck::new("Invalid stack name", "a zae-limiter stack name", |s| {
         zae_limiter::naming::validate_stack_name(s)
             .map_err(|e| format!("{:?} is not a valid stack name: {}", s, e.reason))
@@ -382,8 +383,8 @@ async fn finish_create(
     timeout: Duration,
     state: &mut Value,
 ) -> Result<(), Diagnostics> {
-    let info = table::wait_table_active(&clients.dynamodb, name, timeout)
-        .await
+    let info = unless_stopped(table::wait_table_active(&clients.dynamodb, name, timeout))
+        .await?
         .map_err(|e| error("The table did not become ACTIVE", &e))?;
     state.set("table_arn", info.arn.clone().into());
     state.set("stream_arn", info.stream_arn.clone().into());
@@ -406,6 +407,19 @@ async fn finish_create(
             .map_err(|e| attr_error("deletion_protection", "Cannot enable deletion protection", &e))?;
     }
     Ok(())
+}
+
+/// Runs a long wait unless Terraform asks the provider to stop (Ctrl-C), in which case the
+/// operation ends with an error and the state keeps what exists.
+async fn unless_stopped<T>(wait: impl std::future::Future<Output = T>) -> Result<T, Diagnostics> {
+    tokio::select! {
+        out = wait => Ok(out),
+        () = crate::framework::stop::wait() => {
+            let mut d = Diagnostics::new();
+            d.error("Stopped", "Terraform asked the provider to stop; the stack was left as it is and is recorded in state.");
+            Err(d)
+        }
+    }
 }
 
 /// The two data-plane writes of a zae-limiter deploy (spec §9.6 steps 4–5): the version
@@ -568,8 +582,8 @@ async fn apply_update(
             .map_err(|e| attr_error("deletion_protection", "Cannot turn off deletion protection", &e))?;
         state.set("deletion_protection", false.into());
     }
-    table::wait_table_active(dynamodb, &name, timeout)
-        .await
+    unless_stopped(table::wait_table_active(dynamodb, &name, timeout))
+        .await?
         .map_err(|e| error("The table is not ACTIVE", &e))?;
     let days = pitr_days(planned);
     if days != pitr_days(prior) {
@@ -651,8 +665,8 @@ async fn delete_stack(clients: &AwsClients, prior: &Value, timeout: Duration) ->
     table::delete_table(&clients.dynamodb, &name)
         .await
         .map_err(|e| error("Cannot delete the DynamoDB table", &e))?;
-    table::wait_table_deleted(&clients.dynamodb, &name, timeout)
-        .await
+    unless_stopped(table::wait_table_deleted(&clients.dynamodb, &name, timeout))
+        .await?
         .map_err(|e| error("The table was not deleted in time", &e))?;
     Ok(())
 }

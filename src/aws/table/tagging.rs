@@ -50,13 +50,17 @@ pub async fn list_tags(client: &Client, arn: &str) -> Result<Tags> {
 pub async fn sync_tags(client: &Client, arn: &str, desired: &Tags) -> Result<TagDiff> {
     let current = list_tags(client, arn).await?;
     let diff = TagDiff::between(&current, desired);
-    if !diff.remove.is_empty() {
+    // Keys whose value changes are removed first, then set again: DynamoDB overwrites a
+    // key on TagResource, but the moto emulator appends a second tag with the same key.
+    let mut untag = diff.remove.clone();
+    untag.extend(diff.set.keys().filter(|k| current.contains_key(*k)).cloned());
+    if !untag.is_empty() {
         retry_with(&RetryPolicy::CONTROL_PLANE, "UntagResource", retryable, || async {
             log_call("UntagResource", &resource(arn));
             client
                 .untag_resource()
                 .resource_arn(arn)
-                .set_tag_keys(Some(diff.remove.clone()))
+                .set_tag_keys(Some(untag.clone()))
                 .send()
                 .await
                 .context("UntagResource", resource(arn))

@@ -10,8 +10,10 @@ mod audit;
 mod bucket_sync;
 mod create;
 mod entity;
+mod limit_item;
 mod limits;
 mod namespace;
+mod namespace_claim;
 mod version_record;
 
 use std::collections::HashMap;
@@ -21,7 +23,9 @@ use aws_sdk_dynamodb::Client;
 use tokio::sync::OnceCell;
 
 pub use entity::NewEntity;
+pub use limit_item::{LimitReadout, LimitWrite, StoredLimit, stored_limit};
 pub use limits::{EntityLimits, ResourceLimits, SystemLimits};
+pub use namespace_claim::Registration;
 pub use namespace::PurgeReport;
 
 /// A zae-limiter table: a DynamoDB client plus the table (= stack) name.
