@@ -5,11 +5,7 @@
 use std::error::Error;
 
 /// Protocol files compiled into `src/server/proto.rs` via `include_proto!`.
-const PROTOS: [&str; 3] = [
-    "proto/tfplugin6.proto",
-    "proto/goplugin.proto",
-    "proto/health.proto",
-];
+const PROTOS: [&str; 3] = ["proto/tfplugin6.proto", "proto/goplugin.proto", "proto/health.proto"];
 
 fn main() -> Result<(), Box<dyn Error>> {
     for proto in PROTOS {

@@ -100,25 +100,7 @@ fn example_stack_applies_imports_and_destroys() {
             ("region".into(), testkit::REGION.into()),
             ("stack_name".into(), name.clone()),
         ],
-        check_destroy: Some(check(move |ctx| {
-            let ddb = aws_sdk_dynamodb::Client::new(ctx.sdk_config());
-            let tables = ctx.block_on(ddb.list_tables().send())?;
-            ensure!(!tables.table_names().contains(&gone), "table {gone} still exists");
-            let iam = aws_sdk_iam::Client::new(ctx.sdk_config());
-            let policies = ctx.block_on(
-                iam.list_policies()
-                    .scope(aws_sdk_iam::types::PolicyScopeType::Local)
-                    .send(),
-            )?;
-            let left: Vec<&str> = policies
-                .policies()
-                .iter()
-                .filter_map(|p| p.policy_name())
-                .filter(|n| n.starts_with(&format!("{gone}-")))
-                .collect();
-            ensure!(left.is_empty(), "policies still exist: {left:?}");
-            Ok(())
-        })),
+        check_destroy: Some(crate::stack::nothing_left(gone)),
         ..TestCase::default()
     }
     .run_each_terraform(&emulator);

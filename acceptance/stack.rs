@@ -32,7 +32,7 @@ fn policy_arn(stack: &str, suffix: &str) -> String {
 }
 
 /// Nothing named after `stack` is left in DynamoDB or IAM.
-fn nothing_left(stack: String) -> Check {
+pub(crate) fn nothing_left(stack: String) -> Check {
     check(move |ctx| {
         let tables = ctx.block_on(dynamodb(ctx).list_tables().send())?;
         ensure!(!tables.table_names().contains(&stack), "table {stack} still exists");

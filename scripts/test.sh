@@ -4,7 +4,8 @@
 # root package that drives the real Terraform CLI against the freshly built provider and
 # the local AWS emulator).
 #
-# Needs the dev environment: run scripts/dev-setup.sh once first.
+# Sets up the dev environment first (scripts/dev-setup.sh, idempotent: seconds when done),
+# so it works as-is on a fresh machine.
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh -- --nocapture`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,6 +23,10 @@ end() {
 trap 'status=$?; echo "!!! FAILED: ${phase:-setup} (exit ${status}) after $(( $(date +%s) - started )) s" >&2' ERR
 
 total_start=$(date +%s)
+
+begin "scripts/dev-setup.sh"
+scripts/dev-setup.sh
+end
 
 begin "cargo fmt --all --check"
 cargo fmt --all --check

@@ -8,9 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use terraform_provider_zae::aws::error::AwsError;
 use terraform_provider_zae::aws::iam_policy::{self, MAX_POLICY_VERSIONS};
-use terraform_provider_zae::aws::policy_document::{
-    PolicyKind, decode_document, documents_equivalent,
-};
+use terraform_provider_zae::aws::policy_document::{PolicyKind, decode_document, documents_equivalent};
 use terraform_provider_zae::aws::sts;
 use terraform_provider_zae::aws::table::{self, TableSettings};
 use testkit::Emulator;
@@ -37,16 +35,11 @@ async fn env() -> Env {
 }
 
 fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 async fn create_active(env: &Env, settings: &TableSettings) -> table::TableInfo {
-    table::create_table(&env.ddb, settings)
-        .await
-        .expect("create table");
+    table::create_table(&env.ddb, settings).await.expect("create table");
     table::wait_table_active(&env.ddb, &settings.name, WAIT)
         .await
         .expect("table active")
@@ -59,20 +52,11 @@ async fn creates_the_zae_limiter_table() {
     settings.tags = tags(&[("team", "a"), ("Application", "mine")]);
     let created = table::create_table(&env.ddb, &settings).await.unwrap();
     assert_eq!(created.name, "zae-test");
-    let info = table::wait_table_active(&env.ddb, "zae-test", WAIT)
-        .await
-        .unwrap();
+    let info = table::wait_table_active(&env.ddb, "zae-test", WAIT).await.unwrap();
 
-    assert!(
-        info.matches_zae_definition(),
-        "{:?}",
-        info.definition_problems()
-    );
+    assert!(info.matches_zae_definition(), "{:?}", info.definition_problems());
     assert_eq!(info.status, "ACTIVE");
-    assert_eq!(
-        info.arn,
-        "arn:aws:dynamodb:us-east-1:123456789012:table/zae-test"
-    );
+    assert_eq!(info.arn, "arn:aws:dynamodb:us-east-1:123456789012:table/zae-test");
     assert_eq!(info.billing_mode.as_deref(), Some("PAY_PER_REQUEST"));
     assert_eq!(info.stream_view_type.as_deref(), Some("NEW_AND_OLD_IMAGES"));
     assert!(
@@ -115,17 +99,13 @@ async fn creates_the_zae_limiter_table() {
 
     // The Application tag wins over the user's value.
     let actual = table::list_tags(&env.ddb, &info.arn).await.unwrap();
-    assert_eq!(
-        actual,
-        tags(&[("Application", "zae-limiter"), ("team", "a")])
-    );
+    assert_eq!(actual, tags(&[("Application", "zae-limiter"), ("team", "a")]));
 
     // A second create fails clearly.
     let err = table::create_table(&env.ddb, &settings).await.unwrap_err();
     assert_eq!(err.code(), Some("ResourceInUseException"), "{err}");
     assert!(
-        err.to_string()
-            .contains("CreateTable on DynamoDB table \"zae-test\""),
+        err.to_string().contains("CreateTable on DynamoDB table \"zae-test\""),
         "{err}"
     );
 }
@@ -145,12 +125,7 @@ async fn enables_ttl_idempotently() {
     table::enable_ttl(&env.ddb, "zae-ttl")
         .await
         .expect("enabling TTL twice succeeds");
-    assert!(
-        table::describe_ttl(&env.ddb, "zae-ttl")
-            .await
-            .unwrap()
-            .is_zae_ttl()
-    );
+    assert!(table::describe_ttl(&env.ddb, "zae-ttl").await.unwrap().is_zae_ttl());
 }
 
 #[tokio::test]
@@ -229,42 +204,23 @@ async fn deletion_protection_blocks_delete_until_turned_off() {
     let info = create_active(&env, &settings).await;
     assert!(info.deletion_protection);
 
-    let err = table::delete_table(&env.ddb, "zae-protected")
-        .await
-        .unwrap_err();
+    let err = table::delete_table(&env.ddb, "zae-protected").await.unwrap_err();
     assert!(table::is_deletion_protected_error(&err), "{err}");
-    assert!(
-        table::find_table(&env.ddb, "zae-protected")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(table::find_table(&env.ddb, "zae-protected").await.unwrap().is_some());
 
     table::set_deletion_protection(&env.ddb, "zae-protected", false)
         .await
         .unwrap();
-    let info = table::find_table(&env.ddb, "zae-protected")
-        .await
-        .unwrap()
-        .unwrap();
+    let info = table::find_table(&env.ddb, "zae-protected").await.unwrap().unwrap();
     assert!(!info.deletion_protection);
 
-    assert!(
-        table::delete_table(&env.ddb, "zae-protected")
-            .await
-            .unwrap()
-    );
+    assert!(table::delete_table(&env.ddb, "zae-protected").await.unwrap());
     table::wait_table_deleted(&env.ddb, "zae-protected", WAIT)
         .await
         .unwrap();
-    assert_eq!(
-        table::find_table(&env.ddb, "zae-protected").await.unwrap(),
-        None
-    );
+    assert_eq!(table::find_table(&env.ddb, "zae-protected").await.unwrap(), None);
     assert!(
-        !table::delete_table(&env.ddb, "zae-protected")
-            .await
-            .unwrap(),
+        !table::delete_table(&env.ddb, "zae-protected").await.unwrap(),
         "second delete reports absence"
     );
 }
@@ -290,15 +246,10 @@ async fn syncs_table_tags_without_touching_aws_tags() {
         .unwrap();
 
     let desired = table::effective_tags(&tags(&[("keep", "1"), ("change", "new"), ("add", "y")]));
-    let diff = table::sync_tags(&env.ddb, &info.arn, &desired)
-        .await
-        .unwrap();
+    let diff = table::sync_tags(&env.ddb, &info.arn, &desired).await.unwrap();
     assert_eq!(diff.set, tags(&[("add", "y"), ("change", "new")]));
     assert_eq!(diff.remove, ["drop"]);
-    assert_eq!(
-        table::list_tags(&env.ddb, &info.arn).await.unwrap(),
-        desired
-    );
+    assert_eq!(table::list_tags(&env.ddb, &info.arn).await.unwrap(), desired);
 
     let raw = env
         .ddb
@@ -308,15 +259,11 @@ async fn syncs_table_tags_without_touching_aws_tags() {
         .await
         .unwrap();
     assert!(
-        raw.tags()
-            .iter()
-            .any(|t| t.key() == "aws:cloudformation:stack-name"),
+        raw.tags().iter().any(|t| t.key() == "aws:cloudformation:stack-name"),
         "aws: tag kept"
     );
 
-    let again = table::sync_tags(&env.ddb, &info.arn, &desired)
-        .await
-        .unwrap();
+    let again = table::sync_tags(&env.ddb, &info.arn, &desired).await.unwrap();
     assert!(again.is_empty(), "{again:?}");
 }
 
@@ -325,9 +272,7 @@ async fn finders_return_none_for_missing_things() {
     let env = env().await;
     assert_eq!(table::find_table(&env.ddb, "absent").await.unwrap(), None);
     assert!(!table::delete_table(&env.ddb, "absent").await.unwrap());
-    table::wait_table_deleted(&env.ddb, "absent", WAIT)
-        .await
-        .unwrap();
+    table::wait_table_deleted(&env.ddb, "absent", WAIT).await.unwrap();
     let err = table::describe_ttl(&env.ddb, "absent").await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
     let err = table::describe_pitr(&env.ddb, "absent").await.unwrap_err();
@@ -374,9 +319,7 @@ async fn creates_the_six_managed_policies() {
         let expected_arn = iam_policy::policy_arn(&me.account_id, &me.partition, None, &name);
         assert_eq!(created.arn, expected_arn);
 
-        let found = iam_policy::find_new_policy(&env.iam, &created.arn)
-            .await
-            .unwrap();
+        let found = iam_policy::find_new_policy(&env.iam, &created.arn).await.unwrap();
         assert_eq!(found.name, name);
         assert_eq!(found.description.as_deref(), Some(kind.description()));
         assert_eq!(found.default_version_id, "v1");
@@ -402,18 +345,12 @@ async fn creates_the_six_managed_policies() {
             .send()
             .await
             .unwrap();
-        let raw_doc = raw
-            .policy_version()
-            .and_then(|v| v.document())
-            .unwrap()
-            .to_owned();
+        let raw_doc = raw.policy_version().and_then(|v| v.document()).unwrap().to_owned();
         let decoded: Value = decode_document(&raw_doc).unwrap();
         let text = decoded.to_string();
         let namespaced = matches!(
             kind,
-            PolicyKind::NamespaceAcquire
-                | PolicyKind::NamespaceFullAccess
-                | PolicyKind::NamespaceReadOnly
+            PolicyKind::NamespaceAcquire | PolicyKind::NamespaceFullAccess | PolicyKind::NamespaceReadOnly
         );
         assert_eq!(
             text.contains("${aws:PrincipalTag/zael_namespace_id}"),
@@ -450,18 +387,12 @@ async fn updating_a_policy_prunes_old_versions() {
 
     for i in 1..=6 {
         let table_arn = format!("arn:aws:dynamodb:us-east-1:123456789012:table/zae-{i}");
-        let version = iam_policy::update_policy_document(
-            &env.iam,
-            &policy.arn,
-            &kind.document_json(&table_arn),
-        )
-        .await
-        .unwrap();
-        assert_eq!(version, format!("v{}", i + 1));
-
-        let versions = iam_policy::list_policy_versions(&env.iam, &policy.arn)
+        let version = iam_policy::update_policy_document(&env.iam, &policy.arn, &kind.document_json(&table_arn))
             .await
             .unwrap();
+        assert_eq!(version, format!("v{}", i + 1));
+
+        let versions = iam_policy::list_policy_versions(&env.iam, &policy.arn).await.unwrap();
         assert!(versions.len() <= MAX_POLICY_VERSIONS, "{versions:?}");
         assert_eq!(versions.len(), (i + 1).min(MAX_POLICY_VERSIONS));
         let defaults: Vec<_> = versions
@@ -471,19 +402,10 @@ async fn updating_a_policy_prunes_old_versions() {
             .collect();
         assert_eq!(defaults, [version.as_str()]);
 
-        let found = iam_policy::find_policy(&env.iam, &policy.arn)
-            .await
-            .unwrap()
-            .unwrap();
+        let found = iam_policy::find_policy(&env.iam, &policy.arn).await.unwrap().unwrap();
         assert_eq!(found.default_version_id, version);
-        assert!(documents_equivalent(
-            &found.document,
-            &kind.document(&table_arn)
-        ));
-        assert!(!documents_equivalent(
-            &found.document,
-            &kind.document(TABLE_ARN)
-        ));
+        assert!(documents_equivalent(&found.document, &kind.document(&table_arn)));
+        assert!(!documents_equivalent(&found.document, &kind.document(TABLE_ARN)));
     }
     let mut ids: Vec<_> = iam_policy::list_policy_versions(&env.iam, &policy.arn)
         .await
@@ -492,28 +414,11 @@ async fn updating_a_policy_prunes_old_versions() {
         .map(|v| v.version_id)
         .collect();
     ids.sort();
-    assert_eq!(
-        ids,
-        ["v3", "v4", "v5", "v6", "v7"],
-        "the oldest versions were pruned"
-    );
+    assert_eq!(ids, ["v3", "v4", "v5", "v6", "v7"], "the oldest versions were pruned");
 
-    assert!(
-        iam_policy::delete_policy(&env.iam, &policy.arn)
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        iam_policy::find_policy(&env.iam, &policy.arn)
-            .await
-            .unwrap(),
-        None
-    );
-    assert!(
-        !iam_policy::delete_policy(&env.iam, &policy.arn)
-            .await
-            .unwrap()
-    );
+    assert!(iam_policy::delete_policy(&env.iam, &policy.arn).await.unwrap());
+    assert_eq!(iam_policy::find_policy(&env.iam, &policy.arn).await.unwrap(), None);
+    assert!(!iam_policy::delete_policy(&env.iam, &policy.arn).await.unwrap());
 }
 
 #[tokio::test]
@@ -550,19 +455,11 @@ async fn an_attached_policy_is_not_deleted() {
         .unwrap();
     assert_eq!(attachments.roles, ["zae-app"]);
 
-    let err = iam_policy::delete_policy(&env.iam, &policy.arn)
-        .await
-        .unwrap_err();
+    let err = iam_policy::delete_policy(&env.iam, &policy.arn).await.unwrap_err();
     assert!(matches!(err, AwsError::Conflict { .. }), "{err:?}");
+    assert!(err.to_string().contains("still attached to role zae-app"), "{err}");
     assert!(
-        err.to_string().contains("still attached to role zae-app"),
-        "{err}"
-    );
-    assert!(
-        iam_policy::find_policy(&env.iam, &policy.arn)
-            .await
-            .unwrap()
-            .is_some(),
+        iam_policy::find_policy(&env.iam, &policy.arn).await.unwrap().is_some(),
         "policy kept"
     );
 
@@ -573,17 +470,8 @@ async fn an_attached_policy_is_not_deleted() {
         .send()
         .await
         .unwrap();
-    assert!(
-        iam_policy::delete_policy(&env.iam, &policy.arn)
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        iam_policy::find_policy(&env.iam, &policy.arn)
-            .await
-            .unwrap(),
-        None
-    );
+    assert!(iam_policy::delete_policy(&env.iam, &policy.arn).await.unwrap());
+    assert_eq!(iam_policy::find_policy(&env.iam, &policy.arn).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -606,9 +494,7 @@ async fn syncs_policy_tags() {
     assert_eq!(diff.set, tags(&[("add", "y")]));
     assert_eq!(diff.remove, ["drop"]);
     assert_eq!(
-        iam_policy::list_policy_tags(&env.iam, &policy.arn)
-            .await
-            .unwrap(),
+        iam_policy::list_policy_tags(&env.iam, &policy.arn).await.unwrap(),
         desired
     );
 }

@@ -172,35 +172,40 @@ pub async fn tag_principal(client: &Client, principal: &Principal, key: &str, va
         .map_err(|e| AwsError::build("TagRole", e))?;
     let visibility = RetryPolicy::IAM_PROPAGATION.with_timeout(NEW_PRINCIPAL_VISIBILITY);
     // Outer loop: a principal created moments ago may not be visible yet.
-    retry_with(&visibility, "tag a new IAM principal", AwsError::is_not_found, || async {
-        retry_with(&RetryPolicy::IAM_PROPAGATION, "TagRole", retryable_write, || async {
-            match principal.kind {
-                PrincipalKind::Role => {
-                    log_call("TagRole", &label);
-                    client
-                        .tag_role()
-                        .role_name(&principal.name)
-                        .tags(tag.clone())
-                        .send()
-                        .await
-                        .context("TagRole", &label)
-                        .map(|_| ())
+    retry_with(
+        &visibility,
+        "tag a new IAM principal",
+        AwsError::is_not_found,
+        || async {
+            retry_with(&RetryPolicy::IAM_PROPAGATION, "TagRole", retryable_write, || async {
+                match principal.kind {
+                    PrincipalKind::Role => {
+                        log_call("TagRole", &label);
+                        client
+                            .tag_role()
+                            .role_name(&principal.name)
+                            .tags(tag.clone())
+                            .send()
+                            .await
+                            .context("TagRole", &label)
+                            .map(|_| ())
+                    }
+                    PrincipalKind::User => {
+                        log_call("TagUser", &label);
+                        client
+                            .tag_user()
+                            .user_name(&principal.name)
+                            .tags(tag.clone())
+                            .send()
+                            .await
+                            .context("TagUser", &label)
+                            .map(|_| ())
+                    }
                 }
-                PrincipalKind::User => {
-                    log_call("TagUser", &label);
-                    client
-                        .tag_user()
-                        .user_name(&principal.name)
-                        .tags(tag.clone())
-                        .send()
-                        .await
-                        .context("TagUser", &label)
-                        .map(|_| ())
-                }
-            }
-        })
-        .await
-    })
+            })
+            .await
+        },
+    )
     .await
 }
 

@@ -465,8 +465,9 @@ fn attr_error(attr: &str, summary: &str, err: &dyn std::fmt::Display) -> Diagnos
     d
 }
 
-/// Refreshes `state` from AWS. `Ok(false)` when the table is gone.
-async fn refresh(clients: &AwsClients, state: &mut Value, private: &mut Private) -> Result<bool, Diagnostics> {
+/// Refreshes `state` (a value of [`schema`]) from AWS. `Ok(false)` when the table is gone.
+/// Also the lookup of the `zae_limiter_stack` data source.
+pub(crate) async fn refresh(clients: &AwsClients, state: &mut Value, private: &mut Private) -> Result<bool, Diagnostics> {
     let name = name_of(state);
     let Some(info) = table::find_table(&clients.dynamodb, &name)
         .await

@@ -40,9 +40,10 @@ impl Intercept for Counter {
         "request-counter"
     }
 
-    fn read_before_execution(
+    fn read_before_serialization(
         &self,
         context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         use aws_sdk_dynamodb::operation::{
