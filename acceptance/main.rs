@@ -6,10 +6,17 @@
 //! * `harness_tests`: self-tests of the harness.
 //! * `examples_tests`: the configurations under `examples/` apply, import and destroy.
 //!
+//! * `namespace`, `limit`: the `zae_limiter_namespace` and `zae_limiter_limit` resources and
+//!   their data sources; `tenant_example`: the tenant module of `examples/tenant`.
+//!
 //! Filter with the usual cargo test syntax, e.g. `cargo test --test acceptance harness`.
 
+mod data_plane;
 mod harness;
 
 mod examples_tests;
 mod harness_tests;
+mod limit;
+mod namespace;
+mod tenant_example;
 mod stack;

@@ -5,7 +5,7 @@
 # the stack and stops the emulator.
 #
 # Environment for the client example: the usual AWS_ENDPOINT_URL, AWS_REGION and dummy
-# credentials, plus ZAE_STACK (the stack/table name from the Terraform output).
+# credentials, plus ZAEL_STACK (the stack/table name from the Terraform output).
 # Set QUICKSTART_STACK to choose the stack name (default zae-demo).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -92,7 +92,7 @@ say "terraform apply (examples/stack)"
 table="$("$terraform" -chdir="$work" output -raw table_name)"
 
 say "rate limiting against stack $table (cargo run -p zae-limiter --example quickstart)"
-ZAE_STACK="$table" cargo run -q -p zae-limiter --example quickstart
+ZAEL_STACK="$table" cargo run -q -p zae-limiter --example quickstart
 
 say "terraform destroy"
 "$terraform" -chdir="$work" destroy -auto-approve

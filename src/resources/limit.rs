@@ -397,7 +397,9 @@ impl Resource<AwsClients> for LimitResource {
                 }
             }
         }
-        let named = ["stack", "namespace", "name"].iter().all(|a| config.get(a).as_str().is_some());
+        let named = ["stack", "namespace", "name"]
+            .iter()
+            .all(|a| config.get(a).as_str().is_some());
         if named && scope_known {
             planned.set("id", limit_id(config).to_string().into());
         }
@@ -418,7 +420,8 @@ impl Resource<AwsClients> for LimitResource {
         let limit = match limit_of(&state) {
             Ok(limit) => limit,
             Err(e) => {
-                resp.diagnostics.attribute_error(AttributePath::root("name"), "Invalid limit", e);
+                resp.diagnostics
+                    .attribute_error(AttributePath::root("name"), "Invalid limit", e);
                 return;
             }
         };
@@ -463,7 +466,10 @@ impl Resource<AwsClients> for LimitResource {
         let namespace_id = str_attr(&state, "namespace_id").unwrap_or_default().to_string();
         let name = str_attr(&state, "name").unwrap_or_default().to_string();
         let data = Table::new(req.provider.dynamodb.clone(), stack.as_str());
-        let readout = match data.read_limit(&namespace, &namespace_id, &scope_of(&state).level()).await {
+        let readout = match data
+            .read_limit(&namespace, &namespace_id, &scope_of(&state).level())
+            .await
+        {
             Ok(readout) => readout,
             Err(zae_limiter::Error::TableNotFound { .. }) => {
                 resp.new_state = Value::Null;
@@ -484,7 +490,8 @@ impl Resource<AwsClients> for LimitResource {
             None => None,
             Some(Err(e)) => {
                 resp.new_state = req.current_state.clone();
-                resp.diagnostics.attribute_error(AttributePath::root("name"), "Cannot read the limit", e.to_string());
+                resp.diagnostics
+                    .attribute_error(AttributePath::root("name"), "Cannot read the limit", e.to_string());
                 return;
             }
         };
@@ -513,11 +520,14 @@ impl Resource<AwsClients> for LimitResource {
     async fn update(&self, req: &UpdateRequest<'_, AwsClients>, resp: &mut StateResponse) {
         let state = req.planned_state.clone();
         let stack = str_attr(&state, "stack").unwrap_or_default().to_string();
-        let namespace_id = str_attr(req.prior_state, "namespace_id").unwrap_or_default().to_string();
+        let namespace_id = str_attr(req.prior_state, "namespace_id")
+            .unwrap_or_default()
+            .to_string();
         let limit = match limit_of(&state) {
             Ok(limit) => limit,
             Err(e) => {
-                resp.diagnostics.attribute_error(AttributePath::root("name"), "Invalid limit", e);
+                resp.diagnostics
+                    .attribute_error(AttributePath::root("name"), "Invalid limit", e);
                 return;
             }
         };
@@ -577,7 +587,11 @@ impl ResourceIdentity for LimitResource {
         vec![
             attr("stack", true, "Stack name."),
             attr("namespace", true, "Namespace name."),
-            attr("resource", false, "Resource (omitted for system scope and entity-wide limits)."),
+            attr(
+                "resource",
+                false,
+                "Resource (omitted for system scope and entity-wide limits).",
+            ),
             attr("entity_id", false, "Entity id (entity scope only)."),
             attr("name", true, "Limit name."),
         ]
@@ -656,7 +670,11 @@ mod tests {
 
     #[test]
     fn rate_form_computes_the_stored_form() {
-        let c = config(&[("rate", Value::int(100)), ("per", "minute".into()), ("burst", Value::int(150))]);
+        let c = config(&[
+            ("rate", Value::int(100)),
+            ("per", "minute".into()),
+            ("burst", Value::int(150)),
+        ]);
         assert!(errors_at(&c).is_empty());
         assert_eq!(stored_form(&c), Some((150, 100, 60)));
         let c = config(&[("rate", Value::int(10)), ("per", "second".into())]);
@@ -667,12 +685,19 @@ mod tests {
 
     #[test]
     fn forms_are_mutually_exclusive_and_complete() {
-        let c = config(&[("rate", Value::int(1)), ("per", "minute".into()), ("capacity", Value::int(5))]);
+        let c = config(&[
+            ("rate", Value::int(1)),
+            ("per", "minute".into()),
+            ("capacity", Value::int(5)),
+        ]);
         assert_eq!(errors_at(&c), vec!["capacity"]);
         assert_eq!(errors_at(&config(&[("rate", Value::int(1))])), vec!["per"]);
         assert_eq!(errors_at(&config(&[("burst", Value::int(1))])), vec!["rate", "per"]);
         assert_eq!(
-            errors_at(&config(&[("capacity", Value::int(1)), ("refill_amount", Value::int(1))])),
+            errors_at(&config(&[
+                ("capacity", Value::int(1)),
+                ("refill_amount", Value::int(1))
+            ])),
             vec!["refill_period_seconds"]
         );
         assert_eq!(errors_at(&config(&[])), vec!["rate"]);

@@ -174,7 +174,14 @@ impl LimitId {
 
 impl fmt::Display for LimitId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}/{}", self.stack, encode(&self.namespace), self.scope, self.name)
+        write!(
+            f,
+            "{}/{}/{}/{}",
+            self.stack,
+            encode(&self.namespace),
+            self.scope,
+            self.name
+        )
     }
 }
 
@@ -193,7 +200,10 @@ mod tests {
 
     #[test]
     fn plain_names_read_as_themselves() {
-        assert_eq!(id("tenant-alpha", Scope::System).to_string(), "zae-demo/tenant-alpha/system/rpm");
+        assert_eq!(
+            id("tenant-alpha", Scope::System).to_string(),
+            "zae-demo/tenant-alpha/system/rpm"
+        );
         assert_eq!(
             id("tenant-alpha", Scope::Resource("gpt-4".into())).to_string(),
             "zae-demo/tenant-alpha/resource:gpt-4/rpm"

@@ -1,6 +1,11 @@
 //! The resource and data source types of the `zae` provider, one file each.
 
+pub mod limit;
+pub mod limit_id;
+pub mod namespace;
+pub mod namespace_data;
 pub mod stack;
+pub mod stack_data;
 
 use std::sync::Arc;
 
@@ -9,10 +14,17 @@ use crate::provider::AwsClients;
 
 /// Every managed resource type.
 pub fn all() -> Vec<Arc<dyn Resource<AwsClients>>> {
-    vec![Arc::new(stack::StackResource)]
+    vec![
+        Arc::new(stack::StackResource),
+        Arc::new(namespace::NamespaceResource),
+        Arc::new(limit::LimitResource),
+    ]
 }
 
 /// Every data source type.
 pub fn all_data_sources() -> Vec<Arc<dyn DataSource<AwsClients>>> {
-    Vec::new()
+    vec![
+        Arc::new(stack_data::StackDataSource),
+        Arc::new(namespace_data::NamespaceDataSource),
+    ]
 }

@@ -28,8 +28,8 @@ use crate::framework::planning::empty_object;
 use crate::framework::validator::{OneOf, StringCheck, Validator};
 use crate::framework::{
     Attribute, AttributePath, Block, CreateRequest, DeleteRequest, DeleteResponse, Diagnostics, IdentityAttribute,
-    ImportRequest, ImportState, ModifyPlanRequest, ModifyPlanResponse, Nesting, ReadRequest, RequiresReplace,
-    Resource, ResourceIdentity, Schema, StateResponse, Type, UpdateRequest, UseStateForUnknown, Value,
+    ImportRequest, ImportState, ModifyPlanRequest, ModifyPlanResponse, Nesting, ReadRequest, RequiresReplace, Resource,
+    ResourceIdentity, Schema, StateResponse, Type, UpdateRequest, UseStateForUnknown, Value,
 };
 use crate::provider::AwsClients;
 
@@ -51,7 +51,9 @@ pub struct NamespaceResource;
 /// either.
 pub(crate) fn check_namespace_name(name: &str) -> Result<(), String> {
     if let Err(e) = zae_limiter::validate::validate_namespace_name(name) {
-        return Err(format!("{name:?} is reserved for zae-limiter's table-level records ({e})."));
+        return Err(format!(
+            "{name:?} is reserved for zae-limiter's table-level records ({e})."
+        ));
     }
     if name.is_empty() {
         return Err("A namespace name cannot be empty.".into());
@@ -70,16 +72,18 @@ pub(crate) fn check_namespace_name(name: &str) -> Result<(), String> {
 
 /// The schema validator for namespace names.
 pub(crate) fn namespace_name_validator() -> StringCheck {
-    StringCheck::new("Invalid namespace name", "a zae-limiter namespace name", check_namespace_name)
+    StringCheck::new(
+        "Invalid namespace name",
+        "a zae-limiter namespace name",
+        check_namespace_name,
+    )
 }
 
 /// IAM role and user names: 1–64 characters of `[A-Za-z0-9+=,.@_-]`.
 fn check_principal_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
     if ok {
         Ok(())
     } else {
@@ -191,10 +195,7 @@ fn principals_of(value: &Value) -> BTreeSet<Principal> {
     let mut out = BTreeSet::new();
     for (attr, kind) in [("roles", PrincipalKind::Role), ("users", PrincipalKind::User)] {
         for name in value.get(attr).as_string_list().unwrap_or_default() {
-            out.insert(Principal {
-                kind,
-                name,
-            });
+            out.insert(Principal { kind, name });
         }
     }
     out
@@ -380,7 +381,10 @@ impl ImportState<AwsClients> for NamespaceResource {
                 None => {
                     resp.diagnostics.error(
                         "Invalid import id",
-                        format!("Import a namespace as STACK/NAME (e.g. zae-demo/tenant-alpha); got {:?}.", req.id),
+                        format!(
+                            "Import a namespace as STACK/NAME (e.g. zae-demo/tenant-alpha); got {:?}.",
+                            req.id
+                        ),
                     );
                     return;
                 }
@@ -445,10 +449,11 @@ async fn create_namespace(clients: &AwsClients, planned: &Value) -> Result<Names
         d
     })?;
     let recover = planned.get("recover").as_bool() == Some(true);
-    let recovering = match deleted.first() {
-        Some(previous) if recover => Some(previous.id.clone()),
-        Some(previous) => {
-            diags.attribute_error(
+    let recovering =
+        match deleted.first() {
+            Some(previous) if recover => Some(previous.id.clone()),
+            Some(previous) => {
+                diags.attribute_error(
                 AttributePath::root("name"),
                 "Namespace was soft-deleted",
                 format!(
@@ -459,10 +464,10 @@ async fn create_namespace(clients: &AwsClients, planned: &Value) -> Result<Names
                     previous.id
                 ),
             );
-            return Err(diags);
-        }
-        None => None,
-    };
+                return Err(diags);
+            }
+            None => None,
+        };
     let id = recovering.clone().unwrap_or_else(zae_limiter::clock::new_namespace_id);
     let desired = principals_of(planned.get("principal_tags"));
     let mut tagged = BTreeSet::new();
@@ -480,7 +485,10 @@ async fn create_namespace(clients: &AwsClients, planned: &Value) -> Result<Names
             d.attribute_error(
                 AttributePath::root("name"),
                 "Namespace already exists",
-                format!("Namespace {name:?} was registered by someone else meanwhile (id {}).", existing.id),
+                format!(
+                    "Namespace {name:?} was registered by someone else meanwhile (id {}).",
+                    existing.id
+                ),
             );
             Some(d)
         }
@@ -498,7 +506,11 @@ async fn create_namespace(clients: &AwsClients, planned: &Value) -> Result<Names
     tracing::info!(stack, namespace = name, namespace_id = %id, principals = tagged.len(), "namespace created");
     match data.get_namespace(name).await {
         Ok(Some(record)) => Ok(record),
-        _ => Ok(NamespaceRecord::new_active(&id, name, &zae_limiter::clock::utc_now_string())),
+        _ => Ok(NamespaceRecord::new_active(
+            &id,
+            name,
+            &zae_limiter::clock::utc_now_string(),
+        )),
     }
 }
 
@@ -512,12 +524,7 @@ async fn untag_all(clients: &AwsClients, data: &Table, id: &str, tagged: &BTreeS
 }
 
 /// Untags `principal` when its tag still names namespace `id`.
-async fn untag_if_ours(
-    clients: &AwsClients,
-    _data: &Table,
-    id: &str,
-    principal: &Principal,
-) -> crate::aws::Result<()> {
+async fn untag_if_ours(clients: &AwsClients, _data: &Table, id: &str, principal: &Principal) -> crate::aws::Result<()> {
     match iam_principal::principal_tags(&clients.iam, principal).await? {
         Some(tags) if tags.get(NAMESPACE_TAG_KEY).map(String::as_str) == Some(id) => {
             iam_principal::untag_principal(&clients.iam, principal, NAMESPACE_TAG_KEY).await?;
@@ -575,7 +582,9 @@ async fn tag_principal(clients: &AwsClients, data: &Table, id: &str, principal: 
         Ok(None) => {
             return Err(fail(
                 "IAM principal not found",
-                format!("{principal} does not exist, so it cannot be tagged {NAMESPACE_TAG_KEY} = {id}. Create it first or remove it from the list."),
+                format!(
+                    "{principal} does not exist, so it cannot be tagged {NAMESPACE_TAG_KEY} = {id}. Create it first or remove it from the list."
+                ),
             ));
         }
         Err(e) => return Err(fail("Cannot read the principal's tags", e.to_string())),
@@ -674,7 +683,12 @@ async fn delete_namespace(clients: &AwsClients, prior: &Value) -> Result<(), Dia
         }
         if str_attr(prior, "on_destroy") == "purge" {
             let report = data.purge_namespace(id).await?;
-            tracing::info!(stack, namespace = name, items = report.items_deleted, "namespace purged");
+            tracing::info!(
+                stack,
+                namespace = name,
+                items = report.items_deleted,
+                "namespace purged"
+            );
         }
         Ok::<(), zae_limiter::Error>(())
     };

@@ -54,7 +54,9 @@ impl Intercept for Counter {
         let (rcu, wcu) = match op.as_str() {
             "UpdateItem" | "PutItem" | "DeleteItem" => (0.0, 1.0),
             "TransactWriteItems" => {
-                let n = input.downcast_ref::<TransactWriteItemsInput>().map_or(0, |i| i.transact_items().len());
+                let n = input
+                    .downcast_ref::<TransactWriteItemsInput>()
+                    .map_or(0, |i| i.transact_items().len());
                 (0.0, 2.0 * n as f64)
             }
             "BatchGetItem" => {
@@ -65,7 +67,10 @@ impl Intercept for Counter {
                 (0.5 * keys as f64, 0.0)
             }
             "GetItem" => {
-                let consistent = input.downcast_ref::<GetItemInput>().and_then(|i| i.consistent_read()).unwrap_or(false);
+                let consistent = input
+                    .downcast_ref::<GetItemInput>()
+                    .and_then(|i| i.consistent_read())
+                    .unwrap_or(false);
                 (if consistent { 1.0 } else { 0.5 }, 0.0)
             }
             "Query" => (0.5, 0.0),
@@ -115,11 +120,22 @@ where
         samples.push(t.elapsed());
     }
     let tally = counter.take();
-    Row { path, n, p50: percentile(&mut samples, 0.5), p95: percentile(&mut samples, 0.95), tally, published }
+    Row {
+        path,
+        n,
+        p50: percentile(&mut samples, 0.5),
+        p95: percentile(&mut samples, 0.95),
+        tally,
+        published,
+    }
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(run());
 }
 
@@ -127,17 +143,28 @@ async fn run() {
     let emulator = testkit::Emulator::start();
     let sdk = emulator.sdk_config().await;
     let counter = Counter::default();
-    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counter.clone()).build();
-    let table = Table::new(aws_sdk_dynamodb::Client::from_conf(conf), "zl-bench").with_sts(aws_sdk_sts::Client::new(&sdk));
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(counter.clone())
+        .build();
+    let table =
+        Table::new(aws_sdk_dynamodb::Client::from_conf(conf), "zl-bench").with_sts(aws_sdk_sts::Client::new(&sdk));
     table.create_table().await.unwrap();
     table.write_version_record(Some("0.17.0"), "cli:0.17.0").await.unwrap();
     let ns_id = table.register_namespace("bench").await.unwrap();
     let ns = table.namespace(&ns_id);
-    ns.set_system_limits(&[Limit::per_second("rps", 1_000_000, None).unwrap()], None, None).await.unwrap();
-    ns.set_resource_limits("tight", &[Limit::per_hour("rph", 1, None).unwrap()], None).await.unwrap();
-    ns.set_resource_limits("drip", &[Limit::per_second("rps", 1000, Some(1)).unwrap()], None).await.unwrap();
+    ns.set_system_limits(&[Limit::per_second("rps", 1_000_000, None).unwrap()], None, None)
+        .await
+        .unwrap();
+    ns.set_resource_limits("tight", &[Limit::per_hour("rph", 1, None).unwrap()], None)
+        .await
+        .unwrap();
+    ns.set_resource_limits("drip", &[Limit::per_second("rps", 1000, Some(1)).unwrap()], None)
+        .await
+        .unwrap();
     ns.create_entity(&NewEntity::new("parent"), None).await.unwrap();
-    ns.create_entity(&NewEntity::new("child").with_parent("parent", true), None).await.unwrap();
+    ns.create_entity(&NewEntity::new("child").with_parent("parent", true), None)
+        .await
+        .unwrap();
     let limiter = RateLimiter::new(Repository::connect_table(table.clone(), "bench").await.unwrap());
     let acquire = |entity: String, resource: &'static str, name: &'static str| {
         let limiter = limiter.clone();
@@ -156,33 +183,71 @@ async fn run() {
 
     const N: usize = 200;
     let mut rows = Vec::new();
-    rows.push(measure("speculative hit (warm bucket)", N, "0 / 1 (p50 moto 9 ms)", &counter, |_| acquire("hot".into(), "api", "rps")).await);
     rows.push(
-        measure("fast reject (exhausted, refill won't help)", N, "0 / 1 (anchors: 0 / 0)", &counter, |_| {
-            acquire("exhausted".into(), "tight", "rph")
-        })
-        .await,
-    );
-    rows.push(
-        measure("normal path (refill fallback, rf-locked update)", N, "2.5 / 2", &counter, |_| {
-            acquire("dripper".into(), "drip", "rps")
-        })
-        .await,
-    );
-    rows.push(measure("cascade speculative hit (child + parent)", N, "0 / 2 (p50 moto 22 ms)", &counter, |_| acquire("child".into(), "api", "rps")).await);
-    rows.push(
-        measure("first acquire (create: Put + ConditionCheck)", N, "1 / 1 (acquire()); +3 RCU cache miss", &counter, |i| {
-            acquire(format!("new-{i}"), "api", "rps")
-        })
+        measure(
+            "first acquire (create: Put + ConditionCheck)",
+            N,
+            "1 / 1 (acquire()); +3 RCU cache miss",
+            &counter,
+            |i| acquire(format!("new-{i}"), "api", "rps"),
+        )
         .await,
     );
 
+    rows.push(
+        measure(
+            "speculative hit (warm bucket)",
+            N,
+            "0 / 1 (p50 moto 9 ms)",
+            &counter,
+            |_| acquire("hot".into(), "api", "rps"),
+        )
+        .await,
+    );
+    rows.push(
+        measure(
+            "fast reject (exhausted, refill won't help)",
+            N,
+            "0 / 1 (anchors: 0 / 0)",
+            &counter,
+            |_| acquire("exhausted".into(), "tight", "rph"),
+        )
+        .await,
+    );
+    rows.push(
+        measure(
+            "normal path (refill fallback, rf-locked update)",
+            N,
+            "2.5 / 2",
+            &counter,
+            |_| acquire("dripper".into(), "drip", "rps"),
+        )
+        .await,
+    );
+    rows.push(
+        measure(
+            "cascade speculative hit (child + parent)",
+            N,
+            "0 / 2 (p50 moto 22 ms)",
+            &counter,
+            |_| acquire("child".into(), "api", "rps"),
+        )
+        .await,
+    );
     println!();
     println!("zae-limiter Rust client — requests and capacity per acquire (emulator: moto, {N} acquires per path)");
-    println!("{:<48} {:>6} {:>6} {:>9} {:>9}  {:<38} {}", "path", "RCU", "WCU", "p50", "p95", "published RCU / WCU (0.17.0 docs)", "requests per acquire");
+    println!(
+        "{:<48} {:>6} {:>6} {:>9} {:>9}  {:<38} requests per acquire",
+        "path", "RCU", "WCU", "p50", "p95", "published RCU / WCU (0.17.0 docs)"
+    );
     for r in &rows {
         let per = |v: f64| v / r.n as f64;
-        let ops: Vec<String> = r.tally.ops.iter().map(|(k, v)| format!("{k} {:.2}", *v as f64 / r.n as f64)).collect();
+        let ops: Vec<String> = r
+            .tally
+            .ops
+            .iter()
+            .map(|(k, v)| format!("{k} {:.2}", *v as f64 / r.n as f64))
+            .collect();
         println!(
             "{:<48} {:>6.2} {:>6.2} {:>7.2}ms {:>7.2}ms  {:<38} {}",
             r.path,
@@ -220,9 +285,18 @@ async def main():
 asyncio.run(main())
 "#
     );
-    let out = Command::new(testkit::dev_tool("python")).arg("-c").arg(&script).envs(emulator.aws_env()).output().unwrap();
+    let out = Command::new(testkit::dev_tool("python"))
+        .arg("-c")
+        .arg(&script)
+        .envs(emulator.aws_env())
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let py: Vec<f64> = text.lines().rev().find_map(|l| serde_json::from_str(l).ok()).unwrap_or_default();
+    let py: Vec<f64> = text
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
     println!();
     println!("client CPU per acquire (speculative hit, {CPU_N} sequential acquires, same emulator)");
     println!("{:<28} {:>12} {:>14}", "client", "CPU ms/acq", "wall ms/acq");
@@ -232,4 +306,8 @@ asyncio.run(main())
         _ => println!("Python measurement failed: {}", String::from_utf8_lossy(&out.stderr)),
     }
     println!("(Rust CPU from /proc/self/stat at 10 ms tick resolution; includes the tokio runtime and the AWS SDK.)");
+    println!(
+        "(Latencies are the emulator's: moto's TransactWriteItems slows down as the table's stream history grows, \
+         so the create path runs first, on a fresh table.)"
+    );
 }

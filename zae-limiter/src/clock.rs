@@ -8,7 +8,10 @@ use rand::Rng as _;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's
@@ -32,7 +35,12 @@ pub fn format_utc(epoch_seconds: i64) -> String {
     let days = epoch_seconds.div_euclid(86_400);
     let secs = epoch_seconds.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 /// The current UTC time in zae-limiter's timestamp format.
@@ -47,7 +55,9 @@ const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub fn ulid_at(time_ms: i64) -> String {
     let random: u128 = rand::rng().random::<u128>() & ((1u128 << 80) - 1);
     let value: u128 = ((time_ms as u128 & ((1u128 << 48) - 1)) << 80) | random;
-    (0..26).map(|i| CROCKFORD[((value >> (125 - 5 * i)) & 0x1f) as usize] as char).collect()
+    (0..26)
+        .map(|i| CROCKFORD[((value >> (125 - 5 * i)) & 0x1f) as usize] as char)
+        .collect()
 }
 
 /// A ULID for now.

@@ -45,7 +45,12 @@ impl ValidationError {
         } else {
             value.to_string()
         };
-        ValidationError { kind, field: field.to_string(), value, reason: reason.into() }
+        ValidationError {
+            kind,
+            field: field.to_string(),
+            value,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -164,7 +169,9 @@ pub enum Error {
     },
 
     /// No limits are configured for this entity/resource at any level.
-    #[error("No limits configured for entity '{entity_id}' and resource '{resource}' (entity, resource and system levels are all empty)")]
+    #[error(
+        "No limits configured for entity '{entity_id}' and resource '{resource}' (entity, resource and system levels are all empty)"
+    )]
     NoLimits {
         /// Entity id.
         entity_id: String,
@@ -174,7 +181,9 @@ pub enum Error {
 
     /// The table uses a zae-limiter feature this client does not implement; the operation
     /// is refused rather than risk misreading or corrupting its state.
-    #[error("unsupported zae-limiter feature {feature} on {location}: this client implements the core profile only and refuses to read it")]
+    #[error(
+        "unsupported zae-limiter feature {feature} on {location}: this client implements the core profile only and refuses to read it"
+    )]
     Unsupported {
         /// The feature (e.g. `session window (w_ limit)`).
         feature: String,
@@ -228,9 +237,14 @@ impl Error {
     {
         let source: aws_sdk_dynamodb::Error = err.into();
         if matches!(source, aws_sdk_dynamodb::Error::ResourceNotFoundException(_)) {
-            return Error::TableNotFound { table: table.to_string() };
+            return Error::TableNotFound {
+                table: table.to_string(),
+            };
         }
-        Error::DynamoDb { operation, source: Box::new(source) }
+        Error::DynamoDb {
+            operation,
+            source: Box::new(source),
+        }
     }
 
     /// The rate-limit details when this is [`Error::RateLimited`].

@@ -63,7 +63,12 @@ impl Limit {
                     .into(),
             ));
         }
-        Ok(Limit { name: name.to_string(), capacity, refill_amount, refill_period_seconds })
+        Ok(Limit {
+            name: name.to_string(),
+            capacity,
+            refill_amount,
+            refill_period_seconds,
+        })
     }
 
     fn per(name: &str, rate: i64, burst: Option<i64>, period: i64) -> Result<Limit> {
@@ -144,7 +149,11 @@ impl Limit {
     /// Parses zae-limiter's CLI limit syntax `name:rate[/period][:burst]`, period one of
     /// `[N]sec|[N]min|[N]hour|[N]day` (default `min`).
     pub fn parse_spec(spec: &str) -> Result<Limit> {
-        let bad = || Error::InvalidLimit(format!("invalid limit spec '{spec}': expected name:rate[/period][:burst]"));
+        let bad = || {
+            Error::InvalidLimit(format!(
+                "invalid limit spec '{spec}': expected name:rate[/period][:burst]"
+            ))
+        };
         let mut parts = spec.split(':');
         let name = parts.next().ok_or_else(bad)?;
         let rate_part = parts.next().ok_or_else(bad)?;
@@ -189,9 +198,15 @@ mod tests {
     #[test]
     fn constructors_set_capacity_from_burst() {
         let l = Limit::per_minute("rpm", 100, None).unwrap();
-        assert_eq!((l.capacity(), l.refill_amount(), l.refill_period_seconds()), (100, 100, 60));
+        assert_eq!(
+            (l.capacity(), l.refill_amount(), l.refill_period_seconds()),
+            (100, 100, 60)
+        );
         let l = Limit::per_second("rps", 10, Some(50)).unwrap();
-        assert_eq!((l.capacity(), l.burst(), l.refill_amount(), l.refill_period_seconds()), (50, 50, 10, 1));
+        assert_eq!(
+            (l.capacity(), l.burst(), l.refill_amount(), l.refill_period_seconds()),
+            (50, 50, 10, 1)
+        );
         assert_eq!(Limit::per_hour("h", 1, None).unwrap().refill_period_ms(), 3_600_000);
         assert_eq!(Limit::per_day("d", 1, None).unwrap().refill_period_seconds(), 86_400);
         assert_eq!(l.capacity_milli(), 50_000);
@@ -201,13 +216,27 @@ mod tests {
     #[test]
     fn validation_messages() {
         let msg = |r: Result<Limit>| r.unwrap_err().to_string();
-        assert_eq!(msg(Limit::custom("rpm", 0, 1, 1)), "invalid limit: capacity must be positive");
-        assert_eq!(msg(Limit::custom("rpm", 1, -1, 1)), "invalid limit: refill_amount must not be negative");
-        assert_eq!(msg(Limit::custom("rpm", 1, 1, 0)), "invalid limit: refill_period_seconds must be positive");
+        assert_eq!(
+            msg(Limit::custom("rpm", 0, 1, 1)),
+            "invalid limit: capacity must be positive"
+        );
+        assert_eq!(
+            msg(Limit::custom("rpm", 1, -1, 1)),
+            "invalid limit: refill_amount must not be negative"
+        );
+        assert_eq!(
+            msg(Limit::custom("rpm", 1, 1, 0)),
+            "invalid limit: refill_period_seconds must be positive"
+        );
         assert!(msg(Limit::custom("rpm", MAX_TOKENS + 1, 1, 1)).contains("capacity must be at most 1000000000000000"));
-        assert!(msg(Limit::custom("rpm", 1, 1, MAX_PERIOD_SECONDS + 1)).contains("refill_period_seconds must be at most"));
+        assert!(
+            msg(Limit::custom("rpm", 1, 1, MAX_PERIOD_SECONDS + 1)).contains("refill_period_seconds must be at most")
+        );
         assert!(msg(Limit::custom("rpm", 1, 0, 1)).contains("refill_amount=0 means the limit does not drip"));
-        assert_eq!(msg(Limit::custom("wcu", 1, 1, 1)), "Invalid name: 'wcu' is a reserved limit name");
+        assert_eq!(
+            msg(Limit::custom("wcu", 1, 1, 1)),
+            "Invalid name: 'wcu' is a reserved limit name"
+        );
         Limit::custom("rpm", MAX_TOKENS, MAX_TOKENS, MAX_PERIOD_SECONDS).unwrap();
     }
 
@@ -222,9 +251,18 @@ mod tests {
 
     #[test]
     fn parses_cli_specs() {
-        assert_eq!(Limit::parse_spec("rpm:100").unwrap(), Limit::per_minute("rpm", 100, None).unwrap());
-        assert_eq!(Limit::parse_spec("rps:10/sec:50").unwrap(), Limit::per_second("rps", 10, Some(50)).unwrap());
-        assert_eq!(Limit::parse_spec("x:5/2hour").unwrap(), Limit::custom("x", 5, 5, 7200).unwrap());
+        assert_eq!(
+            Limit::parse_spec("rpm:100").unwrap(),
+            Limit::per_minute("rpm", 100, None).unwrap()
+        );
+        assert_eq!(
+            Limit::parse_spec("rps:10/sec:50").unwrap(),
+            Limit::per_second("rps", 10, Some(50)).unwrap()
+        );
+        assert_eq!(
+            Limit::parse_spec("x:5/2hour").unwrap(),
+            Limit::custom("x", 5, 5, 7200).unwrap()
+        );
         assert!(Limit::parse_spec("rpm").is_err());
         assert!(Limit::parse_spec("rpm:1/week").is_err());
     }

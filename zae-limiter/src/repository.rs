@@ -33,6 +33,9 @@ pub struct Repository {
     pub(crate) inner: Arc<RepoInner>,
 }
 
+/// Resolved configs by (entity, resource), with the instant they were read.
+pub(crate) type ConfigCache = HashMap<(String, String), (Instant, Arc<ResolvedConfig>)>;
+
 #[derive(Debug)]
 pub(crate) struct RepoInner {
     pub table: Table,
@@ -40,7 +43,7 @@ pub(crate) struct RepoInner {
     pub ns_name: String,
     pub config_ttl: Duration,
     pub ttl_multiplier: i64,
-    pub config_cache: Mutex<HashMap<(String, String), (Instant, Arc<ResolvedConfig>)>>,
+    pub config_cache: Mutex<ConfigCache>,
     pub hints: Mutex<HashMap<(String, String), BucketHint>>,
 }
 
@@ -60,11 +63,15 @@ impl Repository {
         let ns_id = table
             .resolve_namespace(namespace)
             .await?
-            .ok_or_else(|| Error::NamespaceNotFound { namespace: namespace.to_string() })?;
+            .ok_or_else(|| Error::NamespaceNotFound {
+                namespace: namespace.to_string(),
+            })?;
         let record = table
             .get_version_record(false)
             .await?
-            .ok_or_else(|| Error::VersionRecordMissing { table: table.name().to_string() })?;
+            .ok_or_else(|| Error::VersionRecordMissing {
+                table: table.name().to_string(),
+            })?;
         require_compatible(CLIENT_VERSION, &record.infrastructure_version())?;
         info!(table = table.name(), namespace, namespace_id = %ns_id, client_version = CLIENT_VERSION, "connected");
         Ok(Repository {

@@ -65,7 +65,9 @@ pub fn validate_name(value: &str, field: &str) -> Result<(), ValidationError> {
         return err(format!("'{value}' is a reserved limit name"));
     }
     if !matches(value, |c| c.is_ascii_alphabetic(), is_name_tail) {
-        return err("must start with a letter and contain only alphanumeric, underscore, hyphen, or dot characters".into());
+        return err(
+            "must start with a letter and contain only alphanumeric, underscore, hyphen, or dot characters".into(),
+        );
     }
     Ok(())
 }
@@ -96,20 +98,33 @@ pub fn validate_resource_field(value: &str, field: &str) -> Result<(), Validatio
 /// Validates the resource of an entity-level config: a resource name, or
 /// `_default_` (entity-wide).
 pub fn validate_config_resource(value: &str) -> Result<(), ValidationError> {
-    if value == DEFAULT_RESOURCE { Ok(()) } else { validate_resource(value) }
+    if value == DEFAULT_RESOURCE {
+        Ok(())
+    } else {
+        validate_resource(value)
+    }
 }
 
 /// Validates a namespace name. zae-limiter rejects only the reserved name `_`.
 pub fn validate_namespace_name(value: &str) -> Result<(), ValidationError> {
     if value == RESERVED_NAMESPACE {
-        return Err(ValidationError::new(ValidationKind::Other, "namespace", value, "reserved for system use"));
+        return Err(ValidationError::new(
+            ValidationKind::Other,
+            "namespace",
+            value,
+            "reserved for system use",
+        ));
     }
     Ok(())
 }
 
 /// Validates an audit principal: ARNs pass as-is, anything else must be an identifier.
 pub fn validate_principal(value: &str) -> Result<(), ValidationError> {
-    if value.starts_with("arn:") { Ok(()) } else { validate_identifier(value, "principal") }
+    if value.starts_with("arn:") {
+        Ok(())
+    } else {
+        validate_identifier(value, "principal")
+    }
 }
 
 #[cfg(test)]
@@ -123,7 +138,10 @@ mod tests {
         }
         let msg = |v: &str| validate_identifier(v, "entity_id").unwrap_err().to_string();
         assert_eq!(msg(""), "Invalid entity_id: cannot be empty");
-        assert_eq!(msg(&"a".repeat(257)), "Invalid entity_id: exceeds maximum length of 256");
+        assert_eq!(
+            msg(&"a".repeat(257)),
+            "Invalid entity_id: exceeds maximum length of 256"
+        );
         assert_eq!(msg("a#b"), "Invalid entity_id: cannot contain '#' (reserved delimiter)");
         assert_eq!(
             msg("-abc"),
@@ -140,7 +158,10 @@ mod tests {
         validate_name("tok.en-s_1", "name").unwrap();
         let msg = |v: &str| validate_name(v, "name").unwrap_err().to_string();
         assert_eq!(msg("wcu"), "Invalid name: 'wcu' is a reserved limit name");
-        assert_eq!(msg("1rpm"), "Invalid name: must start with a letter and contain only alphanumeric, underscore, hyphen, or dot characters");
+        assert_eq!(
+            msg("1rpm"),
+            "Invalid name: must start with a letter and contain only alphanumeric, underscore, hyphen, or dot characters"
+        );
         assert_eq!(msg(&"r".repeat(65)), "Invalid name: exceeds maximum length of 64");
         assert_eq!(msg("a#"), "Invalid name: cannot contain '#' (reserved delimiter)");
         assert!(validate_name("a/b", "name").is_err());
@@ -163,7 +184,10 @@ mod tests {
     #[test]
     fn namespaces_and_principals() {
         validate_namespace_name("tenant alpha/with anything#").unwrap();
-        assert_eq!(validate_namespace_name("_").unwrap_err().to_string(), "Invalid namespace: reserved for system use");
+        assert_eq!(
+            validate_namespace_name("_").unwrap_err().to_string(),
+            "Invalid namespace: reserved for system use"
+        );
         validate_principal("arn:aws:sts::123456789012:user/moto").unwrap();
         validate_principal("ci-bot").unwrap();
         assert!(validate_principal("ci bot").is_err());

@@ -60,7 +60,12 @@ pub struct ParsedVersion {
 impl ParsedVersion {
     /// The version without its prerelease tag.
     pub fn release(&self) -> ParsedVersion {
-        ParsedVersion { major: self.major, minor: self.minor, patch: self.patch, prerelease: None }
+        ParsedVersion {
+            major: self.major,
+            minor: self.minor,
+            patch: self.patch,
+            prerelease: None,
+        }
     }
 }
 
@@ -165,10 +170,10 @@ fn rewrite_pep440_prerelease(s: &str) -> String {
     }
     let rest = &s[pos..];
     for tag in ["rc", "a", "b"] {
-        if let Some(after) = rest.strip_prefix(tag) {
-            if leading_digits(after) > 0 {
-                return format!("{}-{}", &s[..pos], rest);
-            }
+        if let Some(after) = rest.strip_prefix(tag)
+            && leading_digits(after) > 0
+        {
+            return format!("{}-{}", &s[..pos], rest);
         }
     }
     s.to_string()
@@ -216,7 +221,9 @@ pub enum Compatibility {
 /// zae-limiter's `check_compatibility(client_version, record)`, rule for rule.
 pub fn check_compatibility(client_version: &str, infra: &InfrastructureVersion) -> Compatibility {
     let Ok(client) = parse_version(client_version) else {
-        return Compatibility::Invalid { message: format!("Invalid client version: {client_version}") };
+        return Compatibility::Invalid {
+            message: format!("Invalid client version: {client_version}"),
+        };
     };
     let Ok(schema) = parse_version(&infra.schema_version) else {
         return Compatibility::Invalid {
@@ -341,8 +348,14 @@ mod tests {
 
     #[test]
     fn compatibility_rules_match_zae_limiter() {
-        assert_eq!(check_compatibility("0.14.0", &infra("0.10.0", Some("0.17.0"), "0.0.0")), Compatibility::Compatible);
-        assert_eq!(check_compatibility("0.14.0", &infra("0.10.0", None, "0.0.0")), Compatibility::Compatible);
+        assert_eq!(
+            check_compatibility("0.14.0", &infra("0.10.0", Some("0.17.0"), "0.0.0")),
+            Compatibility::Compatible
+        );
+        assert_eq!(
+            check_compatibility("0.14.0", &infra("0.10.0", None, "0.0.0")),
+            Compatibility::Compatible
+        );
         assert!(matches!(
             check_compatibility("0.14.0", &infra("0.10.0", Some("0.17.0"), "0.17.0")),
             Compatibility::ClientTooOld { .. }
@@ -365,18 +378,36 @@ mod tests {
             Compatibility::SchemaMigrationRequired { .. }
         ));
         // rc of the same release counts as the release for the Lambda comparison.
-        assert_eq!(check_compatibility("0.14.0", &infra("0.10.0", Some("0.14.0rc1"), "0.0.0")), Compatibility::Compatible);
+        assert_eq!(
+            check_compatibility("0.14.0", &infra("0.10.0", Some("0.14.0rc1"), "0.0.0")),
+            Compatibility::Compatible
+        );
     }
 
     #[test]
     fn require_compatible_maps_to_typed_errors() {
         let err = require_compatible(CLIENT_VERSION, &infra("0.10.0", None, "0.17.0")).unwrap_err();
-        assert!(matches!(err, Error::VersionMismatch { can_auto_update: false, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::VersionMismatch {
+                    can_auto_update: false,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = require_compatible("1.0.0", &infra("0.10.0", None, "0.0.0")).unwrap_err();
         assert!(matches!(err, Error::IncompatibleSchema { .. }));
         require_compatible(CLIENT_VERSION, &infra("not-a-version", None, "0.0.0")).unwrap();
         let err = require_compatible(CLIENT_VERSION, &infra("0.10.0", Some("0.12.0"), "0.0.0")).unwrap_err();
-        assert!(matches!(err, Error::VersionMismatch { can_auto_update: true, .. }));
+        assert!(matches!(
+            err,
+            Error::VersionMismatch {
+                can_auto_update: true,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -15,17 +15,40 @@ async fn bootstrap_namespaces_and_limits_are_readable_by_python() {
     t.write_version_record(Some("0.17.0"), "cli:0.17.0").await.unwrap();
     let default_id = t.register_namespace("default").await.unwrap();
     let alpha = t.register_namespace("tenant-alpha").await.unwrap();
-    assert_eq!(t.register_namespace("tenant-alpha").await.unwrap(), alpha, "register is idempotent");
+    assert_eq!(
+        t.register_namespace("tenant-alpha").await.unwrap(),
+        alpha,
+        "register is idempotent"
+    );
     assert_ne!(default_id, alpha);
     assert_eq!(alpha.len(), 11);
 
     let ns = t.namespace(&alpha);
-    ns.set_system_limits(&[Limit::per_minute("rpm", 100, None).unwrap()], Some(OnUnavailable::Allow), None)
+    ns.set_system_limits(
+        &[Limit::per_minute("rpm", 100, None).unwrap()],
+        Some(OnUnavailable::Allow),
+        None,
+    )
+    .await
+    .unwrap();
+    ns.set_resource_limits(
+        "gpt-4",
+        &[Limit::per_minute("tpm", 10_000, None).unwrap()],
+        Some("ci-bot"),
+    )
+    .await
+    .unwrap();
+    ns.set_entity_limits(
+        "user-1",
+        "gpt-4",
+        &[Limit::per_minute("rpm", 10, Some(20)).unwrap()],
+        None,
+    )
+    .await
+    .unwrap();
+    ns.create_entity(&NewEntity::new("child").with_parent("parent", true), None)
         .await
         .unwrap();
-    ns.set_resource_limits("gpt-4", &[Limit::per_minute("tpm", 10_000, None).unwrap()], Some("ci-bot")).await.unwrap();
-    ns.set_entity_limits("user-1", "gpt-4", &[Limit::per_minute("rpm", 10, Some(20)).unwrap()], None).await.unwrap();
-    ns.create_entity(&NewEntity::new("child").with_parent("parent", true), None).await.unwrap();
 
     let seen = env.python(
         r#"repo = await Repository.connect("tenant-alpha", stack=STACK)
@@ -43,10 +66,16 @@ return {
   "namespaces": sorted(n["name"] for n in await repo.list_namespaces()),
 }"#,
     );
-    assert_eq!(seen["system"], serde_json::json!([{"name":"rpm","capacity":100,"refill_amount":100,"refill_period_seconds":60}]));
+    assert_eq!(
+        seen["system"],
+        serde_json::json!([{"name":"rpm","capacity":100,"refill_amount":100,"refill_period_seconds":60}])
+    );
     assert_eq!(seen["on_unavailable"], "allow");
     assert_eq!(seen["resource"][0]["capacity"], 10_000);
-    assert_eq!(seen["entity"], serde_json::json!([{"name":"rpm","capacity":20,"refill_amount":10,"refill_period_seconds":60}]));
+    assert_eq!(
+        seen["entity"],
+        serde_json::json!([{"name":"rpm","capacity":20,"refill_amount":10,"refill_period_seconds":60}])
+    );
     assert_eq!(seen["child"], serde_json::json!(["parent", true]));
     assert_eq!(seen["audit"], serde_json::json!(["limits_set"]));
     assert_eq!(seen["principal"], "arn:aws:sts::123456789012:user/moto");
@@ -56,7 +85,10 @@ return {
     // Read back through the crate.
     let sys = ns.get_system_limits().await.unwrap().unwrap();
     assert_eq!(sys.on_unavailable, Some(OnUnavailable::Allow));
-    assert_eq!(ns.get_entity_limits("user-1", "gpt-4").await.unwrap().unwrap().limits[0].capacity(), 20);
+    assert_eq!(
+        ns.get_entity_limits("user-1", "gpt-4").await.unwrap().unwrap().limits[0].capacity(),
+        20
+    );
     assert!(matches!(
         ns.create_entity(&NewEntity::new("child"), None).await,
         Err(Error::EntityExists { .. })
@@ -80,7 +112,9 @@ async fn namespace_lifecycle_delete_recover_purge() {
     t.write_version_record(None, "").await.unwrap();
     let id = t.register_namespace("doomed").await.unwrap();
     let ns = t.namespace(&id);
-    ns.set_system_limits(&[Limit::per_second("rps", 5, None).unwrap()], None, None).await.unwrap();
+    ns.set_system_limits(&[Limit::per_second("rps", 5, None).unwrap()], None, None)
+        .await
+        .unwrap();
     ns.create_entity(&NewEntity::new("e1"), None).await.unwrap();
 
     assert!(matches!(t.purge_namespace(&id).await, Err(Error::NamespaceState { ref state, .. }) if state == "active"));
@@ -93,7 +127,9 @@ async fn namespace_lifecycle_delete_recover_purge() {
 
     assert_eq!(t.recover_namespace(&id).await.unwrap(), "doomed");
     assert_eq!(t.resolve_namespace("doomed").await.unwrap(), Some(id.clone()));
-    assert!(matches!(t.recover_namespace(&id).await, Err(Error::NamespaceState { ref state, .. }) if state == "active"));
+    assert!(
+        matches!(t.recover_namespace(&id).await, Err(Error::NamespaceState { ref state, .. }) if state == "active")
+    );
 
     // Python sees the recovered namespace and its data.
     let limits = env.python(
@@ -114,7 +150,7 @@ return [l.name for l in await repo.get_system_limits()]"#,
         .filter(|i| common::s(i, "PK").starts_with(&format!("{id}/")))
         .collect();
     assert!(leftover.is_empty(), "purge left {leftover:?}");
-    assert_eq!(t.purge_namespace(&id).await.unwrap().found, false);
+    assert!(!t.purge_namespace(&id).await.unwrap().found);
     assert!(matches!(t.register_namespace("_").await, Err(Error::Validation(_))));
 }
 
@@ -155,5 +191,13 @@ await c.update_item(TableName=STACK, Key={"PK": {"S": "_/SYSTEM#"}, "SK": {"S": 
 return None"##,
     );
     t.write_version_record(Some("0.17.0"), "cli:0.17.0").await.unwrap();
-    assert_eq!(t.get_version_record(true).await.unwrap().unwrap().client_min_version.as_deref(), Some("0.17.0"));
+    assert_eq!(
+        t.get_version_record(true)
+            .await
+            .unwrap()
+            .unwrap()
+            .client_min_version
+            .as_deref(),
+        Some("0.17.0")
+    );
 }

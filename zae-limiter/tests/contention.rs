@@ -18,7 +18,10 @@ async fn sixty_four_tasks_never_over_admit() {
     // moto applies concurrent requests non-atomically (the Python package over-admits on
     // it too), so this test runs on the serialized emulator, which is as atomic as DynamoDB.
     let env = Env::start_serialized("zl-contention").await;
-    env.table.write_version_record(Some("0.17.0"), "cli:0.17.0").await.unwrap();
+    env.table
+        .write_version_record(Some("0.17.0"), "cli:0.17.0")
+        .await
+        .unwrap();
     let id = env.table.register_namespace("hot").await.unwrap();
     // 150 per day: the refill during the test (a few seconds) is below one token.
     env.table
@@ -26,7 +29,9 @@ async fn sixty_four_tasks_never_over_admit() {
         .set_resource_limits("api", &[Limit::per_day("rpd", CAPACITY, None).unwrap()], None)
         .await
         .unwrap();
-    let limiter = Arc::new(RateLimiter::new(Repository::connect_table(env.table.clone(), "hot").await.unwrap()));
+    let limiter = Arc::new(RateLimiter::new(
+        Repository::connect_table(env.table.clone(), "hot").await.unwrap(),
+    ));
     let admitted = Arc::new(AtomicI64::new(0));
     let contended = Arc::new(AtomicI64::new(0));
 
@@ -56,7 +61,12 @@ async fn sixty_four_tasks_never_over_admit() {
         h.await.unwrap();
     }
     let admitted = admitted.load(Ordering::SeqCst);
-    assert_eq!(admitted, CAPACITY, "admitted {admitted} of capacity {CAPACITY} (contended retries: {})", contended.load(Ordering::SeqCst));
+    assert_eq!(
+        admitted,
+        CAPACITY,
+        "admitted {admitted} of capacity {CAPACITY} (contended retries: {})",
+        contended.load(Ordering::SeqCst)
+    );
 
     // The bucket agrees: exactly CAPACITY tokens consumed, balance below one token.
     let item = env
@@ -74,5 +84,9 @@ async fn sixty_four_tasks_never_over_admit() {
         .expect("bucket exists");
     let num = |k: &str| item[k].as_n().unwrap().parse::<i64>().unwrap();
     assert_eq!(num("b_rpd_tc"), CAPACITY * 1000);
-    assert!(num("b_rpd_tk") < 1000 && num("b_rpd_tk") >= 0, "tk = {}", num("b_rpd_tk"));
+    assert!(
+        num("b_rpd_tk") < 1000 && num("b_rpd_tk") >= 0,
+        "tk = {}",
+        num("b_rpd_tk")
+    );
 }

@@ -75,16 +75,26 @@ fn normalise(items: &[Item], ns_ids: &HashMap<String, String>) -> BTreeMap<Strin
                 }
                 "ttl" if sk == "#STATE" => value = json!({"N": (n(item, "ttl") - n(item, "rf") / 1000).to_string()}),
                 "ttl" => {
-                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_secs() as i64;
                     let delta = n(item, "ttl") - now;
-                    assert!((7_776_000 - 120..=7_776_000).contains(&delta), "audit ttl offset {delta}");
+                    assert!(
+                        (7_776_000 - 120..=7_776_000).contains(&delta),
+                        "audit ttl offset {delta}"
+                    );
                     value = json!({"N": "<now+90d>"});
                 }
                 _ => {}
             }
             norm.insert(k.clone(), value);
         }
-        let sk_norm = if sk.starts_with("#AUDIT#") { "#AUDIT#<ulid>".to_string() } else { sub_ns(&sk) };
+        let sk_norm = if sk.starts_with("#AUDIT#") {
+            "#AUDIT#<ulid>".to_string()
+        } else {
+            sub_ns(&sk)
+        };
         let mut key = format!("{} | {}", sub_ns(item["PK"].as_s().unwrap()), sk_norm);
         if let Some(action) = item.get("action").and_then(|a| a.as_s().ok()) {
             let details = item.get("details").map(typed).unwrap_or(Value::Null);
@@ -98,7 +108,13 @@ fn normalise(items: &[Item], ns_ids: &HashMap<String, String>) -> BTreeMap<Strin
 }
 
 async fn namespace_ids(table: &Table) -> HashMap<String, String> {
-    let mut ids: HashMap<String, String> = table.list_namespaces().await.unwrap().into_iter().map(|r| (r.id, r.name)).collect();
+    let mut ids: HashMap<String, String> = table
+        .list_namespaces()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect();
     for r in table.list_orphan_namespaces().await.unwrap() {
         ids.insert(r.id, r.name);
     }
@@ -139,22 +155,60 @@ async fn rust_scenario(table: &Table) {
     let repo = Repository::connect_table(table.clone(), "tenant-alpha").await.unwrap();
     let ns = repo.admin();
     let limiter = RateLimiter::new(repo);
-    ns.set_system_limits(&[Limit::per_minute("rpm", 100, None).unwrap()], None, None).await.unwrap();
-    ns.set_entity_limits("user-1", "gpt-4", &[Limit::per_minute("rpm", 10, None).unwrap()], None).await.unwrap();
+    ns.set_system_limits(&[Limit::per_minute("rpm", 100, None).unwrap()], None, None)
+        .await
+        .unwrap();
+    ns.set_entity_limits("user-1", "gpt-4", &[Limit::per_minute("rpm", 10, None).unwrap()], None)
+        .await
+        .unwrap();
     for _ in 0..2 {
-        limiter.acquire("user-1", "gpt-4").consume([("rpm", 1)]).await.unwrap().commit().await.unwrap();
+        limiter
+            .acquire("user-1", "gpt-4")
+            .consume([("rpm", 1)])
+            .await
+            .unwrap()
+            .commit()
+            .await
+            .unwrap();
     }
-    limiter.acquire("user-2", "gpt-4").consume([("rpm", 1)]).await.unwrap().commit().await.unwrap();
+    limiter
+        .acquire("user-2", "gpt-4")
+        .consume([("rpm", 1)])
+        .await
+        .unwrap()
+        .commit()
+        .await
+        .unwrap();
     ns.create_entity(&NewEntity::new("proj-1"), None).await.unwrap();
     let mut key1 = NewEntity::new("key-1").with_parent("proj-1", true);
     key1.metadata.insert("tier".into(), "gold".into());
     ns.create_entity(&key1, None).await.unwrap();
-    limiter.acquire("key-1", "api").consume([("rpm", 1)]).await.unwrap().commit().await.unwrap();
-    ns.set_resource_limits("embed", &[Limit::per_second("rps", 5, Some(20)).unwrap()], None).await.unwrap();
-    ns.set_entity_limits("user-3", "_default_", &[Limit::per_hour("tph", 1000, None).unwrap()], None).await.unwrap();
-    ns.set_entity_limits("user-4", "embed", &[Limit::per_hour("tph", 1000, None).unwrap()], None).await.unwrap();
+    limiter
+        .acquire("key-1", "api")
+        .consume([("rpm", 1)])
+        .await
+        .unwrap()
+        .commit()
+        .await
+        .unwrap();
+    ns.set_resource_limits("embed", &[Limit::per_second("rps", 5, Some(20)).unwrap()], None)
+        .await
+        .unwrap();
+    ns.set_entity_limits(
+        "user-3",
+        "_default_",
+        &[Limit::per_hour("tph", 1000, None).unwrap()],
+        None,
+    )
+    .await
+    .unwrap();
+    ns.set_entity_limits("user-4", "embed", &[Limit::per_hour("tph", 1000, None).unwrap()], None)
+        .await
+        .unwrap();
     ns.delete_entity_limits("user-4", "embed", None).await.unwrap();
-    ns.set_entity_limits("user-1", "gpt-4", &[Limit::per_minute("rpm", 20, None).unwrap()], None).await.unwrap();
+    ns.set_entity_limits("user-1", "gpt-4", &[Limit::per_minute("rpm", 20, None).unwrap()], None)
+        .await
+        .unwrap();
     table.register_namespace("scratch").await.unwrap();
     table.delete_namespace("scratch").await.unwrap();
 }
@@ -187,12 +241,25 @@ async fn items_match_zae_limiter_attribute_for_attribute() {
             ));
         }
     }
-    assert!(mismatches.is_empty(), "{} item(s) differ:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} item(s) differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 
     // Spot checks against the spec's literal vectors (after normalisation).
     let v4 = &rs["<ns:tenant-alpha>/BUCKET#user-1#gpt-4#0 | #STATE"];
-    assert_eq!(v4["b_rpm_tk"], json!({"N": "8000"}), "V5: two acquires of a 10 rpm entity limit");
-    assert_eq!(v4["b_rpm_cp"], json!({"N": "20000"}), "set_limits re-parameterised the existing bucket");
+    assert_eq!(
+        v4["b_rpm_tk"],
+        json!({"N": "8000"}),
+        "V5: two acquires of a 10 rpm entity limit"
+    );
+    assert_eq!(
+        v4["b_rpm_cp"],
+        json!({"N": "20000"}),
+        "set_limits re-parameterised the existing bucket"
+    );
     assert_eq!(v4["vu"], json!({"N": "0"}), "and forced one slow pass");
     assert!(!v4.contains_key("ttl"), "V4: entity config ⇒ no TTL");
     let v6 = &rs["<ns:tenant-alpha>/BUCKET#user-2#gpt-4#0 | #STATE"];
@@ -200,7 +267,10 @@ async fn items_match_zae_limiter_attribute_for_attribute() {
     let e1 = &rs["<ns:tenant-alpha>/BUCKET#key-1#api#0 | #STATE"];
     assert_eq!(e1["parent_id"], json!({"S": "proj-1"}));
     assert_eq!(e1["cascade"], json!({"BOOL": true}));
-    assert!(rs.contains_key("<ns:tenant-alpha>/BUCKET#proj-1#api#0 | #STATE"), "E2: parent bucket created");
+    assert!(
+        rs.contains_key("<ns:tenant-alpha>/BUCKET#proj-1#api#0 | #STATE"),
+        "E2: parent bucket created"
+    );
     assert_eq!(rs.len(), py.len());
     assert!(rs.len() >= 25, "scenario wrote {} items", rs.len());
 }

@@ -29,8 +29,14 @@ impl ConfigSource {
 /// The four config items consulted for one (entity, resource), most specific first.
 pub(crate) fn levels(entity_id: &str, resource: &str) -> [ConfigLevel; 4] {
     [
-        ConfigLevel::Entity { entity_id: entity_id.to_string(), resource: resource.to_string() },
-        ConfigLevel::Entity { entity_id: entity_id.to_string(), resource: DEFAULT_RESOURCE.to_string() },
+        ConfigLevel::Entity {
+            entity_id: entity_id.to_string(),
+            resource: resource.to_string(),
+        },
+        ConfigLevel::Entity {
+            entity_id: entity_id.to_string(),
+            resource: DEFAULT_RESOURCE.to_string(),
+        },
         ConfigLevel::Resource(resource.to_string()),
         ConfigLevel::System,
     ]
@@ -52,7 +58,12 @@ pub struct ResolvedConfig {
 /// Resolves from the four fetched items (in [`levels`] order, `None` = absent): the first
 /// level defining at least one limit wins entirely.
 pub(crate) fn resolve(entity_id: &str, resource: &str, items: &[Option<Item>; 4]) -> Result<ResolvedConfig> {
-    let sources = [ConfigSource::Entity, ConfigSource::EntityDefault, ConfigSource::Resource, ConfigSource::System];
+    let sources = [
+        ConfigSource::Entity,
+        ConfigSource::EntityDefault,
+        ConfigSource::Resource,
+        ConfigSource::System,
+    ];
     let mut winner = None;
     for (item, source) in items.iter().zip(sources) {
         if let Some(item) = item {
@@ -63,15 +74,25 @@ pub(crate) fn resolve(entity_id: &str, resource: &str, items: &[Option<Item>; 4]
         }
     }
     let Some((limits, source)) = winner else {
-        return Err(Error::NoLimits { entity_id: entity_id.to_string(), resource: resource.to_string() });
+        return Err(Error::NoLimits {
+            entity_id: entity_id.to_string(),
+            resource: resource.to_string(),
+        });
     };
     let level_names = ["entity", "entity", "resource"];
     let disabled = items[..3]
         .iter()
         .zip(level_names)
         .find_map(|(item, level)| item.as_ref().and_then(config::decode_disabled).map(|d| (d, level)));
-    let cascade_policy = items[..3].iter().find_map(|item| item.as_ref().and_then(config::decode_cascade));
-    Ok(ResolvedConfig { limits, source, disabled, cascade_policy })
+    let cascade_policy = items[..3]
+        .iter()
+        .find_map(|item| item.as_ref().and_then(config::decode_cascade));
+    Ok(ResolvedConfig {
+        limits,
+        source,
+        disabled,
+        cascade_policy,
+    })
 }
 
 #[cfg(test)]
@@ -88,7 +109,12 @@ mod tests {
         let lv = levels("e", "r");
         let rpm = |n| Limit::per_minute("rpm", n, None).unwrap();
         let tpm = Limit::per_minute("tpm", 1000, None).unwrap();
-        let items = [None, item(lv[1].clone(), vec![]), item(lv[2].clone(), vec![rpm(5)]), item(lv[3].clone(), vec![rpm(100), tpm])];
+        let items = [
+            None,
+            item(lv[1].clone(), vec![]),
+            item(lv[2].clone(), vec![rpm(5)]),
+            item(lv[3].clone(), vec![rpm(100), tpm]),
+        ];
         let r = resolve("e", "r", &items).unwrap();
         assert_eq!(r.source, ConfigSource::Resource);
         assert_eq!(r.limits, vec![rpm(5)]);

@@ -109,7 +109,11 @@ pub(crate) fn learn(repo: &RepoInner, entity_id: &str, resource: &str, image: &B
     if let Ok(mut hints) = repo.hints.lock() {
         hints.insert(
             (entity_id.to_string(), resource.to_string()),
-            BucketHint { shard_count: image.shard_count.max(1), cascade: image.cascade, parent_id: image.parent_id.clone() },
+            BucketHint {
+                shard_count: image.shard_count.max(1),
+                cascade: image.cascade,
+                parent_id: image.parent_id.clone(),
+            },
         );
     }
 }
@@ -122,7 +126,14 @@ pub(crate) fn project(image: &BucketItem, consume: &[(String, i64)], now: i64) -
         .map(|(name, amount)| {
             let l = image.limit(name)?;
             let c = check(l, image.rf, image.shard_count, *amount, now);
-            Some(status(&image.entity_id, &image.resource, l, image.shard_count, *amount, &c))
+            Some(status(
+                &image.entity_id,
+                &image.resource,
+                l,
+                image.shard_count,
+                *amount,
+                &c,
+            ))
         })
         .collect()
 }

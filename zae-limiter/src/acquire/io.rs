@@ -10,9 +10,12 @@ use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValue, ReturnValuesOnCond
 use tracing::debug;
 
 use super::requests::{UpdateSpec, Write, transact_item};
-use crate::ddb::{CONFLICT_BASE, CONFLICT_RETRIES, built, cancellation_codes, cancellation_items, is_condition_failed, is_transaction_conflict, jitter, non_empty};
-use crate::error::{Error, Result};
 use crate::admin::Table;
+use crate::ddb::{
+    CONFLICT_BASE, CONFLICT_RETRIES, built, cancellation_codes, cancellation_items, is_condition_failed,
+    is_transaction_conflict, jitter, non_empty,
+};
+use crate::error::{Error, Result};
 use crate::schema::attrs::{Item, get_s};
 
 /// Outcome of one conditional write.
@@ -53,7 +56,8 @@ pub(crate) async fn update(table_handle: &Table, spec: &UpdateSpec) -> Result<Wr
             .set_expression_attribute_values(non_empty(spec.values.clone()))
             .return_values(ReturnValue::AllNew)
             .set_return_values_on_condition_check_failure(
-                spec.old_on_failure.then_some(ReturnValuesOnConditionCheckFailure::AllOld),
+                spec.old_on_failure
+                    .then_some(ReturnValuesOnConditionCheckFailure::AllOld),
             )
             .send()
             .await;
@@ -113,8 +117,17 @@ pub(crate) async fn transact(table_handle: &Table, writes: &[Write]) -> Result<T
     let table = table_handle.name();
     let mut attempt = 0;
     loop {
-        let items = writes.iter().cloned().map(|w| transact_item(table, w)).collect::<Result<Vec<_>>>()?;
-        let result = table_handle.client().transact_write_items().set_transact_items(Some(items)).send().await;
+        let items = writes
+            .iter()
+            .cloned()
+            .map(|w| transact_item(table, w))
+            .collect::<Result<Vec<_>>>()?;
+        let result = table_handle
+            .client()
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
         match result {
             Ok(_) => return Ok(TxOutcome::Done),
             Err(err) => {
@@ -185,7 +198,12 @@ pub(crate) async fn batch_get(table_handle: &Table, keys: Vec<Item>) -> Result<H
     let mut pending = dedup;
     let mut attempt = 0;
     while !pending.is_empty() {
-        let request = built(KeysAndAttributes::builder().set_keys(Some(pending.clone())).consistent_read(false).build())?;
+        let request = built(
+            KeysAndAttributes::builder()
+                .set_keys(Some(pending.clone()))
+                .consistent_read(false)
+                .build(),
+        )?;
         let out = table_handle
             .client()
             .batch_get_item()
@@ -205,7 +223,10 @@ pub(crate) async fn batch_get(table_handle: &Table, keys: Vec<Item>) -> Result<H
             .unwrap_or_default();
         if !pending.is_empty() {
             if attempt >= BATCH_GET_RETRIES {
-                return Err(Error::Unavailable(format!("BatchGetItem left {} key(s) unprocessed", pending.len())));
+                return Err(Error::Unavailable(format!(
+                    "BatchGetItem left {} key(s) unprocessed",
+                    pending.len()
+                )));
             }
             tokio::time::sleep(jitter(BATCH_GET_BASE, attempt)).await;
             attempt += 1;
@@ -220,4 +241,3 @@ pub(crate) fn take(found: &mut HashMap<(String, String), Item>, key: &Item) -> O
     let sk = get_s(key, "SK")?.to_string();
     found.remove(&(pk, sk))
 }
-

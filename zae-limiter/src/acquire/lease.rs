@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_like::join_all;
 use tracing::{debug, warn};
@@ -33,19 +33,36 @@ pub(crate) struct LeaseEntry {
 }
 
 type ItemKey = (String, String, u32);
+/// Deltas and entries of one bucket item.
+type ItemGroup<'a> = (ItemKey, Vec<(String, i64)>, Vec<&'a LeaseEntry>);
 
 /// Writes per-limit deltas (millitokens; positive = debit) to one bucket item: debits
 /// as plain `ADD`s, credits self-trimming with the `vu = 0` fallback. A missing item
 /// means there is nothing to adjust.
-pub(crate) async fn write_deltas(repo: &RepoInner, key: &ItemKey, deltas: &[(String, i64)], entries: &[&LeaseEntry]) -> Result<()> {
+pub(crate) async fn write_deltas(
+    repo: &RepoInner,
+    key: &ItemKey,
+    deltas: &[(String, i64)],
+    entries: &[&LeaseEntry],
+) -> Result<()> {
     let (entity, resource, shard) = key;
     let item_key = BucketItem::key(&repo.ns_id, entity, resource, *shard);
     let ceilings: HashMap<String, CreditCeiling> = entries
         .iter()
-        .map(|e| (e.name.clone(), CreditCeiling { ceiling: e.ceiling_milli, capacity: e.capacity_milli }))
+        .map(|e| {
+            (
+                e.name.clone(),
+                CreditCeiling {
+                    ceiling: e.ceiling_milli,
+                    capacity: e.capacity_milli,
+                },
+            )
+        })
         .collect();
     let pin = entries.first().map(|e| e.pin.clone());
-    let Some(spec) = adjust(item_key.clone(), deltas, &ceilings, pin.as_ref(), false) else { return Ok(()) };
+    let Some(spec) = adjust(item_key.clone(), deltas, &ceilings, pin.as_ref(), false) else {
+        return Ok(());
+    };
     match update(&repo.table, &spec).await? {
         WriteOutcome::Done(_) => Ok(()),
         WriteOutcome::ConditionFailed(image) => {
@@ -54,19 +71,27 @@ pub(crate) async fn write_deltas(repo: &RepoInner, key: &ItemKey, deltas: &[(Str
                 debug!(entity, resource, shard, "adjusted bucket is gone; nothing to adjust");
                 return Ok(());
             }
-            let Some(trim) = adjust(item_key, deltas, &ceilings, None, true) else { return Ok(()) };
+            let Some(trim) = adjust(item_key, deltas, &ceilings, None, true) else {
+                return Ok(());
+            };
             match update(&repo.table, &trim).await? {
                 WriteOutcome::Contended => Err(Error::Unavailable("credit kept conflicting with transactions".into())),
                 _ => Ok(()),
             }
         }
-        WriteOutcome::Contended => Err(Error::Unavailable("adjustment kept conflicting with transactions".into())),
+        WriteOutcome::Contended => Err(Error::Unavailable(
+            "adjustment kept conflicting with transactions".into(),
+        )),
     }
 }
 
 /// Groups `(entry, delta milli)` pairs by bucket item and writes them concurrently.
-pub(crate) async fn write_grouped(repo: &RepoInner, entries: &[LeaseEntry], delta_of: impl Fn(&LeaseEntry) -> i64) -> Vec<Result<()>> {
-    let mut groups: Vec<(ItemKey, Vec<(String, i64)>, Vec<&LeaseEntry>)> = Vec::new();
+pub(crate) async fn write_grouped(
+    repo: &RepoInner,
+    entries: &[LeaseEntry],
+    delta_of: impl Fn(&LeaseEntry) -> i64,
+) -> Vec<Result<()>> {
+    let mut groups: Vec<ItemGroup<'_>> = Vec::new();
     for e in entries {
         let key = (e.entity_id.clone(), e.resource.clone(), e.shard);
         let delta = delta_of(e);
@@ -100,7 +125,12 @@ pub struct Lease {
 
 impl Lease {
     pub(crate) fn new(repo: Arc<RepoInner>, entries: Vec<LeaseEntry>) -> Lease {
-        Lease { repo, entries, adjustments: Mutex::new(HashMap::new()), finished: AtomicBool::new(false) }
+        Lease {
+            repo,
+            entries,
+            adjustments: Mutex::new(HashMap::new()),
+            finished: AtomicBool::new(false),
+        }
     }
 
     pub(crate) fn take_entries(&mut self) -> Vec<LeaseEntry> {
@@ -112,7 +142,9 @@ impl Lease {
     /// entity.
     pub fn consumed(&self) -> HashMap<String, i64> {
         let adj = self.adjustments.lock().map(|a| a.clone()).unwrap_or_default();
-        let Some(first) = self.entries.first() else { return HashMap::new() };
+        let Some(first) = self.entries.first() else {
+            return HashMap::new();
+        };
         self.entries
             .iter()
             .filter(|e| e.entity_id == first.entity_id)
@@ -143,7 +175,10 @@ impl Lease {
         if self.finished.load(Ordering::SeqCst) {
             return Err(Error::LeaseExpired);
         }
-        let mut adj = self.adjustments.lock().map_err(|_| Error::Internal("lease lock poisoned".into()))?;
+        let mut adj = self
+            .adjustments
+            .lock()
+            .map_err(|_| Error::Internal("lease lock poisoned".into()))?;
         for (name, delta) in deltas {
             let name = name.as_ref();
             if self.entries.iter().any(|e| e.name == name) {
@@ -176,7 +211,10 @@ impl Lease {
         if adj.values().all(|d| *d == 0) {
             return Ok(());
         }
-        let results = write_grouped(&self.repo, &self.entries, |e| adj.get(&e.name).copied().unwrap_or(0) * 1000).await;
+        let results = write_grouped(&self.repo, &self.entries, |e| {
+            adj.get(&e.name).copied().unwrap_or(0) * 1000
+        })
+        .await;
         results.into_iter().collect::<Result<Vec<()>>>()?;
         Ok(())
     }
@@ -238,10 +276,17 @@ mod futures_like {
                     }
                 }
             }
-            if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
         })
         .await;
-        results.into_iter().map(|r| r.expect("every future completed")).collect()
+        results
+            .into_iter()
+            .map(|r| r.expect("every future completed"))
+            .collect()
     }
 }
 

@@ -9,7 +9,7 @@ use rand::Rng as _;
 use tracing::{debug, warn};
 
 use super::config::{ResolvedConfig, levels, resolve};
-use super::fast::{self, Fast, FailReason};
+use super::fast::{self, FailReason, Fast};
 use super::io::{self, TxOutcome, WriteOutcome};
 use super::lease::{Lease, LeaseEntry, join_all_futures, write_grouped};
 use super::math::{check, retry_after_seconds, shard_params, whole_tokens};
@@ -55,7 +55,11 @@ impl RateLimiter {
 
     /// Starts an acquire for `entity_id` on `resource`.
     pub fn acquire(&self, entity_id: &str, resource: &str) -> Acquire<'_> {
-        Acquire { limiter: self, entity_id: entity_id.to_string(), resource: resource.to_string() }
+        Acquire {
+            limiter: self,
+            entity_id: entity_id.to_string(),
+            resource: resource.to_string(),
+        }
     }
 
     /// Tokens currently available per limit, summed over the bucket's shards (may be
@@ -74,7 +78,9 @@ impl RateLimiter {
             let count = b0.shard_count;
             shards.push(b0);
             if count > 1 {
-                let keys: Vec<Item> = (1..count).map(|s| BucketItem::key(&repo.ns_id, entity_id, resource, s)).collect();
+                let keys: Vec<Item> = (1..count)
+                    .map(|s| BucketItem::key(&repo.ns_id, entity_id, resource, s))
+                    .collect();
                 let mut more = io::batch_get(&repo.table, keys.clone()).await?;
                 for key in keys {
                     if let Some(item) = io::take(&mut more, &key) {
@@ -90,10 +96,16 @@ impl RateLimiter {
             .map(|limit| {
                 let on_shards: Vec<i64> = shards
                     .iter()
-                    .filter_map(|b| b.limit(limit.name()).map(|l| check(l, b.rf, b.shard_count, 0, now).tokens))
+                    .filter_map(|b| {
+                        b.limit(limit.name())
+                            .map(|l| check(l, b.rf, b.shard_count, 0, now).tokens)
+                    })
                     .collect();
-                let available =
-                    if on_shards.is_empty() { limit.capacity() } else { on_shards.iter().map(|t| whole_tokens(*t)).sum() };
+                let available = if on_shards.is_empty() {
+                    limit.capacity()
+                } else {
+                    on_shards.iter().map(|t| whole_tokens(*t)).sum()
+                };
                 (limit.name().to_string(), available)
             })
             .collect())
@@ -114,7 +126,9 @@ impl Acquire<'_> {
         for (i, (name, amount)) in consume.iter().enumerate() {
             validate_name(name, "limit_name")?;
             if *amount < 0 {
-                return Err(Error::InvalidLimit(format!("consume amount for {name:?} must be >= 0, got {amount}")));
+                return Err(Error::InvalidLimit(format!(
+                    "consume amount for {name:?} must be >= 0, got {amount}"
+                )));
             }
             if consume[..i].iter().any(|(n, _)| n == name) {
                 return Err(Error::InvalidLimit(format!("limit {name:?} is consumed twice")));
@@ -136,7 +150,11 @@ fn hint(repo: &RepoInner, entity_id: &str, resource: &str) -> (u32, bool, Option
 }
 
 fn draw_shard(count: u32) -> u32 {
-    if count <= 1 { 0 } else { rand::rng().random_range(0..count) }
+    if count <= 1 {
+        0
+    } else {
+        rand::rng().random_range(0..count)
+    }
 }
 
 fn lease_entries(image: &BucketItem, consume: &[(String, i64)]) -> Vec<LeaseEntry> {
@@ -152,7 +170,10 @@ fn lease_entries(image: &BucketItem, consume: &[(String, i64)]) -> Vec<LeaseEntr
                 consumed: *amount,
                 capacity_milli: l.cp,
                 ceiling_milli: shard_params(l, image.shard_count).cap,
-                pin: CreditPin { shard_count: image.shard_count, vu: image.vu },
+                pin: CreditPin {
+                    shard_count: image.shard_count,
+                    vu: image.vu,
+                },
             })
         })
         .collect()
@@ -236,22 +257,32 @@ async fn acquire(repo: &Arc<RepoInner>, entity_id: &str, resource: &str, consume
                     entries.extend(lease_entries(&pimg, consume));
                     Ok(Lease::new(repo.clone(), entries))
                 }
-                Fast::Failed { reason: FailReason::Disabled, .. } => {
+                Fast::Failed {
+                    reason: FailReason::Disabled,
+                    ..
+                } => {
                     compensate(repo, &image, consume).await;
-                    Err(Error::ResourceDisabled { entity_id: parent, resource: resource.to_string(), level: "bucket".into() })
+                    Err(Error::ResourceDisabled {
+                        entity_id: parent,
+                        resource: resource.to_string(),
+                        level: "bucket".into(),
+                    })
                 }
-                Fast::Failed { image: pimg, reason, .. } => {
-                    if reason != FailReason::Boundary {
-                        if let Some(statuses) = fast::project(&pimg, consume, now) {
-                            if statuses.iter().any(|s| s.exceeded) {
-                                compensate(repo, &image, consume).await;
-                                return Err(rate_limited(statuses));
-                            }
-                        }
+                Fast::Failed {
+                    image: pimg, reason, ..
+                } => {
+                    if reason != FailReason::Boundary
+                        && let Some(statuses) = fast::project(&pimg, consume, now)
+                        && statuses.iter().any(|s| s.exceeded)
+                    {
+                        compensate(repo, &image, consume).await;
+                        return Err(rate_limited(statuses));
                     }
                     parent_only(repo, &image, &parent, resource, consume, Some(pimg.shard), entries).await
                 }
-                Fast::Missing | Fast::Contended => parent_only(repo, &image, &parent, resource, consume, None, entries).await,
+                Fast::Missing | Fast::Contended => {
+                    parent_only(repo, &image, &parent, resource, consume, None, entries).await
+                }
             }
         }
         other => {
@@ -259,33 +290,46 @@ async fn acquire(repo: &Arc<RepoInner>, entity_id: &str, resource: &str, consume
                 compensate(repo, &img, consume).await;
             }
             let (slow_shard, slow_count) = match other {
-                Fast::Failed { reason: FailReason::Disabled, .. } => {
+                Fast::Failed {
+                    reason: FailReason::Disabled,
+                    ..
+                } => {
                     return Err(Error::ResourceDisabled {
                         entity_id: entity_id.to_string(),
                         resource: resource.to_string(),
                         level: "bucket".into(),
                     });
                 }
-                Fast::Failed { image, reason: FailReason::Boundary, .. } => (image.shard, Some(image.shard_count)),
-                Fast::Failed { image, reason: reason @ (FailReason::Wcu | FailReason::Both), .. } => {
-                    if let Some(statuses) = fast::project(&image, consume, now) {
-                        if reason == FailReason::Both && statuses.iter().any(|s| s.exceeded) {
-                            return Err(rate_limited(statuses));
-                        }
+                Fast::Failed {
+                    image,
+                    reason: FailReason::Boundary,
+                    ..
+                } => (image.shard, Some(image.shard_count)),
+                Fast::Failed {
+                    image,
+                    reason: reason @ (FailReason::Wcu | FailReason::Both),
+                    ..
+                } => {
+                    if let Some(statuses) = fast::project(&image, consume, now)
+                        && reason == FailReason::Both
+                        && statuses.iter().any(|s| s.exceeded)
+                    {
+                        return Err(rate_limited(statuses));
                     }
                     shard_after_wcu(repo, entity_id, resource, &image, now).await?
                 }
                 Fast::Failed { image, .. } => {
-                    let statuses = fast::project(&image, consume, now);
-                    if let Some(statuses) = &statuses {
-                        if statuses.iter().any(|s| s.exceeded) {
-                            if image.shard_count > 1 && !image.cascade {
-                                if let Some(lease) = retry_other_shards(repo, entity_id, resource, &image, consume, now).await? {
-                                    return Ok(lease);
-                                }
-                            }
-                            return Err(rate_limited(statuses.clone()));
+                    if let Some(statuses) = fast::project(&image, consume, now)
+                        && statuses.iter().any(|s| s.exceeded)
+                    {
+                        if image.shard_count > 1
+                            && !image.cascade
+                            && let Some(lease) =
+                                retry_other_shards(repo, entity_id, resource, &image, consume, now).await?
+                        {
+                            return Ok(lease);
                         }
+                        return Err(rate_limited(statuses));
                     }
                     (image.shard, Some(image.shard_count))
                 }
@@ -314,15 +358,27 @@ async fn retry_other_shards(
         let shard = untried.swap_remove(rand::rng().random_range(0..untried.len()));
         match fast::attempt(repo, entity_id, resource, shard, consume, now).await? {
             Fast::Admitted(image) => return Ok(Some(Lease::new(repo.clone(), lease_entries(&image, consume)))),
-            Fast::Failed { image, reason: FailReason::App, .. } => {
-                if fast::project(&image, consume, now).is_some_and(|s| s.iter().all(|s| !s.exceeded)) {
-                    return slow_acquire(repo, entity_id, resource, consume, shard, Some(image.shard_count), true)
-                        .await
-                        .map(Some);
-                }
+            Fast::Failed {
+                image,
+                reason: FailReason::App,
+                ..
+            } if fast::project(&image, consume, now).is_some_and(|s| s.iter().all(|s| !s.exceeded)) => {
+                return slow_acquire(repo, entity_id, resource, consume, shard, Some(image.shard_count), true)
+                    .await
+                    .map(Some);
             }
             Fast::Missing => {
-                return slow_acquire(repo, entity_id, resource, consume, shard, Some(failed.shard_count), true).await.map(Some);
+                return slow_acquire(
+                    repo,
+                    entity_id,
+                    resource,
+                    consume,
+                    shard,
+                    Some(failed.shard_count),
+                    true,
+                )
+                .await
+                .map(Some);
             }
             _ => {}
         }
@@ -344,7 +400,10 @@ async fn shard_after_wcu(
     }
     let old = image.shard_count;
     if old >= MAX_SHARD_COUNT {
-        warn!(entity_id, resource, "shard_count is at MAX_SHARD_COUNT=32; refusing to double further");
+        warn!(
+            entity_id,
+            resource, "shard_count is at MAX_SHARD_COUNT=32; refusing to double further"
+        );
         return Ok((image.shard, Some(old)));
     }
     let new = old * 2;
@@ -366,10 +425,10 @@ async fn shard_after_wcu(
             .map_or(old, |c| (c.clamp(1, i64::from(MAX_SHARD_COUNT)) as u32).max(old)),
         _ => old,
     };
-    if let Ok(mut hints) = repo.hints.lock() {
-        if let Some(h) = hints.get_mut(&(entity_id.to_string(), resource.to_string())) {
-            h.shard_count = effective;
-        }
+    if let Ok(mut hints) = repo.hints.lock()
+        && let Some(h) = hints.get_mut(&(entity_id.to_string(), resource.to_string()))
+    {
+        h.shard_count = effective;
     }
     if effective > old {
         Ok((rand::rng().random_range(old..effective), Some(effective)))
@@ -406,17 +465,21 @@ async fn parent_only(
 
 async fn cached_config(repo: &RepoInner, entity_id: &str, resource: &str) -> Result<Arc<ResolvedConfig>> {
     let key = (entity_id.to_string(), resource.to_string());
-    if let Ok(cache) = repo.config_cache.lock() {
-        if let Some((at, cfg)) = cache.get(&key) {
-            if at.elapsed() < repo.config_ttl {
-                return Ok(cfg.clone());
-            }
-        }
+    if let Ok(cache) = repo.config_cache.lock()
+        && let Some((at, cfg)) = cache.get(&key)
+        && at.elapsed() < repo.config_ttl
+    {
+        return Ok(cfg.clone());
     }
     let lv = levels(entity_id, resource);
     let keys: Vec<Item> = lv.iter().map(|l| l.key(&repo.ns_id)).collect();
     let mut found = io::batch_get(&repo.table, keys.clone()).await?;
-    let items = [io::take(&mut found, &keys[0]), io::take(&mut found, &keys[1]), io::take(&mut found, &keys[2]), io::take(&mut found, &keys[3])];
+    let items = [
+        io::take(&mut found, &keys[0]),
+        io::take(&mut found, &keys[1]),
+        io::take(&mut found, &keys[2]),
+        io::take(&mut found, &keys[3]),
+    ];
     let cfg = Arc::new(resolve(entity_id, resource, &items)?);
     remember_config(repo, entity_id, resource, &cfg);
     Ok(cfg)
@@ -427,7 +490,10 @@ fn remember_config(repo: &RepoInner, entity_id: &str, resource: &str, cfg: &Arc<
         return;
     }
     if let Ok(mut cache) = repo.config_cache.lock() {
-        cache.insert((entity_id.to_string(), resource.to_string()), (Instant::now(), cfg.clone()));
+        cache.insert(
+            (entity_id.to_string(), resource.to_string()),
+            (Instant::now(), cfg.clone()),
+        );
     }
 }
 
@@ -448,27 +514,61 @@ async fn read_owner(
     keys.push(meta_key.clone());
     keys.push(bucket_key.clone());
     let mut found = io::batch_get(&repo.table, keys.clone()).await?;
-    let items = [io::take(&mut found, &keys[0]), io::take(&mut found, &keys[1]), io::take(&mut found, &keys[2]), io::take(&mut found, &keys[3])];
+    let items = [
+        io::take(&mut found, &keys[0]),
+        io::take(&mut found, &keys[1]),
+        io::take(&mut found, &keys[2]),
+        io::take(&mut found, &keys[3]),
+    ];
     let config = resolve(entity_id, resource, &items)?;
     remember_config(repo, entity_id, resource, &Arc::new(config.clone()));
     match config.disabled {
         Some((DisabledFlag::Disabled, level)) => {
-            return Err(Error::ResourceDisabled { entity_id: entity_id.to_string(), resource: resource.to_string(), level: level.into() });
+            return Err(Error::ResourceDisabled {
+                entity_id: entity_id.to_string(),
+                resource: resource.to_string(),
+                level: level.into(),
+            });
         }
         Some((DisabledFlag::Bypass, level)) => {
-            return Err(Error::Unsupported { feature: "bypass (disabled = \"bypass\")".into(), location: format!("{level} config of {entity_id}/{resource}") });
+            return Err(Error::Unsupported {
+                feature: "bypass (disabled = \"bypass\")".into(),
+                location: format!("{level} config of {entity_id}/{resource}"),
+            });
         }
         _ => {}
     }
-    let meta = io::take(&mut found, &meta_key).as_ref().map(EntityMeta::decode).transpose()?;
-    let bucket = io::take(&mut found, &bucket_key).as_ref().map(BucketItem::decode).transpose()?;
+    let meta = io::take(&mut found, &meta_key)
+        .as_ref()
+        .map(EntityMeta::decode)
+        .transpose()?;
+    let bucket = io::take(&mut found, &bucket_key)
+        .as_ref()
+        .map(BucketItem::decode)
+        .transpose()?;
     let has_parent = meta.as_ref().is_some_and(|m| m.parent_id.is_some());
     let cascade = allow_cascade
         && has_parent
-        && config.cascade_policy.unwrap_or_else(|| meta.as_ref().is_some_and(|m| m.cascade));
+        && config
+            .cascade_policy
+            .unwrap_or_else(|| meta.as_ref().is_some_and(|m| m.cascade));
     let (hinted, _, _) = hint(repo, entity_id, resource);
-    let shard_count = bucket.as_ref().map(|b| b.shard_count).or(count_hint).unwrap_or(hinted).max(shard + 1).min(MAX_SHARD_COUNT);
-    Ok(OwnerRead { entity_id: entity_id.to_string(), shard, shard_count, config, meta, bucket, cascade })
+    let shard_count = bucket
+        .as_ref()
+        .map(|b| b.shard_count)
+        .or(count_hint)
+        .unwrap_or(hinted)
+        .max(shard + 1)
+        .min(MAX_SHARD_COUNT);
+    Ok(OwnerRead {
+        entity_id: entity_id.to_string(),
+        shard,
+        shard_count,
+        config,
+        meta,
+        bucket,
+        cascade,
+    })
 }
 
 /// The slow path: read, plan, commit (create / normal), falling back to the retry path
@@ -487,11 +587,18 @@ async fn slow_acquire(
         let child = read_owner(repo, entity_id, resource, shard, count_hint, allow_cascade).await?;
         let mut reads = vec![child];
         if reads[0].cascade {
-            let parent = reads[0].meta.as_ref().and_then(|m| m.parent_id.clone()).unwrap_or_default();
+            let parent = reads[0]
+                .meta
+                .as_ref()
+                .and_then(|m| m.parent_id.clone())
+                .unwrap_or_default();
             let (pcount, _, _) = hint(repo, &parent, resource);
             reads.push(read_owner(repo, &parent, resource, draw_shard(pcount), None, false).await?);
         }
-        let known: Vec<&str> = reads.iter().flat_map(|r| r.config.limits.iter().map(|l| l.name())).collect();
+        let known: Vec<&str> = reads
+            .iter()
+            .flat_map(|r| r.config.limits.iter().map(|l| l.name()))
+            .collect();
         let declared: Vec<(String, i64)> = consume
             .iter()
             .filter(|(name, _)| {
@@ -503,7 +610,10 @@ async fn slow_acquire(
             })
             .cloned()
             .collect();
-        let plans: Vec<OwnerPlan> = reads.iter().map(|r| plan(&repo.ns_id, resource, r, &declared, now, repo.ttl_multiplier)).collect();
+        let plans: Vec<OwnerPlan> = reads
+            .iter()
+            .map(|r| plan(&repo.ns_id, resource, r, &declared, now, repo.ttl_multiplier))
+            .collect();
         let statuses: Vec<LimitStatus> = plans.iter().flat_map(|p| p.statuses.clone()).collect();
         if statuses.iter().any(|s| s.exceeded) {
             return Err(rate_limited(statuses));
@@ -519,7 +629,10 @@ async fn slow_acquire(
             }
             TxOutcome::Contended => return Err(contended(&statuses)),
             TxOutcome::Canceled(reasons) => {
-                let check_failed = reasons.iter().skip(first_check).any(|(c, _)| c == "ConditionalCheckFailed");
+                let check_failed = reasons
+                    .iter()
+                    .skip(first_check)
+                    .any(|(c, _)| c == "ConditionalCheckFailed");
                 if check_failed && attempt + 1 < MAX_PLANS {
                     debug!(entity_id, resource, "owner changed under the read; re-planning");
                     continue;
@@ -605,7 +718,9 @@ async fn retry_path(
                 for (name, milli) in &p.consumed {
                     let requested = milli / 1000;
                     let tk = image.as_ref().and_then(|b| b.limit(name)).map_or(0, |l| l.tk);
-                    let s = statuses.iter().find(|s| s.entity_id == p.entity_id && &s.limit_name == name);
+                    let s = statuses
+                        .iter()
+                        .find(|s| s.entity_id == p.entity_id && &s.limit_name == name);
                     let (ra, rp) = image
                         .as_ref()
                         .and_then(|b| b.limit(name).map(|l| shard_params(l, b.shard_count)))
@@ -624,7 +739,11 @@ async fn retry_path(
                     });
                 }
             }
-            if out.iter().any(|s| s.exceeded) { Err(rate_limited(out)) } else { Err(contended(statuses)) }
+            if out.iter().any(|s| s.exceeded) {
+                Err(rate_limited(out))
+            } else {
+                Err(contended(statuses))
+            }
         }
     }
 }

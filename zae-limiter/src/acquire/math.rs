@@ -20,9 +20,18 @@ pub(crate) struct ShardParams {
 /// Per-shard parameters: capacity and refill amount divided by `shard_count`
 /// (floor), the period undivided; `wcu` is never divided.
 pub(crate) fn shard_params(limit: &BucketLimit, shard_count: u32) -> ShardParams {
-    let div = if limit.name == WCU_LIMIT_NAME { 1 } else { i64::from(shard_count.max(1)) };
+    let div = if limit.name == WCU_LIMIT_NAME {
+        1
+    } else {
+        i64::from(shard_count.max(1))
+    };
     let ra = limit.ra / div;
-    ShardParams { cap: limit.cp / div, ra, rp: limit.rp, retry_ra: if ra == 0 { limit.ra } else { ra } }
+    ShardParams {
+        cap: limit.cp / div,
+        ra,
+        rp: limit.rp,
+        retry_ra: if ra == 0 { limit.ra } else { ra },
+    }
 }
 
 /// `refill_bucket`: returns `(tokens, rf)` after lazily refilling from `rf` to `now`,
@@ -81,7 +90,11 @@ pub(crate) fn check(limit: &BucketLimit, rf: i64, shard_count: u32, requested: i
         tokens,
         rf: new_rf,
         available: whole_tokens(tokens),
-        retry_after: if ok { 0.0 } else { retry_after_seconds(need - tokens, p.retry_ra, p.rp) },
+        retry_after: if ok {
+            0.0
+        } else {
+            retry_after_seconds(need - tokens, p.retry_ra, p.rp)
+        },
     }
 }
 
@@ -104,7 +117,14 @@ mod tests {
     use super::*;
 
     fn rpm(tk: i64, cp: i64) -> BucketLimit {
-        BucketLimit { name: "rpm".into(), tk, cp: cp * 1000, ra: cp * 1000, rp: 60_000, tc: 0 }
+        BucketLimit {
+            name: "rpm".into(),
+            tk,
+            cp: cp * 1000,
+            ra: cp * 1000,
+            rp: 60_000,
+            tc: 0,
+        }
     }
 
     #[test]
@@ -112,7 +132,11 @@ mod tests {
         // 100/min: 1207 ms → 2011 milli, rf advances by the time actually used.
         assert_eq!(refill(0, 0, 1207, 100_000, 100_000, 60_000), (2011, 1206));
         assert_eq!(refill(-5000, 0, 0, 100_000, 100_000, 60_000), (-5000, 0));
-        assert_eq!(refill(200_000, 0, 0, 100_000, 100_000, 60_000), (100_000, 0), "clamped to the ceiling");
+        assert_eq!(
+            refill(200_000, 0, 0, 100_000, 100_000, 60_000),
+            (100_000, 0),
+            "clamped to the ceiling"
+        );
         assert_eq!(refill(0, 10, 5, 100_000, 100_000, 60_000), (0, 10), "clock behind rf");
         assert_eq!(refill(0, 0, 0, 1, 0, 1000), (0, 0));
     }
@@ -131,7 +155,14 @@ mod tests {
         assert_eq!((p.cap, p.ra, p.rp), (50_000, 50_000, 60_000));
         let wcu = BucketLimit::fresh_wcu();
         assert_eq!(shard_params(&wcu, 8).cap, 1_000_000);
-        let tiny = BucketLimit { name: "x".into(), tk: 0, cp: 1000, ra: 10, rp: 1000, tc: 0 };
+        let tiny = BucketLimit {
+            name: "x".into(),
+            tk: 0,
+            cp: 1000,
+            ra: 10,
+            rp: 1000,
+            tc: 0,
+        };
         let p = shard_params(&tiny, 32);
         assert_eq!((p.cap, p.ra, p.retry_ra), (31, 0, 10));
     }
@@ -150,7 +181,14 @@ mod tests {
     #[test]
     fn ttl_is_slowest_recovery_times_multiplier() {
         assert_eq!(ttl_seconds([&rpm(0, 100)], 7), Some(420));
-        let slow = BucketLimit { name: "tpd".into(), tk: 0, cp: 10_000, ra: 5_000, rp: 86_400_000, tc: 0 };
+        let slow = BucketLimit {
+            name: "tpd".into(),
+            tk: 0,
+            cp: 10_000,
+            ra: 5_000,
+            rp: 86_400_000,
+            tc: 0,
+        };
         assert_eq!(ttl_seconds([&rpm(0, 100), &slow], 7), Some(2 * 86_400 * 7));
         assert_eq!(ttl_seconds([&rpm(0, 100)], 0), None);
     }

@@ -19,9 +19,9 @@ mod requests;
 
 pub use config::{ConfigSource, ResolvedConfig};
 pub(crate) use config::{levels, resolve};
-pub(crate) use requests::{TtlAction, param_sync};
-pub(crate) use math::ttl_seconds;
-pub(crate) use io::{batch_get, take, update, WriteOutcome};
+pub(crate) use io::{WriteOutcome, batch_get, take, update};
 pub use lease::Lease;
 pub use limiter::{Acquire, RateLimiter};
+pub(crate) use math::ttl_seconds;
 pub use rate_limited::{LimitStatus, RateLimited};
+pub(crate) use requests::{TtlAction, param_sync};

@@ -118,13 +118,20 @@ pub(crate) fn plan(
                             consumed: amount,
                             capacity_milli: bl.cp,
                             ceiling_milli: shard_params(&bl, count).cap,
-                            pin: CreditPin { shard_count: count, vu: None },
+                            pin: CreditPin {
+                                shard_count: count,
+                                vu: None,
+                            },
                         });
                     }
                 }
                 limits.push(bl);
             }
-            let ttl = if custom { None } else { ttl_seconds(limits.iter(), ttl_multiplier).map(|s| now.div_euclid(1000) + s) };
+            let ttl = if custom {
+                None
+            } else {
+                ttl_seconds(limits.iter(), ttl_multiplier).map(|s| now.div_euclid(1000) + s)
+            };
             let bucket = BucketItem {
                 entity_id: read.entity_id.clone(),
                 resource: resource.to_string(),
@@ -187,7 +194,10 @@ pub(crate) fn plan(
                         consumed: a,
                         capacity_milli: bl.cp,
                         ceiling_milli: shard_params(&bl, count).cap,
-                        pin: CreditPin { shard_count: count, vu: None },
+                        pin: CreditPin {
+                            shard_count: count,
+                            vu: None,
+                        },
                     });
                 }
                 if seed {
@@ -196,11 +206,21 @@ pub(crate) fn plan(
                     landed.tc = taken;
                     seeds.push(Seed { limit: landed });
                 } else {
-                    lines.push(NormalLine { name: bl.name.clone(), consumed: taken, refill: c.tokens - bl.tk, read_tk: bl.tk });
+                    lines.push(NormalLine {
+                        name: bl.name.clone(),
+                        consumed: taken,
+                        refill: c.tokens - bl.tk,
+                        read_tk: bl.tk,
+                    });
                 }
             }
             let wcu = check(&bucket.wcu, bucket.rf, count, 0, now);
-            lines.push(NormalLine { name: bucket.wcu.name.clone(), consumed: 0, refill: wcu.tokens - bucket.wcu.tk, read_tk: bucket.wcu.tk });
+            lines.push(NormalLine {
+                name: bucket.wcu.name.clone(),
+                consumed: 0,
+                refill: wcu.tokens - bucket.wcu.tk,
+                read_tk: bucket.wcu.tk,
+            });
             ttl_limits.push(BucketLimit::fresh_wcu());
             let ttl = if custom {
                 TtlAction::Remove
@@ -268,9 +288,18 @@ mod tests {
     #[test]
     fn create_matches_vector_v6() {
         let now = 1_795_400_236_115;
-        let p = plan("ZCtndc_pcZY", "gpt-4", &read(None, ConfigSource::System), &[("rpm".into(), 1)], now, 7);
+        let p = plan(
+            "ZCtndc_pcZY",
+            "gpt-4",
+            &read(None, ConfigSource::System),
+            &[("rpm".into(), 1)],
+            now,
+            7,
+        );
         assert!(p.creates);
-        let Write::Put { item, condition } = &p.write else { panic!() };
+        let Write::Put { item, condition } = &p.write else {
+            panic!()
+        };
         assert_eq!(condition, "attribute_not_exists(PK)");
         assert_eq!(item["ttl"], AttributeValue::N("1795400656".into()));
         assert_eq!(item["b_rpm_tk"], AttributeValue::N("99000".into()));
@@ -278,14 +307,28 @@ mod tests {
         assert_eq!(item["rf"], AttributeValue::N(now.to_string()));
         assert_eq!(item.len(), 24);
         assert!(matches!(p.check, Some(Write::Check { ref condition, .. }) if condition == "attribute_not_exists(PK)"));
-        let p = plan("ns", "gpt-4", &read(None, ConfigSource::Entity), &[("rpm".into(), 1)], now, 7);
+        let p = plan(
+            "ns",
+            "gpt-4",
+            &read(None, ConfigSource::Entity),
+            &[("rpm".into(), 1)],
+            now,
+            7,
+        );
         let Write::Put { item, .. } = &p.write else { panic!() };
         assert!(!item.contains_key("ttl"));
     }
 
     #[test]
     fn rejects_without_writing_when_short() {
-        let p = plan("ns", "gpt-4", &read(None, ConfigSource::System), &[("rpm".into(), 101)], 0, 7);
+        let p = plan(
+            "ns",
+            "gpt-4",
+            &read(None, ConfigSource::System),
+            &[("rpm".into(), 101)],
+            0,
+            7,
+        );
         assert!(p.statuses[0].exceeded);
         assert!(p.entries.is_empty());
     }
@@ -306,8 +349,18 @@ mod tests {
             ttl: None,
             vu: Some(0),
             disabled: false,
-            limits: vec![BucketLimit { name: "rpm".into(), tk: 0, cp: 100_000, ra: 100_000, rp: 60_000, tc: 100_000 }],
-            wcu: BucketLimit { tk: 990_000, ..BucketLimit::fresh_wcu() },
+            limits: vec![BucketLimit {
+                name: "rpm".into(),
+                tk: 0,
+                cp: 100_000,
+                ra: 100_000,
+                rp: 60_000,
+                tc: 100_000,
+            }],
+            wcu: BucketLimit {
+                tk: 990_000,
+                ..BucketLimit::fresh_wcu()
+            },
         };
         let mut r = read(Some(bucket), ConfigSource::Resource);
         r.config.limits.push(Limit::per_minute("tpm", 50, None).unwrap());
@@ -315,8 +368,16 @@ mod tests {
         assert!(!p.creates);
         assert!(p.statuses.iter().all(|s| !s.exceeded));
         let Write::Update(u) = &p.write else { panic!() };
-        assert_eq!(u.values[":bd0"], AttributeValue::N("98000".into()), "refill 100000 - consumed 2000");
-        assert_eq!(u.values[":st0"], AttributeValue::N("45000".into()), "seeded tpm: 50000 - 5000");
+        assert_eq!(
+            u.values[":bd0"],
+            AttributeValue::N("98000".into()),
+            "refill 100000 - consumed 2000"
+        );
+        assert_eq!(
+            u.values[":st0"],
+            AttributeValue::N("45000".into()),
+            "seeded tpm: 50000 - 5000"
+        );
         assert_eq!(u.values[":evu"], AttributeValue::N("0".into()));
         assert!(u.update.contains("#ttl = :ttl_val"));
         assert_eq!(p.entries.len(), 2);

@@ -45,10 +45,18 @@ impl RateLimited {
     pub fn new(statuses: Vec<LimitStatus>, contended: bool) -> RateLimited {
         let pool: Vec<&LimitStatus> = {
             let v: Vec<&LimitStatus> = statuses.iter().filter(|s| s.exceeded).collect();
-            if v.is_empty() && contended { statuses.iter().collect() } else { v }
+            if v.is_empty() && contended {
+                statuses.iter().collect()
+            } else {
+                v
+            }
         };
         let retry = pool.iter().map(|s| s.retry_after_seconds).fold(0.0_f64, f64::max);
-        RateLimited { statuses, retry_after_seconds: retry, contended }
+        RateLimited {
+            statuses,
+            retry_after_seconds: retry,
+            contended,
+        }
     }
 
     /// Time until the request could be admitted.
@@ -77,7 +85,8 @@ impl RateLimited {
         } else {
             self.statuses.iter().collect()
         };
-        pool.into_iter().max_by(|a, b| a.retry_after_seconds.total_cmp(&b.retry_after_seconds))
+        pool.into_iter()
+            .max_by(|a, b| a.retry_after_seconds.total_cmp(&b.retry_after_seconds))
     }
 
     /// zae-limiter's `as_dict()` JSON body for a 429 response.
@@ -108,7 +117,9 @@ impl RateLimited {
 
 impl fmt::Display for RateLimited {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (entity, resource) = self.primary().map_or(("?", "?"), |p| (p.entity_id.as_str(), p.resource.as_str()));
+        let (entity, resource) = self
+            .primary()
+            .map_or(("?", "?"), |p| (p.entity_id.as_str(), p.resource.as_str()));
         if self.contended && self.violations().next().is_none() {
             return write!(
                 f,

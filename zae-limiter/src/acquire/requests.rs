@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 
 use crate::ddb::{built, non_empty};
 use crate::error::Result;
@@ -62,7 +64,11 @@ impl UpdateSpec {
 /// The speculative fast-path write (spec §6.3, vectors V4/V5): `ADD tc, tk` per consumed
 /// limit plus the `wcu` debit, under the exact zae-limiter condition.
 pub(crate) fn speculative(key: Item, consume: &[(String, i64)], now_ms: i64) -> UpdateSpec {
-    let mut u = UpdateSpec { key, old_on_failure: true, ..UpdateSpec::default() };
+    let mut u = UpdateSpec {
+        key,
+        old_on_failure: true,
+        ..UpdateSpec::default()
+    };
     let mut adds = Vec::new();
     let mut cond = vec!["attribute_exists(PK)".to_string()];
     for (i, (name, amount)) in consume.iter().enumerate() {
@@ -106,7 +112,10 @@ pub(crate) fn speculative(key: Item, consume: &[(String, i64)], now_ms: i64) -> 
 
 /// The create path's `Put` (condition `attribute_not_exists(PK)`).
 pub(crate) fn create(ns: &str, bucket: &BucketItem) -> Write {
-    Write::Put { item: bucket.to_item(ns), condition: "attribute_not_exists(PK)".into() }
+    Write::Put {
+        item: bucket.to_item(ns),
+        condition: "attribute_not_exists(PK)".into(),
+    }
 }
 
 /// The `ConditionCheck` pinning a create to its owner's META as read (ADR-150).
@@ -120,10 +129,17 @@ pub(crate) fn owner_check(ns: &str, entity_id: &str, meta: Option<&EntityMeta>) 
             values: HashMap::new(),
         };
     };
-    let mut names = HashMap::from([("#opg".to_string(), attrs::PGEN.to_string()), ("#opi".to_string(), attrs::PINC.to_string())]);
+    let mut names = HashMap::from([
+        ("#opg".to_string(), attrs::PGEN.to_string()),
+        ("#opi".to_string(), attrs::PINC.to_string()),
+    ]);
     let mut values = HashMap::from([(":opg".to_string(), n(meta.pgen))]);
     let mut parts = vec!["attribute_exists(PK)".to_string()];
-    parts.push(if meta.pgen == 0 { "(attribute_not_exists(#opg) OR #opg = :opg)".into() } else { "#opg = :opg".into() });
+    parts.push(if meta.pgen == 0 {
+        "(attribute_not_exists(#opg) OR #opg = :opg)".into()
+    } else {
+        "#opg = :opg".into()
+    });
     names.insert("#oca".into(), attrs::CREATED_AT.into());
     values.insert(":opi".into(), s(&meta.incarnation));
     let created = if meta.incarnation == LEGACY_INCARNATION {
@@ -132,7 +148,12 @@ pub(crate) fn owner_check(ns: &str, entity_id: &str, meta: Option<&EntityMeta>) 
         "#oca = :opi"
     };
     parts.push(format!("(#opi = :opi OR (attribute_not_exists(#opi) AND {created}))"));
-    Write::Check { key, condition: parts.join(" AND "), names, values }
+    Write::Check {
+        key,
+        condition: parts.join(" AND "),
+        names,
+        values,
+    }
 }
 
 /// What the normal path writes for one limit already on the item.
@@ -190,7 +211,10 @@ pub(crate) struct NormalWrite {
 
 /// The normal (rf-locked) write path (spec §6.5, ADR-115 path 2).
 pub(crate) fn normal(w: &NormalWrite) -> UpdateSpec {
-    let mut u = UpdateSpec { key: w.key.clone(), ..UpdateSpec::default() };
+    let mut u = UpdateSpec {
+        key: w.key.clone(),
+        ..UpdateSpec::default()
+    };
     let mut sets = vec!["#rf = :now".to_string()];
     let mut adds = Vec::new();
     let mut removes = Vec::new();
@@ -226,7 +250,9 @@ pub(crate) fn normal(w: &NormalWrite) -> UpdateSpec {
         sets.push("#opi = :opi".into());
         u.name("#opi", attrs::PINC);
         u.value(":opi", s(&owner.pinc));
-        cond.push("(attribute_not_exists(#opi) OR (#opi = :opi AND (attribute_not_exists(#opg) OR #opg <= :opg)))".into());
+        cond.push(
+            "(attribute_not_exists(#opi) OR (#opi = :opi AND (attribute_not_exists(#opg) OR #opg <= :opg)))".into(),
+        );
         u.old_on_failure = true;
     }
     for (i, line) in w.lines.iter().enumerate() {
@@ -250,12 +276,20 @@ pub(crate) fn normal(w: &NormalWrite) -> UpdateSpec {
     }
     for (j, seed) in w.seeds.iter().enumerate() {
         let l = &seed.limit;
-        for (field, code, value) in [("tk", "t", l.tk), ("cp", "p", l.cp), ("ra", "a", l.ra), ("rp", "d", l.rp), ("tc", "c", l.tc)] {
+        for (field, code, value) in [
+            ("tk", "t", l.tk),
+            ("cp", "p", l.cp),
+            ("ra", "a", l.ra),
+            ("rp", "d", l.rp),
+            ("tc", "c", l.tc),
+        ] {
             u.name(&format!("#s{code}{j}"), bucket_attr(&l.name, field));
             u.value(&format!(":s{code}{j}"), n(value));
             sets.push(format!("#s{code}{j} = :s{code}{j}"));
         }
-        cond.push(format!("(attribute_not_exists(#sp{j}) OR attribute_not_exists(#st{j}))"));
+        cond.push(format!(
+            "(attribute_not_exists(#sp{j}) OR attribute_not_exists(#st{j}))"
+        ));
     }
     match w.read_vu {
         None => cond.push("attribute_not_exists(#vu)".into()),
@@ -277,7 +311,11 @@ pub(crate) fn normal(w: &NormalWrite) -> UpdateSpec {
 /// The consumption-only retry path (ADR-115 path 3): `ADD tk −c, tc +c` per limit with
 /// `c > 0`, each under `tk >= c` (or a live soft stamp).
 pub(crate) fn retry(key: Item, consumed: &[(String, i64)], now_ms: i64) -> Option<UpdateSpec> {
-    let mut u = UpdateSpec { key, old_on_failure: true, ..UpdateSpec::default() };
+    let mut u = UpdateSpec {
+        key,
+        old_on_failure: true,
+        ..UpdateSpec::default()
+    };
     let mut adds = Vec::new();
     let mut cond = Vec::new();
     for (i, (name, c)) in consumed.iter().enumerate() {
@@ -334,7 +372,10 @@ pub(crate) fn adjust(
     pin: Option<&CreditPin>,
     trim: bool,
 ) -> Option<UpdateSpec> {
-    let mut u = UpdateSpec { key, ..UpdateSpec::default() };
+    let mut u = UpdateSpec {
+        key,
+        ..UpdateSpec::default()
+    };
     let mut adds = Vec::new();
     let mut cond = vec!["attribute_exists(PK)".to_string()];
     let mut ceiling_terms = false;
@@ -348,8 +389,11 @@ pub(crate) fn adjust(
         u.name(&format!("#bc{i}"), bucket_attr(name, "tc"));
         u.value(&format!(":bcd{i}"), n(*delta));
         adds.push(format!("#bc{i} :bcd{i}"));
-        if *delta < 0 && !trim {
-            if let Some(c) = ceilings.get(name) {
+        if *delta < 0
+            && !trim
+            && let Some(c) = ceilings.get(name)
+        {
+            {
                 ceiling_terms = true;
                 u.value(&format!(":bm{i}"), n(c.ceiling + delta));
                 cond.push(format!("#bt{i} <= :bm{i}"));
@@ -408,7 +452,10 @@ pub(crate) fn double_shards(key: Item, old: u32, new: u32) -> UpdateSpec {
         update: "SET shard_count = :new".into(),
         condition: Some("shard_count = :old".into()),
         names: HashMap::new(),
-        values: HashMap::from([(":old".to_string(), n(i64::from(old))), (":new".to_string(), n(i64::from(new)))]),
+        values: HashMap::from([
+            (":old".to_string(), n(i64::from(old))),
+            (":new".to_string(), n(i64::from(new))),
+        ]),
         old_on_failure: true,
     }
 }
@@ -440,11 +487,18 @@ pub(crate) fn param_sync(
     if limits.is_empty() {
         return None;
     }
-    let mut u = UpdateSpec { key, ..UpdateSpec::default() };
+    let mut u = UpdateSpec {
+        key,
+        ..UpdateSpec::default()
+    };
     let mut sets = Vec::new();
     let mut removes = Vec::new();
     for (i, l) in limits.iter().enumerate() {
-        for (alias, field, value) in [("cp", "cp", l.capacity_milli()), ("ra", "ra", l.refill_amount_milli()), ("rp", "rp", l.refill_period_ms())] {
+        for (alias, field, value) in [
+            ("cp", "cp", l.capacity_milli()),
+            ("ra", "ra", l.refill_amount_milli()),
+            ("rp", "rp", l.refill_period_ms()),
+        ] {
             u.name(&format!("#{alias}{i}"), bucket_attr(l.name(), field));
             u.value(&format!(":{alias}{i}"), n(value));
             sets.push(format!("#{alias}{i} = :{alias}{i}"));
@@ -482,7 +536,10 @@ pub(crate) fn param_sync(
     let mut stale: Vec<&String> = stale.iter().collect();
     stale.sort();
     for (i, name) in stale.into_iter().enumerate() {
-        for (j, field) in ["tk", "cp", "ra", "rp", "tc", "sched", "rsched", "soft"].iter().enumerate() {
+        for (j, field) in ["tk", "cp", "ra", "rp", "tc", "sched", "rsched", "soft"]
+            .iter()
+            .enumerate()
+        {
             u.name(&format!("#stale{i}_{j}"), bucket_attr(name, field));
             removes.push(format!("#stale{i}_{j}"));
         }
@@ -496,7 +553,13 @@ pub(crate) fn param_sync(
 pub(crate) fn transact_item(table: &str, w: Write) -> Result<TransactWriteItem> {
     Ok(match w {
         Write::Put { item, condition } => TransactWriteItem::builder()
-            .put(built(Put::builder().table_name(table).set_item(Some(item)).condition_expression(condition).build())?)
+            .put(built(
+                Put::builder()
+                    .table_name(table)
+                    .set_item(Some(item))
+                    .condition_expression(condition)
+                    .build(),
+            )?)
             .build(),
         Write::Update(u) => TransactWriteItem::builder()
             .update(built(
@@ -513,7 +576,12 @@ pub(crate) fn transact_item(table: &str, w: Write) -> Result<TransactWriteItem> 
                     .build(),
             )?)
             .build(),
-        Write::Check { key, condition, names, values } => TransactWriteItem::builder()
+        Write::Check {
+            key,
+            condition,
+            names,
+            values,
+        } => TransactWriteItem::builder()
             .condition_check(built(
                 ConditionCheck::builder()
                     .table_name(table)
@@ -526,7 +594,6 @@ pub(crate) fn transact_item(table: &str, w: Write) -> Result<TransactWriteItem> 
             .build(),
     })
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -542,16 +609,30 @@ mod tests {
             "attribute_exists(PK) AND (#byp > :vu_now OR (#o0 > :vu_now AND attribute_exists(#oc0) AND attribute_exists(#t0)) OR #t0 >= :h0) AND (attribute_not_exists(#o0) OR #o0 > :vu_now) AND (attribute_not_exists(#byp) OR #byp > :vu_now) AND #wcu_tk >= :thresh_wcu AND (attribute_not_exists(#ttl) OR #ttl > :now_epoch) AND attribute_not_exists(#disabled) AND (#byp > :vu_now OR attribute_not_exists(#vu) OR #vu > :vu_now)"
         );
         let names: HashMap<String, String> = [
-            ("#c0", "b_rpm_tc"), ("#t0", "b_rpm_tk"), ("#o0", "b_rpm_soft"), ("#oc0", "b_rpm_cp"), ("#byp", "bypass"),
-            ("#wcu_tk", "b_wcu_tk"), ("#wcu_tc", "b_wcu_tc"), ("#ttl", "ttl"), ("#disabled", "disabled"), ("#vu", "vu"),
+            ("#c0", "b_rpm_tc"),
+            ("#t0", "b_rpm_tk"),
+            ("#o0", "b_rpm_soft"),
+            ("#oc0", "b_rpm_cp"),
+            ("#byp", "bypass"),
+            ("#wcu_tk", "b_wcu_tk"),
+            ("#wcu_tc", "b_wcu_tc"),
+            ("#ttl", "ttl"),
+            ("#disabled", "disabled"),
+            ("#vu", "vu"),
         ]
         .into_iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
         assert_eq!(u.names, names);
         let values: HashMap<String, AttributeValue> = [
-            (":p0", "1000"), (":n0", "-1000"), (":h0", "1000"), (":vu_now", "1795400235982"), (":neg_wcu", "-1000"),
-            (":pos_wcu", "1000"), (":thresh_wcu", "1000"), (":now_epoch", "1795400235"),
+            (":p0", "1000"),
+            (":n0", "-1000"),
+            (":h0", "1000"),
+            (":vu_now", "1795400235982"),
+            (":neg_wcu", "-1000"),
+            (":pos_wcu", "1000"),
+            (":thresh_wcu", "1000"),
+            (":now_epoch", "1795400235"),
         ]
         .into_iter()
         .map(|(a, b)| (a.to_string(), AttributeValue::N(b.to_string())))
@@ -565,8 +646,18 @@ mod tests {
         let w = NormalWrite {
             key: BucketItem::key("ns", "e", "r", 0),
             lines: vec![
-                NormalLine { name: "rpm".into(), consumed: 1000, refill: 1207, read_tk: 5000 },
-                NormalLine { name: "wcu".into(), consumed: 0, refill: 9000, read_tk: 991_000 },
+                NormalLine {
+                    name: "rpm".into(),
+                    consumed: 1000,
+                    refill: 1207,
+                    read_tk: 5000,
+                },
+                NormalLine {
+                    name: "wcu".into(),
+                    consumed: 0,
+                    refill: 9000,
+                    read_tk: 991_000,
+                },
             ],
             seeds: vec![],
             expected_rf: 10,
@@ -577,7 +668,10 @@ mod tests {
             owner: None,
         };
         let u = normal(&w);
-        assert_eq!(u.update, "SET #rf = :now, #ttl = :ttl_val ADD #bt0 :bd0, #bc0 :bcd0, #bt1 :bd1, #bc1 :bcd1 REMOVE #vu");
+        assert_eq!(
+            u.update,
+            "SET #rf = :now, #ttl = :ttl_val ADD #bt0 :bd0, #bc0 :bcd0, #bt1 :bd1, #bc1 :bcd1 REMOVE #vu"
+        );
         assert_eq!(
             u.condition.as_deref().unwrap(),
             "#rf = :expected_rf AND #bt0 <= :bk0 AND #bt1 <= :bk1 AND attribute_not_exists(#vu)"
@@ -591,21 +685,36 @@ mod tests {
     fn normal_absorbing_a_net_decrease_carries_a_floor() {
         let w = NormalWrite {
             key: BucketItem::key("ns", "e", "r", 0),
-            lines: vec![NormalLine { name: "rpm".into(), consumed: 3000, refill: 1000, read_tk: 5000 }],
+            lines: vec![NormalLine {
+                name: "rpm".into(),
+                consumed: 3000,
+                refill: 1000,
+                read_tk: 5000,
+            }],
             seeds: vec![],
             expected_rf: 10,
             written_rf: 20,
             now_ms: 20,
             ttl: TtlAction::Remove,
             read_vu: Some(0),
-            owner: Some(OwnerStamp { cascade: false, parent_id: None, pgen: 5, pinc: "abc".into() }),
+            owner: Some(OwnerStamp {
+                cascade: false,
+                parent_id: None,
+                pgen: 5,
+                pinc: "abc".into(),
+            }),
         };
         let u = normal(&w);
         assert_eq!(
             u.update,
             "SET #rf = :now, #ocs = :ocs, #opg = :opg, #opi = :opi ADD #bt0 :bd0, #bc0 :bcd0 REMOVE #ttl, #vu, #opid"
         );
-        assert!(u.condition.as_deref().unwrap().contains("(#bo0 > :bnow OR #bt0 >= :bf0)"));
+        assert!(
+            u.condition
+                .as_deref()
+                .unwrap()
+                .contains("(#bo0 > :bnow OR #bt0 >= :bf0)")
+        );
         assert!(u.condition.as_deref().unwrap().ends_with("#vu = :evu"));
         assert_eq!(u.values[":bf0"], n(2000));
     }
@@ -613,12 +722,26 @@ mod tests {
     #[test]
     fn credits_trim_and_debits_do_not() {
         let key = BucketItem::key("ns", "e", "r", 0);
-        let ceilings = HashMap::from([("rpm".to_string(), CreditCeiling { ceiling: 10_000, capacity: 10_000 })]);
-        let pin = CreditPin { shard_count: 1, vu: None };
+        let ceilings = HashMap::from([(
+            "rpm".to_string(),
+            CreditCeiling {
+                ceiling: 10_000,
+                capacity: 10_000,
+            },
+        )]);
+        let pin = CreditPin {
+            shard_count: 1,
+            vu: None,
+        };
         let u = adjust(key.clone(), &[("rpm".into(), -2000)], &ceilings, Some(&pin), false).unwrap();
         assert_eq!(u.update, "ADD #bt0 :bd0, #bc0 :bcd0");
         assert_eq!(u.values[":bm0"], n(8000));
-        assert!(u.condition.as_deref().unwrap().starts_with("attribute_exists(PK) AND #bt0 <= :bm0 AND #bp0 = :bp0"));
+        assert!(
+            u.condition
+                .as_deref()
+                .unwrap()
+                .starts_with("attribute_exists(PK) AND #bt0 <= :bm0 AND #bp0 = :bp0")
+        );
         let t = adjust(key.clone(), &[("rpm".into(), -2000)], &ceilings, Some(&pin), true).unwrap();
         assert_eq!(t.update, "SET #vu = :vuz ADD #bt0 :bd0, #bc0 :bcd0");
         assert_eq!(t.condition.as_deref(), Some("attribute_exists(PK)"));
@@ -629,7 +752,9 @@ mod tests {
 
     #[test]
     fn owner_checks() {
-        assert!(matches!(owner_check("ns", "e", None), Write::Check { ref condition, .. } if condition == "attribute_not_exists(PK)"));
+        assert!(
+            matches!(owner_check("ns", "e", None), Write::Check { ref condition, .. } if condition == "attribute_not_exists(PK)")
+        );
         let meta = EntityMeta {
             entity_id: "e".into(),
             name: "e".into(),
@@ -641,7 +766,12 @@ mod tests {
             metadata: Default::default(),
             created_at: None,
         };
-        let Write::Check { condition, .. } = owner_check("ns", "e", Some(&meta)) else { panic!() };
-        assert_eq!(condition, "attribute_exists(PK) AND #opg = :opg AND (#opi = :opi OR (attribute_not_exists(#opi) AND #oca = :opi))");
+        let Write::Check { condition, .. } = owner_check("ns", "e", Some(&meta)) else {
+            panic!()
+        };
+        assert_eq!(
+            condition,
+            "attribute_exists(PK) AND #opg = :opg AND (#opi = :opi OR (attribute_not_exists(#opi) AND #oca = :opi))"
+        );
     }
 }

@@ -35,7 +35,13 @@ impl NamespaceAdmin {
     /// `audit_retention_days` of the namespace's system config (default 90), read once
     /// per table handle and namespace.
     pub async fn audit_retention_days(&self) -> Result<i64> {
-        if let Some(days) = self.table.audit_retention.lock().ok().and_then(|m| m.get(&self.ns).copied()) {
+        if let Some(days) = self
+            .table
+            .audit_retention
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&self.ns).copied())
+        {
             return Ok(days);
         }
         let out = self

@@ -13,8 +13,11 @@ use crate::error::{Error, Result};
 use crate::limit::Limit;
 use crate::schema::attrs::{self, Item, s};
 use crate::schema::bucket::BucketLimit;
-use crate::schema::keys::{BUCKET_PREFIX, SK_STATE, DEFAULT_RESOURCE, gsi3_pk_entity, parse_bucket_pk};
+use crate::schema::keys::{BUCKET_PREFIX, DEFAULT_RESOURCE, SK_STATE, gsi3_pk_entity, parse_bucket_pk};
 use crate::schema::table::GSI3;
+
+/// Limits, TTL action and stale limit names to write on one resource's buckets.
+type SyncPlan = (Vec<Limit>, TtlAction, Vec<String>);
 
 impl NamespaceAdmin {
     /// Bucket PKs of the entity (for `resource`, or every resource), via GSI3.
@@ -39,7 +42,11 @@ impl NamespaceAdmin {
                 .send()
                 .await
                 .map_err(|e| Error::dynamo("Query", &self.table.name, e))?;
-            pks.extend(out.items().iter().filter_map(|i| attrs::get_s(i, "PK").map(str::to_string)));
+            pks.extend(
+                out.items()
+                    .iter()
+                    .filter_map(|i| attrs::get_s(i, "PK").map(str::to_string)),
+            );
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => return Ok(pks),
@@ -56,14 +63,20 @@ impl NamespaceAdmin {
         }
         let unscoped = resource == DEFAULT_RESOURCE;
         let now = clock::now_ms();
-        let mut plans: HashMap<String, Option<(Vec<Limit>, TtlAction, Vec<String>)>> = HashMap::new();
+        let mut plans: HashMap<String, Option<SyncPlan>> = HashMap::new();
         if !unscoped {
-            plans.insert(resource.to_string(), Some((limits.to_vec(), TtlAction::Remove, Vec::new())));
+            plans.insert(
+                resource.to_string(),
+                Some((limits.to_vec(), TtlAction::Remove, Vec::new())),
+            );
         }
         let mut synced = HashSet::new();
         let mut written = 0usize;
         for _pass in 0..2 {
-            for pk in self.entity_bucket_pks(entity_id, (!unscoped).then_some(resource)).await? {
+            for pk in self
+                .entity_bucket_pks(entity_id, (!unscoped).then_some(resource))
+                .await?
+            {
                 if !synced.insert(pk.clone()) {
                     continue;
                 }
@@ -72,9 +85,13 @@ impl NamespaceAdmin {
                     let plan = self.resolved_plan(entity_id, &key.resource, limits, now).await?;
                     plans.insert(key.resource.clone(), plan);
                 }
-                let Some(Some((resolved, ttl, stale))) = plans.get(&key.resource) else { continue };
+                let Some(Some((resolved, ttl, stale))) = plans.get(&key.resource) else {
+                    continue;
+                };
                 let item_key: Item = attrs::key(pk.clone(), SK_STATE);
-                let Some(spec) = param_sync(item_key, resolved, Some(*ttl), stale) else { continue };
+                let Some(spec) = param_sync(item_key, resolved, Some(*ttl), stale) else {
+                    continue;
+                };
                 match update(&self.table, &spec).await? {
                     WriteOutcome::Done(_) => written += 1,
                     WriteOutcome::ConditionFailed(_) => debug!(pk, "bucket vanished during sync"),
@@ -97,24 +114,44 @@ impl NamespaceAdmin {
         bucket_resource: &str,
         directive: &[Limit],
         now: i64,
-    ) -> Result<Option<(Vec<Limit>, TtlAction, Vec<String>)>> {
-        let keys: Vec<Item> = levels(entity_id, bucket_resource).iter().map(|l| l.key(&self.ns)).collect();
+    ) -> Result<Option<SyncPlan>> {
+        let keys: Vec<Item> = levels(entity_id, bucket_resource)
+            .iter()
+            .map(|l| l.key(&self.ns))
+            .collect();
         let mut found = batch_get(&self.table, keys.clone()).await?;
-        let items = [take(&mut found, &keys[0]), take(&mut found, &keys[1]), take(&mut found, &keys[2]), take(&mut found, &keys[3])];
+        let items = [
+            take(&mut found, &keys[0]),
+            take(&mut found, &keys[1]),
+            take(&mut found, &keys[2]),
+            take(&mut found, &keys[3]),
+        ];
         let resolved = match resolve(entity_id, bucket_resource, &items) {
             Ok(r) => r,
             Err(Error::NoLimits { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
         let names: HashSet<&str> = resolved.limits.iter().map(Limit::name).collect();
-        let stale: Vec<String> = directive.iter().map(Limit::name).filter(|n| !names.contains(n)).map(str::to_string).collect();
+        let stale: Vec<String> = directive
+            .iter()
+            .map(Limit::name)
+            .filter(|n| !names.contains(n))
+            .map(str::to_string)
+            .collect();
         let ttl = if resolved.source.is_custom() {
             TtlAction::Remove
         } else {
             let as_bucket: Vec<BucketLimit> = resolved
                 .limits
                 .iter()
-                .map(|l| BucketLimit { name: l.name().into(), tk: 0, cp: l.capacity_milli(), ra: l.refill_amount_milli(), rp: l.refill_period_ms(), tc: 0 })
+                .map(|l| BucketLimit {
+                    name: l.name().into(),
+                    tk: 0,
+                    cp: l.capacity_milli(),
+                    ra: l.refill_amount_milli(),
+                    rp: l.refill_period_ms(),
+                    tc: 0,
+                })
                 .collect();
             match ttl_seconds(as_bucket.iter(), crate::repository::DEFAULT_BUCKET_TTL_MULTIPLIER) {
                 Some(secs) => TtlAction::Set(now.div_euclid(1000) + secs),

@@ -1,8 +1,8 @@
 //! Creating a table with zae-limiter's definition, for local development and tests.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex,
-    Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 
 use super::Table;
@@ -43,7 +43,10 @@ impl Table {
             )?);
         for name in table::key_attributes() {
             req = req.attribute_definitions(built(
-                AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build(),
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build(),
             )?);
         }
         for gsi in GLOBAL_INDEXES {
@@ -66,7 +69,9 @@ impl Table {
                     .build(),
             )?);
         }
-        req.send().await.map_err(|e| Error::dynamo("CreateTable", &self.name, e))?;
+        req.send()
+            .await
+            .map_err(|e| Error::dynamo("CreateTable", &self.name, e))?;
         Ok(())
     }
 }

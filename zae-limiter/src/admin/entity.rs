@@ -31,7 +31,10 @@ pub struct NewEntity {
 impl NewEntity {
     /// An entity with just an id.
     pub fn new(entity_id: impl Into<String>) -> NewEntity {
-        NewEntity { entity_id: entity_id.into(), ..NewEntity::default() }
+        NewEntity {
+            entity_id: entity_id.into(),
+            ..NewEntity::default()
+        }
     }
 
     /// Sets the parent and the cascade flag.
@@ -79,7 +82,9 @@ impl NamespaceAdmin {
             match result {
                 Ok(_) => break,
                 Err(err) if is_condition_failed(&err) => {
-                    return Err(Error::EntityExists { entity_id: spec.entity_id.clone() });
+                    return Err(Error::EntityExists {
+                        entity_id: spec.entity_id.clone(),
+                    });
                 }
                 Err(err) if is_transaction_conflict(&err) && attempt < CONFLICT_RETRIES => {
                     tokio::time::sleep(jitter(CONFLICT_BASE, attempt)).await;
@@ -94,7 +99,8 @@ impl NamespaceAdmin {
             "cascade": meta.cascade,
             "metadata": meta.metadata,
         });
-        self.log_audit(AuditAction::EntityCreated, &meta.entity_id, principal, None, details).await?;
+        self.log_audit(AuditAction::EntityCreated, &meta.entity_id, principal, None, details)
+            .await?;
         info!(namespace_id = %self.ns, entity_id = %meta.entity_id, parent = ?meta.parent_id, "created entity");
         Ok(meta)
     }

@@ -104,7 +104,9 @@ pub fn stored_limit(item: &Item, name: &str) -> Result<Option<StoredLimit>> {
             location: format!("config item {pk} / {sk}"),
         });
     }
-    let Some(capacity) = get_n(item, &limit_attr(name, FIELD_CP)) else { return Ok(None) };
+    let Some(capacity) = get_n(item, &limit_attr(name, FIELD_CP)) else {
+        return Ok(None);
+    };
     let refill_amount = get_n(item, &limit_attr(name, FIELD_RA)).unwrap_or(0);
     let period = get_n(item, &limit_attr(name, FIELD_RP)).unwrap_or(0);
     let unmanaged: Vec<String> = UNMANAGED_FIELDS
@@ -128,9 +130,8 @@ pub fn stored_limit(item: &Item, name: &str) -> Result<Option<StoredLimit>> {
 
 /// Whether the item holds any limit (`l_…_cp` or `w_…_cp`).
 fn holds_limits(item: &Item) -> bool {
-    item.keys().any(|k| {
-        (k.starts_with(LIMIT_ATTR_PREFIX) || k.starts_with(WINDOW_LIMIT_ATTR_PREFIX)) && k.ends_with("_cp")
-    })
+    item.keys()
+        .any(|k| (k.starts_with(LIMIT_ATTR_PREFIX) || k.starts_with(WINDOW_LIMIT_ATTR_PREFIX)) && k.ends_with("_cp"))
 }
 
 /// Whether the item carries a flag that keeps it alive without limits.
@@ -210,12 +211,17 @@ fn set_limit_request(ns: &str, level: &ConfigLevel, limit: &Limit) -> UpdateRequ
 
 /// Condition: limit `name` is not on the item under either prefix.
 fn absent_condition(req: &mut UpdateRequest, name: &str) {
-    req.names.insert("#wcp".into(), format!("{WINDOW_LIMIT_ATTR_PREFIX}{name}_{FIELD_CP}"));
+    req.names
+        .insert("#wcp".into(), format!("{WINDOW_LIMIT_ATTR_PREFIX}{name}_{FIELD_CP}"));
     req.condition_expression = Some("attribute_not_exists(#cp) AND attribute_not_exists(#wcp)".into());
 }
 
 impl NamespaceAdmin {
-    async fn send_update(&self, req: UpdateRequest, return_new: bool) -> std::result::Result<Option<Item>, UpdateFailure> {
+    async fn send_update(
+        &self,
+        req: UpdateRequest,
+        return_new: bool,
+    ) -> std::result::Result<Option<Item>, UpdateFailure> {
         let out = self
             .table
             .client
@@ -260,7 +266,12 @@ impl NamespaceAdmin {
     /// Adds `limit` to the config item of `level`, creating the item (and its registry
     /// entry) when needed. Returns [`LimitWrite::AlreadyExists`] and changes nothing when
     /// a limit of that name is already there. Writes a `limits_set` audit event.
-    pub async fn create_limit(&self, level: &ConfigLevel, limit: &Limit, principal: Option<&str>) -> Result<LimitWrite> {
+    pub async fn create_limit(
+        &self,
+        level: &ConfigLevel,
+        limit: &Limit,
+        principal: Option<&str>,
+    ) -> Result<LimitWrite> {
         validate_level(level)?;
         Self::check_principal(principal)?;
         let mut req = set_limit_request(&self.ns, level, limit);
@@ -271,7 +282,9 @@ impl NamespaceAdmin {
                 None => match self.send_update(req, true).await {
                     Ok(item) => item,
                     Err(UpdateFailure::Condition) => {
-                        return Ok(LimitWrite::AlreadyExists(self.existing_limit(level, limit.name()).await));
+                        return Ok(LimitWrite::AlreadyExists(
+                            self.existing_limit(level, limit.name()).await,
+                        ));
                     }
                     Err(UpdateFailure::Other(e)) => return Err(e),
                 },
@@ -279,12 +292,15 @@ impl NamespaceAdmin {
             _ => match self.send_update(req, true).await {
                 Ok(item) => item,
                 Err(UpdateFailure::Condition) => {
-                    return Ok(LimitWrite::AlreadyExists(self.existing_limit(level, limit.name()).await));
+                    return Ok(LimitWrite::AlreadyExists(
+                        self.existing_limit(level, limit.name()).await,
+                    ));
                 }
                 Err(UpdateFailure::Other(e)) => return Err(e),
             },
         };
-        self.after_set(level, limit, new_item.unwrap_or_default(), principal).await?;
+        self.after_set(level, limit, new_item.unwrap_or_default(), principal)
+            .await?;
         info!(namespace_id = %self.ns, level = ?level, limit = limit.name(), "created limit");
         Ok(LimitWrite::Written)
     }
@@ -334,7 +350,12 @@ impl NamespaceAdmin {
 
     /// Changes the parameters of an existing limit. Returns [`LimitWrite::Missing`] and
     /// writes nothing when the limit is not on the item. Writes a `limits_set` audit event.
-    pub async fn update_limit(&self, level: &ConfigLevel, limit: &Limit, principal: Option<&str>) -> Result<LimitWrite> {
+    pub async fn update_limit(
+        &self,
+        level: &ConfigLevel,
+        limit: &Limit,
+        principal: Option<&str>,
+    ) -> Result<LimitWrite> {
         validate_level(level)?;
         Self::check_principal(principal)?;
         let mut req = set_limit_request(&self.ns, level, limit);
@@ -360,9 +381,15 @@ impl NamespaceAdmin {
         if *level == ConfigLevel::System {
             details["on_unavailable"] = get_s(&item, attrs::ON_UNAVAILABLE).map_or(Value::Null, Value::from);
         }
-        self.log_audit(AuditAction::LimitsSet, &level.audit_entity_id(), principal, level.audit_resource(), details)
-            .await
-            .map(|_| ())
+        self.log_audit(
+            AuditAction::LimitsSet,
+            &level.audit_entity_id(),
+            principal,
+            level.audit_resource(),
+            details,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Re-parameterises the entity's buckets after its config for `resource` changed, as
@@ -415,8 +442,14 @@ impl NamespaceAdmin {
         if *level == ConfigLevel::System {
             details["on_unavailable"] = get_s(&item, attrs::ON_UNAVAILABLE).map_or(Value::Null, Value::from);
         }
-        self.log_audit(AuditAction::LimitsDeleted, &level.audit_entity_id(), principal, level.audit_resource(), details)
-            .await?;
+        self.log_audit(
+            AuditAction::LimitsDeleted,
+            &level.audit_entity_id(),
+            principal,
+            level.audit_resource(),
+            details,
+        )
+        .await?;
         info!(namespace_id = %self.ns, level = ?level, limit = name, "removed limit");
         Ok(true)
     }
@@ -448,7 +481,9 @@ impl NamespaceAdmin {
         }
         let condition = condition.join(" AND ");
         let deleted = match level {
-            ConfigLevel::Entity { resource, .. } => self.delete_entity_item(key.clone(), condition, names, resource).await?,
+            ConfigLevel::Entity { resource, .. } => {
+                self.delete_entity_item(key.clone(), condition, names, resource).await?
+            }
             _ => {
                 let out = self
                     .table
@@ -552,7 +587,12 @@ impl Table {
     /// Reads, in one `BatchGetItem` (eventually consistent), the forward record of
     /// namespace `namespace_name` and the config item of `level` in namespace id
     /// `namespace_id`: everything needed to tell whether a limit still exists.
-    pub async fn read_limit(&self, namespace_name: &str, namespace_id: &str, level: &ConfigLevel) -> Result<LimitReadout> {
+    pub async fn read_limit(
+        &self,
+        namespace_name: &str,
+        namespace_id: &str,
+        level: &ConfigLevel,
+    ) -> Result<LimitReadout> {
         let ns_key = attrs::key(pk_table_system(), sk_namespace(namespace_name));
         let config_key = level.key(namespace_id);
         let mut pending = vec![ns_key.clone(), config_key.clone()];
@@ -649,7 +689,10 @@ mod tests {
     #[test]
     fn a_new_entity_item_matches_the_full_replace_put() {
         let limit = Limit::per_minute("rpm", 10, None).unwrap();
-        let level = ConfigLevel::Entity { entity_id: "user-1".into(), resource: "gpt-4".into() };
+        let level = ConfigLevel::Entity {
+            entity_id: "user-1".into(),
+            resource: "gpt-4".into(),
+        };
         let req = set_limit_request("ns", &level, &limit);
         let applied = apply_set_to_empty_item(&req);
         let expected = crate::schema::config::ConfigItem::new(level, vec![limit]).to_item("ns");

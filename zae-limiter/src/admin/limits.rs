@@ -59,7 +59,10 @@ fn check_unique(limits: &[Limit]) -> Result<()> {
     let mut seen = HashSet::new();
     for l in limits {
         if !seen.insert(l.name()) {
-            return Err(Error::InvalidLimit(format!("limit {:?} is listed more than once", l.name())));
+            return Err(Error::InvalidLimit(format!(
+                "limit {:?} is listed more than once",
+                l.name()
+            )));
         }
     }
     Ok(())
@@ -74,7 +77,9 @@ fn stored_limit_names(item: &Item) -> Vec<String> {
     let mut names: Vec<String> = item
         .keys()
         .filter_map(|k| {
-            let rest = k.strip_prefix(config::LIMIT_ATTR_PREFIX).or_else(|| k.strip_prefix(config::WINDOW_LIMIT_ATTR_PREFIX))?;
+            let rest = k
+                .strip_prefix(config::LIMIT_ATTR_PREFIX)
+                .or_else(|| k.strip_prefix(config::WINDOW_LIMIT_ATTR_PREFIX))?;
             rest.strip_suffix("_cp").filter(|n| !n.is_empty()).map(str::to_string)
         })
         .collect();
@@ -179,17 +184,24 @@ impl NamespaceAdmin {
         if old.as_ref().is_some_and(|o| o.keys().any(|k| k.ends_with("_soft"))) {
             self.warn_unpropagated_flags("system", old.as_ref());
         }
-        let details = json!({"limits": limits_json(limits), "on_unavailable": on_unavailable.map(OnUnavailable::as_str)});
-        self.log_audit(AuditAction::LimitsSet, "$SYSTEM", principal, None, details).await?;
+        let details =
+            json!({"limits": limits_json(limits), "on_unavailable": on_unavailable.map(OnUnavailable::as_str)});
+        self.log_audit(AuditAction::LimitsSet, "$SYSTEM", principal, None, details)
+            .await?;
         info!(namespace_id = %self.ns, limits = limits.len(), "set system limits");
         Ok(())
     }
 
     /// The system defaults (`None` when no system config exists).
     pub async fn get_system_limits(&self) -> Result<Option<SystemLimits>> {
-        let Some(item) = self.get_config_item(&ConfigLevel::System).await? else { return Ok(None) };
+        let Some(item) = self.get_config_item(&ConfigLevel::System).await? else {
+            return Ok(None);
+        };
         let cfg = ConfigItem::decode(ConfigLevel::System, &item)?;
-        Ok(Some(SystemLimits { limits: cfg.limits, on_unavailable: cfg.on_unavailable }))
+        Ok(Some(SystemLimits {
+            limits: cfg.limits,
+            on_unavailable: cfg.on_unavailable,
+        }))
     }
 
     /// Deletes the system defaults and writes a `limits_deleted` audit event (details:
@@ -198,12 +210,16 @@ impl NamespaceAdmin {
         Self::check_principal(principal)?;
         let old = self.delete_config_item(&ConfigLevel::System).await?;
         let (names, on_unavailable) = match &old {
-            Some(item) => (stored_limit_names(item), attrs::get_s(item, attrs::ON_UNAVAILABLE).map(str::to_string)),
+            Some(item) => (
+                stored_limit_names(item),
+                attrs::get_s(item, attrs::ON_UNAVAILABLE).map(str::to_string),
+            ),
             None => (Vec::new(), None),
         };
         self.warn_unpropagated_flags("system", old.as_ref());
         let details = json!({"limits": names, "on_unavailable": on_unavailable});
-        self.log_audit(AuditAction::LimitsDeleted, "$SYSTEM", principal, None, details).await?;
+        self.log_audit(AuditAction::LimitsDeleted, "$SYSTEM", principal, None, details)
+            .await?;
         Ok(old.is_some())
     }
 
@@ -229,7 +245,14 @@ impl NamespaceAdmin {
         }
         self.run_update(registry::add_resource(&self.ns, resource)).await?;
         let details = json!({"limits": limits_json(limits)});
-        self.log_audit(AuditAction::LimitsSet, &level.audit_entity_id(), principal, Some(resource), details).await?;
+        self.log_audit(
+            AuditAction::LimitsSet,
+            &level.audit_entity_id(),
+            principal,
+            Some(resource),
+            details,
+        )
+        .await?;
         info!(namespace_id = %self.ns, resource, limits = limits.len(), "set resource limits");
         Ok(())
     }
@@ -238,7 +261,9 @@ impl NamespaceAdmin {
     pub async fn get_resource_limits(&self, resource: &str) -> Result<Option<ResourceLimits>> {
         validate_resource(resource)?;
         let level = ConfigLevel::Resource(resource.to_string());
-        let Some(item) = self.get_config_item(&level).await? else { return Ok(None) };
+        let Some(item) = self.get_config_item(&level).await? else {
+            return Ok(None);
+        };
         let cfg = ConfigItem::decode(level, &item)?;
         Ok(Some(ResourceLimits {
             resource: resource.to_string(),
@@ -257,8 +282,14 @@ impl NamespaceAdmin {
         let old = self.delete_config_item(&level).await?;
         self.warn_unpropagated_flags(resource, old.as_ref());
         self.run_update(registry::remove_resource(&self.ns, resource)).await?;
-        self.log_audit(AuditAction::LimitsDeleted, &level.audit_entity_id(), principal, Some(resource), json!({}))
-            .await?;
+        self.log_audit(
+            AuditAction::LimitsDeleted,
+            &level.audit_entity_id(),
+            principal,
+            Some(resource),
+            json!({}),
+        )
+        .await?;
         Ok(old.is_some())
     }
 
@@ -300,7 +331,10 @@ impl NamespaceAdmin {
         validate_config_resource(resource)?;
         check_unique(limits)?;
         Self::check_principal(principal)?;
-        let level = ConfigLevel::Entity { entity_id: entity_id.to_string(), resource: resource.to_string() };
+        let level = ConfigLevel::Entity {
+            entity_id: entity_id.to_string(),
+            resource: resource.to_string(),
+        };
         let stored = self.get_config_item(&level).await?;
         let mut cfg = ConfigItem::new(level.clone(), limits.to_vec());
         if let Some(stored) = &stored {
@@ -350,7 +384,8 @@ impl NamespaceAdmin {
         }
         self.sync_entity_buckets(entity_id, resource, limits).await?;
         let details = json!({"limits": limits_json(limits)});
-        self.log_audit(AuditAction::LimitsSet, entity_id, principal, Some(resource), details).await?;
+        self.log_audit(AuditAction::LimitsSet, entity_id, principal, Some(resource), details)
+            .await?;
         info!(namespace_id = %self.ns, entity_id, resource, limits = limits.len(), "set entity limits");
         Ok(())
     }
@@ -359,8 +394,13 @@ impl NamespaceAdmin {
     pub async fn get_entity_limits(&self, entity_id: &str, resource: &str) -> Result<Option<EntityLimits>> {
         validate_identifier(entity_id, "entity_id")?;
         validate_config_resource(resource)?;
-        let level = ConfigLevel::Entity { entity_id: entity_id.to_string(), resource: resource.to_string() };
-        let Some(item) = self.get_config_item(&level).await? else { return Ok(None) };
+        let level = ConfigLevel::Entity {
+            entity_id: entity_id.to_string(),
+            resource: resource.to_string(),
+        };
+        let Some(item) = self.get_config_item(&level).await? else {
+            return Ok(None);
+        };
         let cfg = ConfigItem::decode(level, &item)?;
         Ok(Some(EntityLimits {
             entity_id: entity_id.to_string(),
@@ -379,7 +419,10 @@ impl NamespaceAdmin {
         validate_identifier(entity_id, "entity_id")?;
         validate_config_resource(resource)?;
         Self::check_principal(principal)?;
-        let level = ConfigLevel::Entity { entity_id: entity_id.to_string(), resource: resource.to_string() };
+        let level = ConfigLevel::Entity {
+            entity_id: entity_id.to_string(),
+            resource: resource.to_string(),
+        };
         let dec = registry::decrement_entity_config(&self.ns, resource);
         let delete = built(
             aws_sdk_dynamodb::types::Delete::builder()
@@ -424,12 +467,18 @@ impl NamespaceAdmin {
             .set_expression_attribute_values(non_empty(cleanup.values))
             .send()
             .await
+            && !is_condition_failed(&err)
         {
-            if !is_condition_failed(&err) {
-                return Err(Error::dynamo("UpdateItem", &self.table.name, err));
-            }
+            return Err(Error::dynamo("UpdateItem", &self.table.name, err));
         }
-        self.log_audit(AuditAction::LimitsDeleted, entity_id, principal, Some(resource), json!({})).await?;
+        self.log_audit(
+            AuditAction::LimitsDeleted,
+            entity_id,
+            principal,
+            Some(resource),
+            json!({}),
+        )
+        .await?;
         Ok(true)
     }
 }

@@ -25,8 +25,8 @@ use tokio::sync::OnceCell;
 pub use entity::NewEntity;
 pub use limit_item::{LimitReadout, LimitWrite, StoredLimit, stored_limit};
 pub use limits::{EntityLimits, ResourceLimits, SystemLimits};
-pub use namespace_claim::Registration;
 pub use namespace::PurgeReport;
+pub use namespace_claim::Registration;
 
 /// A zae-limiter table: a DynamoDB client plus the table (= stack) name.
 ///
@@ -78,7 +78,10 @@ impl Table {
     /// Namespace-level administration for the namespace with id `namespace_id`
     /// (the opaque id, not the name; see [`Table::register_namespace`]).
     pub fn namespace(&self, namespace_id: &str) -> NamespaceAdmin {
-        NamespaceAdmin { table: self.clone(), ns: namespace_id.to_string() }
+        NamespaceAdmin {
+            table: self.clone(),
+            ns: namespace_id.to_string(),
+        }
     }
 }
 

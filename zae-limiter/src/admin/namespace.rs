@@ -63,15 +63,13 @@ impl Table {
                 info!(table = %self.name, namespace = name, namespace_id = %id, "registered namespace");
                 Ok(id)
             }
-            Err(err) if cancellation_codes(&err).is_some() => {
-                match self.resolve_namespace(name).await? {
-                    Some(existing) => {
-                        debug!(namespace = name, namespace_id = %existing, "namespace already registered");
-                        Ok(existing)
-                    }
-                    None => Err(Error::dynamo("TransactWriteItems", &self.name, err)),
+            Err(err) if cancellation_codes(&err).is_some() => match self.resolve_namespace(name).await? {
+                Some(existing) => {
+                    debug!(namespace = name, namespace_id = %existing, "namespace already registered");
+                    Ok(existing)
                 }
-            }
+                None => Err(Error::dynamo("TransactWriteItems", &self.name, err)),
+            },
             Err(err) => Err(Error::dynamo("TransactWriteItems", &self.name, err)),
         }
     }
@@ -90,19 +88,31 @@ impl Table {
 
     /// The forward record of `name`, whatever its status (`None` when absent).
     pub async fn get_namespace(&self, name: &str) -> Result<Option<NamespaceRecord>> {
-        self.get_registry_item(sk_namespace(name)).await?.as_ref().map(NamespaceRecord::decode).transpose()
+        self.get_registry_item(sk_namespace(name))
+            .await?
+            .as_ref()
+            .map(NamespaceRecord::decode)
+            .transpose()
     }
 
     /// The reverse record of namespace id `id` (`None` when absent). This is where a
     /// deleted namespace's status and `deleted_at` live.
     pub async fn get_namespace_by_id(&self, id: &str) -> Result<Option<NamespaceRecord>> {
-        self.get_registry_item(sk_nsid(id)).await?.as_ref().map(NamespaceRecord::decode).transpose()
+        self.get_registry_item(sk_nsid(id))
+            .await?
+            .as_ref()
+            .map(NamespaceRecord::decode)
+            .transpose()
     }
 
     /// The id of an active namespace (`None` when absent, deleted or purging), as
     /// zae-limiter resolves names on connect.
     pub async fn resolve_namespace(&self, name: &str) -> Result<Option<String>> {
-        Ok(self.get_namespace(name).await?.filter(|r| r.status.resolves()).map(|r| r.id))
+        Ok(self
+            .get_namespace(name)
+            .await?
+            .filter(|r| r.status.resolves())
+            .map(|r| r.id))
     }
 
     async fn query_registry(&self, prefix: &str) -> Result<Vec<NamespaceRecord>> {
@@ -149,7 +159,9 @@ impl Table {
     /// `deleted` with `deleted_at`. Data items stay (orphaned). No-op when absent.
     pub async fn delete_namespace(&self, name: &str) -> Result<()> {
         validate_namespace_name(name)?;
-        let Some(record) = self.get_namespace(name).await? else { return Ok(()) };
+        let Some(record) = self.get_namespace(name).await? else {
+            return Ok(());
+        };
         self.client
             .delete_item()
             .table_name(&self.name)
@@ -176,7 +188,9 @@ impl Table {
     /// or purging namespace, and one whose name was registered again meanwhile.
     pub async fn recover_namespace(&self, id: &str) -> Result<String> {
         let Some(record) = self.get_namespace_by_id(id).await? else {
-            return Err(Error::NamespaceNotFound { namespace: id.to_string() });
+            return Err(Error::NamespaceNotFound {
+                namespace: id.to_string(),
+            });
         };
         validate_namespace_name(&record.name)?;
         let state_err = |message: String, state: &str| Error::NamespaceState {
@@ -187,7 +201,10 @@ impl Table {
         match record.status {
             NamespaceStatus::Purging => {
                 return Err(state_err(
-                    format!("Cannot recover namespace '{}' — purge is in progress and is terminal", record.name),
+                    format!(
+                        "Cannot recover namespace '{}' — purge is in progress and is terminal",
+                        record.name
+                    ),
                     "purging",
                 ));
             }
@@ -199,7 +216,11 @@ impl Table {
             }
             _ => {}
         }
-        let forward = NamespaceRecord { status: NamespaceStatus::Active, deleted_at: None, ..record.clone() };
+        let forward = NamespaceRecord {
+            status: NamespaceStatus::Active,
+            deleted_at: None,
+            ..record.clone()
+        };
         let put = self
             .client
             .put_item()
@@ -239,7 +260,9 @@ impl Table {
     /// with backoff), then deletes the reverse record. Refuses an active namespace;
     /// a no-op for an unknown id. Re-running finishes an interrupted purge.
     pub async fn purge_namespace(&self, id: &str) -> Result<PurgeReport> {
-        let Some(record) = self.get_namespace_by_id(id).await? else { return Ok(PurgeReport::default()) };
+        let Some(record) = self.get_namespace_by_id(id).await? else {
+            return Ok(PurgeReport::default());
+        };
         if record.status == NamespaceStatus::Active {
             return Err(Error::NamespaceState {
                 message: format!(
@@ -262,7 +285,10 @@ impl Table {
                 .await
                 .map_err(|e| Error::dynamo("UpdateItem", &self.name, e))?;
         }
-        let mut report = PurgeReport { items_deleted: 0, found: true };
+        let mut report = PurgeReport {
+            items_deleted: 0,
+            found: true,
+        };
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
             let out = self
@@ -325,7 +351,10 @@ impl Table {
                     .send()
                     .await
                     .map_err(|e| Error::dynamo("BatchWriteItem", &self.name, e))?;
-                pending = out.unprocessed_items.and_then(|mut m| m.remove(&self.name)).unwrap_or_default();
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.name))
+                    .unwrap_or_default();
                 deleted += sent - pending.len();
                 if pending.is_empty() {
                     break;
@@ -338,7 +367,10 @@ impl Table {
                         pending.len()
                     )));
                 }
-                warn!(unprocessed = pending.len(), attempts, "BatchWriteItem left unprocessed items; retrying");
+                warn!(
+                    unprocessed = pending.len(),
+                    attempts, "BatchWriteItem left unprocessed items; retrying"
+                );
                 tokio::time::sleep(jitter(BATCH_WRITE_BASE, attempts - 1)).await;
             }
         }

@@ -70,8 +70,12 @@ impl Table {
     /// Soft-deleted namespaces that were named `name` (reverse records with status
     /// `deleted`), newest deletion first.
     pub async fn find_deleted_namespaces(&self, name: &str) -> Result<Vec<NamespaceRecord>> {
-        let mut found: Vec<NamespaceRecord> =
-            self.list_orphan_namespaces().await?.into_iter().filter(|r| r.name == name).collect();
+        let mut found: Vec<NamespaceRecord> = self
+            .list_orphan_namespaces()
+            .await?
+            .into_iter()
+            .filter(|r| r.name == name)
+            .collect();
         found.sort_by(|a, b| b.deleted_at.cmp(&a.deleted_at));
         Ok(found)
     }

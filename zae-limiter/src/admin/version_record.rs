@@ -15,7 +15,12 @@ impl Table {
     /// (`NULL` for `None`), `updated_by` and `updated_at`, keeping a stored
     /// `client_min_version` (`0.0.0` when there is none).
     pub async fn write_version_record(&self, lambda_version: Option<&str>, updated_by: &str) -> Result<()> {
-        let req = deploy_update(CURRENT_SCHEMA_VERSION, lambda_version, updated_by, &clock::utc_now_string());
+        let req = deploy_update(
+            CURRENT_SCHEMA_VERSION,
+            lambda_version,
+            updated_by,
+            &clock::utc_now_string(),
+        );
         debug!(table = %self.name, ?lambda_version, updated_by, "writing version record");
         self.client
             .update_item()

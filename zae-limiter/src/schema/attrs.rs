@@ -109,12 +109,19 @@ pub fn parse_int(raw: &str) -> Option<i64> {
         return Some(v);
     }
     let (int, frac) = raw.split_once('.')?;
-    if frac.bytes().all(|c| c == b'0') { int.parse().ok() } else { None }
+    if frac.bytes().all(|c| c == b'0') {
+        int.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// The item's `PK` and `SK`, for error messages.
 pub fn item_keys(item: &Item) -> (String, String) {
-    (get_s(item, "PK").unwrap_or("?").to_string(), get_s(item, "SK").unwrap_or("?").to_string())
+    (
+        get_s(item, "PK").unwrap_or("?").to_string(),
+        get_s(item, "SK").unwrap_or("?").to_string(),
+    )
 }
 
 /// Converts a JSON value to a DynamoDB attribute the way zae-limiter serialises audit

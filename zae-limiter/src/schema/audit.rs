@@ -104,7 +104,11 @@ impl AuditEvent {
         let req = |name: &str| {
             get_s(item, name).map(str::to_string).ok_or_else(|| {
                 let (pk, sk) = attrs::item_keys(item);
-                Error::CorruptItem { pk, sk, reason: format!("audit event without {name}") }
+                Error::CorruptItem {
+                    pk,
+                    sk,
+                    reason: format!("audit event without {name}"),
+                }
             })
         };
         Ok(AuditEvent {
@@ -142,9 +146,13 @@ mod tests {
         assert_eq!(item["SK"], s("#AUDIT#01M8332YKCJDMWYVE2YAD6RZC1"));
         assert_eq!(item["resource"], AttributeValue::Null(true));
         assert_eq!(item["GSI4SK"], s("ZCtndc_pcZY/AUDIT#$SYSTEM"));
-        let AttributeValue::M(details) = &item["details"] else { panic!() };
+        let AttributeValue::M(details) = &item["details"] else {
+            panic!()
+        };
         assert_eq!(details["on_unavailable"], AttributeValue::Null(true));
-        let AttributeValue::L(limits) = &details["limits"] else { panic!() };
+        let AttributeValue::L(limits) = &details["limits"] else {
+            panic!()
+        };
         let AttributeValue::M(l0) = &limits[0] else { panic!() };
         assert_eq!(l0["capacity"], AttributeValue::N("100".into()));
         assert_eq!(l0["refill_period_seconds"], AttributeValue::N("60".into()));

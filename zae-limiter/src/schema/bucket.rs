@@ -79,9 +79,13 @@ impl BucketLimit {
     }
 
     fn insert_into(&self, item: &mut Item) {
-        for (field, value) in
-            [(FIELD_TK, self.tk), (FIELD_CP, self.cp), (FIELD_RA, self.ra), (FIELD_RP, self.rp), (FIELD_TC, self.tc)]
-        {
+        for (field, value) in [
+            (FIELD_TK, self.tk),
+            (FIELD_CP, self.cp),
+            (FIELD_RA, self.ra),
+            (FIELD_RP, self.rp),
+            (FIELD_TC, self.tc),
+        ] {
             item.insert(bucket_attr(&self.name, field), n(value));
         }
     }
@@ -122,8 +126,12 @@ pub struct BucketItem {
 
 /// Attributes (or attribute suffixes) of 0.17 features this client refuses to
 /// materialise: item-level names and per-limit fields.
-const UNSUPPORTED_ITEM_ATTRS: [(&str, &str); 4] =
-    [("sched", "parameter schedule"), ("rsched", "calendar quota"), ("sched_tz", "schedule timezone"), (BYPASS, "bypass")];
+const UNSUPPORTED_ITEM_ATTRS: [(&str, &str); 4] = [
+    ("sched", "parameter schedule"),
+    ("rsched", "calendar quota"),
+    ("sched_tz", "schedule timezone"),
+    (BYPASS, "bypass"),
+];
 const UNSUPPORTED_LIMIT_FIELDS: [(&str, &str); 10] = [
     ("soft", "soft limit"),
     ("gc", "quota grant count"),
@@ -155,7 +163,10 @@ impl BucketItem {
         item.insert(attrs::GSI3PK.into(), s(gsi3_pk_entity(ns, &self.entity_id)));
         item.insert(attrs::GSI3SK.into(), s(gsi3_sk_bucket(&self.resource, self.shard)));
         item.insert(attrs::GSI4PK.into(), s(ns));
-        item.insert(attrs::GSI4SK.into(), s(gsi4_sk_bucket(&self.entity_id, &self.resource, self.shard)));
+        item.insert(
+            attrs::GSI4SK.into(),
+            s(gsi4_sk_bucket(&self.entity_id, &self.resource, self.shard)),
+        );
         item.insert(SHARD_COUNT.into(), n(i64::from(self.shard_count)));
         if let Some(parent) = &self.parent_id {
             item.insert(attrs::PARENT_ID.into(), s(parent));
@@ -194,16 +205,22 @@ impl BucketItem {
     /// [`BucketItem::decode`] would return.
     pub fn unsupported_feature(item: &Item) -> Option<Error> {
         let pk = attrs::get_s(item, "PK").unwrap_or("?");
-        let unsupported =
-            |feature: &str, attr: &str| Error::Unsupported { feature: format!("{feature} ({attr})"), location: format!("bucket {pk}") };
+        let unsupported = |feature: &str, attr: &str| Error::Unsupported {
+            feature: format!("{feature} ({attr})"),
+            location: format!("bucket {pk}"),
+        };
         for (attr, feature) in UNSUPPORTED_ITEM_ATTRS {
             if item.contains_key(attr) {
                 return Some(unsupported(feature, attr));
             }
         }
         for attr in item.keys() {
-            let Some(rest) = attr.strip_prefix(BUCKET_ATTR_PREFIX) else { continue };
-            let Some((_, field)) = rest.rsplit_once('_') else { continue };
+            let Some(rest) = attr.strip_prefix(BUCKET_ATTR_PREFIX) else {
+                continue;
+            };
+            let Some((_, field)) = rest.rsplit_once('_') else {
+                continue;
+            };
             if let Some((_, feature)) = UNSUPPORTED_LIMIT_FIELDS.iter().find(|(f, _)| *f == field) {
                 return Some(unsupported(feature, attr));
             }
@@ -216,12 +233,20 @@ impl BucketItem {
     /// server already decided).
     pub fn decode_lenient(item: &Item) -> Result<BucketItem> {
         let (pk, sk) = attrs::item_keys(item);
-        let corrupt = |reason: String| Error::CorruptItem { pk: pk.clone(), sk: sk.clone(), reason };
+        let corrupt = |reason: String| Error::CorruptItem {
+            pk: pk.clone(),
+            sk: sk.clone(),
+            reason,
+        };
         let key = parse_bucket_pk(&pk).ok_or_else(|| corrupt("not a bucket partition key".into()))?;
         let mut names: Vec<&str> = Vec::new();
         for attr in item.keys() {
-            let Some(rest) = attr.strip_prefix(BUCKET_ATTR_PREFIX) else { continue };
-            let Some((name, field)) = rest.rsplit_once('_') else { continue };
+            let Some(rest) = attr.strip_prefix(BUCKET_ATTR_PREFIX) else {
+                continue;
+            };
+            let Some((name, field)) = rest.rsplit_once('_') else {
+                continue;
+            };
             if field == FIELD_TK && name != WCU_LIMIT_NAME && item.contains_key(&bucket_attr(name, FIELD_CP)) {
                 names.push(name);
             }
@@ -290,7 +315,14 @@ mod tests {
             ttl: None,
             vu: None,
             disabled: false,
-            limits: vec![BucketLimit { name: "rpm".into(), tk: 9000, cp: 10_000, ra: 10_000, rp: 60_000, tc: 1000 }],
+            limits: vec![BucketLimit {
+                name: "rpm".into(),
+                tk: 9000,
+                cp: 10_000,
+                ra: 10_000,
+                rp: 60_000,
+                tc: 1000,
+            }],
             wcu: BucketLimit::fresh_wcu(),
         }
     }

@@ -155,7 +155,14 @@ pub struct ConfigItem {
 impl ConfigItem {
     /// A config item with just limits.
     pub fn new(level: ConfigLevel, limits: Vec<Limit>) -> ConfigItem {
-        ConfigItem { level, limits, on_unavailable: None, disabled: None, cascade: None, audit_retention_days: None }
+        ConfigItem {
+            level,
+            limits,
+            on_unavailable: None,
+            disabled: None,
+            cascade: None,
+            audit_retention_days: None,
+        }
     }
 
     /// The full item `set_system_defaults` / `set_resource_defaults` / `set_limits`
@@ -222,7 +229,10 @@ impl ConfigItem {
 pub fn decode_limits(item: &Item) -> Result<Vec<Limit>> {
     let (pk, sk) = attrs::item_keys(item);
     let location = || format!("config item {pk} / {sk}");
-    let unsupported = |feature: &str| Error::Unsupported { feature: feature.to_string(), location: location() };
+    let unsupported = |feature: &str| Error::Unsupported {
+        feature: feature.to_string(),
+        location: location(),
+    };
     if item.contains_key(attrs::SCHED_TZ) {
         return Err(unsupported("scheduled limit (sched_tz)"));
     }
@@ -232,7 +242,9 @@ pub fn decode_limits(item: &Item) -> Result<Vec<Limit>> {
             return Err(unsupported(&format!("session-window limit ({attr})")));
         }
         if let Some(rest) = attr.strip_prefix(LIMIT_ATTR_PREFIX) {
-            let Some((name, field)) = rest.rsplit_once('_') else { continue };
+            let Some((name, field)) = rest.rsplit_once('_') else {
+                continue;
+            };
             if name.is_empty() {
                 continue;
             }
@@ -267,7 +279,8 @@ pub fn decode_disabled(item: &Item) -> Option<DisabledFlag> {
 
 /// Reads the `cascade` policy of any config item.
 pub fn decode_cascade(item: &Item) -> Option<bool> {
-    item.get(attrs::CASCADE).map(|v| matches!(v, AttributeValue::Bool(true)))
+    item.get(attrs::CASCADE)
+        .map(|v| matches!(v, AttributeValue::Bool(true)))
 }
 
 /// Whether a config item's `disabled` attribute is a `BOOL`.
@@ -304,7 +317,10 @@ mod tests {
 
     #[test]
     fn entity_item_matches_vector_v3() {
-        let level = ConfigLevel::Entity { entity_id: "user-1".into(), resource: "gpt-4".into() };
+        let level = ConfigLevel::Entity {
+            entity_id: "user-1".into(),
+            resource: "gpt-4".into(),
+        };
         let item = ConfigItem::new(level.clone(), vec![rpm(10)]).to_item("ZCtndc_pcZY");
         assert_eq!(item.len(), 12);
         assert_eq!(item["SK"], s("#CONFIG#gpt-4"));

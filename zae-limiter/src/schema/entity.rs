@@ -69,7 +69,11 @@ impl EntityMeta {
     pub fn decode(item: &Item) -> Result<EntityMeta> {
         let entity_id = get_s(item, attrs::ENTITY_ID).ok_or_else(|| {
             let (pk, sk) = attrs::item_keys(item);
-            Error::CorruptItem { pk, sk, reason: "META without entity_id".into() }
+            Error::CorruptItem {
+                pk,
+                sk,
+                reason: "META without entity_id".into(),
+            }
         })?;
         let pinc = get_s(item, attrs::PINC).filter(|v| !v.is_empty());
         let created_at = get_s(item, attrs::CREATED_AT).map(str::to_string);
@@ -78,9 +82,10 @@ impl EntityMeta {
             .or_else(|| created_at.clone().filter(|c| !c.is_empty()))
             .unwrap_or_else(|| LEGACY_INCARNATION.to_string());
         let metadata = match item.get("metadata") {
-            Some(AttributeValue::M(m)) => {
-                m.iter().filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone()))).collect()
-            }
+            Some(AttributeValue::M(m)) => m
+                .iter()
+                .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone())))
+                .collect(),
             _ => BTreeMap::new(),
         };
         Ok(EntityMeta {

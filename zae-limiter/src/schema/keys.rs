@@ -205,7 +205,10 @@ mod tests {
         assert_eq!(sk_config(Some("_default_")), "#CONFIG#_default_");
         assert_eq!(sk_namespace("tenant-alpha"), "#NAMESPACE#tenant-alpha");
         assert_eq!(sk_nsid("ZCtndc_pcZY"), "#NSID#ZCtndc_pcZY");
-        assert_eq!(sk_usage("gpt-4", "2026-11-23T02:00:00Z"), "#USAGE#gpt-4#2026-11-23T02:00:00Z");
+        assert_eq!(
+            sk_usage("gpt-4", "2026-11-23T02:00:00Z"),
+            "#USAGE#gpt-4#2026-11-23T02:00:00Z"
+        );
         assert_eq!(gsi1_pk_parent("ns", "p"), "ns/PARENT#p");
         assert_eq!(gsi1_sk_child("c"), "CHILD#c");
         assert_eq!(gsi2_sk_bucket("e", 0), "BUCKET#e#0");

@@ -5,7 +5,6 @@ use super::attrs::{self, Item, get_s, s};
 use super::keys::{RESERVED_NAMESPACE, pk_table_system, sk_namespace, sk_nsid};
 use crate::error::{Error, Result};
 
-
 /// `namespace_id`.
 pub const NAMESPACE_ID: &str = "namespace_id";
 /// `namespace_name`.
@@ -112,11 +111,19 @@ impl NamespaceRecord {
     pub fn decode(item: &Item) -> Result<NamespaceRecord> {
         let corrupt = |reason: &str| {
             let (pk, sk) = attrs::item_keys(item);
-            Error::CorruptItem { pk, sk, reason: reason.to_string() }
+            Error::CorruptItem {
+                pk,
+                sk,
+                reason: reason.to_string(),
+            }
         };
         Ok(NamespaceRecord {
-            id: get_s(item, NAMESPACE_ID).ok_or_else(|| corrupt("missing namespace_id"))?.to_string(),
-            name: get_s(item, NAMESPACE_NAME).ok_or_else(|| corrupt("missing namespace_name"))?.to_string(),
+            id: get_s(item, NAMESPACE_ID)
+                .ok_or_else(|| corrupt("missing namespace_id"))?
+                .to_string(),
+            name: get_s(item, NAMESPACE_NAME)
+                .ok_or_else(|| corrupt("missing namespace_name"))?
+                .to_string(),
             status: NamespaceStatus::parse(get_s(item, STATUS).unwrap_or("")),
             created_at: get_s(item, attrs::CREATED_AT).unwrap_or("").to_string(),
             deleted_at: get_s(item, DELETED_AT).map(str::to_string),

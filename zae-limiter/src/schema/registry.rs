@@ -28,7 +28,10 @@ pub fn entity_config_registry_key(ns: &str) -> Item {
 }
 
 fn gsi4_values(ns: &str) -> [(String, AttributeValue); 2] {
-    [(":gsi4pk".to_string(), s(ns)), (":gsi4sk".to_string(), s(pk_system(ns)))]
+    [
+        (":gsi4pk".to_string(), s(ns)),
+        (":gsi4sk".to_string(), s(pk_system(ns))),
+    ]
 }
 
 /// `set_resource_defaults`' registry upsert: `ADD resources :resource` plus GSI4 keys.
@@ -115,7 +118,13 @@ mod tests {
         let req = add_resource("ns", "api");
         assert_eq!(req.values[":resource"], AttributeValue::Ss(vec!["api".into()]));
         assert_eq!(req.key["SK"], s("#RESOURCES"));
-        assert_eq!(remove_resource("ns", "api").update_expression, "DELETE resources :resource");
-        assert_eq!(cleanup_entity_config("ns", "r").condition_expression.as_deref(), Some("#resource <= :zero"));
+        assert_eq!(
+            remove_resource("ns", "api").update_expression,
+            "DELETE resources :resource"
+        );
+        assert_eq!(
+            cleanup_entity_config("ns", "r").condition_expression.as_deref(),
+            Some("#resource <= :zero")
+        );
     }
 }

@@ -45,11 +45,19 @@ pub struct LocalIndex {
 }
 
 /// GSI1: parent → children.
-pub const GSI1: GlobalIndex =
-    GlobalIndex { name: "GSI1", hash_key: "GSI1PK", range_key: "GSI1SK", projection: Projection::All };
+pub const GSI1: GlobalIndex = GlobalIndex {
+    name: "GSI1",
+    hash_key: "GSI1PK",
+    range_key: "GSI1SK",
+    projection: Projection::All,
+};
 /// GSI2: per-resource discovery of buckets and usage snapshots.
-pub const GSI2: GlobalIndex =
-    GlobalIndex { name: "GSI2", hash_key: "GSI2PK", range_key: "GSI2SK", projection: Projection::All };
+pub const GSI2: GlobalIndex = GlobalIndex {
+    name: "GSI2",
+    hash_key: "GSI2PK",
+    range_key: "GSI2SK",
+    projection: Projection::All,
+};
 /// GSI3: entity configs by resource, buckets by entity.
 pub const GSI3: GlobalIndex = GlobalIndex {
     name: "GSI3",
@@ -71,11 +79,31 @@ pub const GLOBAL_INDEXES: [GlobalIndex; 4] = [GSI1, GSI2, GSI3, GSI4];
 /// Reserved local secondary indexes (never populated by 0.17.0, but they can only be created
 /// with the table, so every table has them).
 pub const LOCAL_INDEXES: [LocalIndex; 5] = [
-    LocalIndex { name: "LSI1", range_key: "LSI1SK", projection: Projection::All },
-    LocalIndex { name: "LSI2", range_key: "LSI2SK", projection: Projection::KeysOnly },
-    LocalIndex { name: "LSI3", range_key: "LSI3SK", projection: Projection::All },
-    LocalIndex { name: "LSI4", range_key: "LSI4SK", projection: Projection::KeysOnly },
-    LocalIndex { name: "LSI5", range_key: "LSI5SK", projection: Projection::All },
+    LocalIndex {
+        name: "LSI1",
+        range_key: "LSI1SK",
+        projection: Projection::All,
+    },
+    LocalIndex {
+        name: "LSI2",
+        range_key: "LSI2SK",
+        projection: Projection::KeysOnly,
+    },
+    LocalIndex {
+        name: "LSI3",
+        range_key: "LSI3SK",
+        projection: Projection::All,
+    },
+    LocalIndex {
+        name: "LSI4",
+        range_key: "LSI4SK",
+        projection: Projection::KeysOnly,
+    },
+    LocalIndex {
+        name: "LSI5",
+        range_key: "LSI5SK",
+        projection: Projection::All,
+    },
 ];
 
 /// Every key attribute the table declares (all of type `S`), in definition order.
@@ -107,11 +135,25 @@ mod tests {
     #[test]
     fn projections_match_the_reference_definition() {
         let gsi: Vec<_> = GLOBAL_INDEXES.iter().map(|g| g.projection).collect();
-        assert_eq!(gsi, [Projection::All, Projection::All, Projection::KeysOnly, Projection::KeysOnly]);
+        assert_eq!(
+            gsi,
+            [
+                Projection::All,
+                Projection::All,
+                Projection::KeysOnly,
+                Projection::KeysOnly
+            ]
+        );
         let lsi: Vec<_> = LOCAL_INDEXES.iter().map(|l| l.projection).collect();
         assert_eq!(
             lsi,
-            [Projection::All, Projection::KeysOnly, Projection::All, Projection::KeysOnly, Projection::All]
+            [
+                Projection::All,
+                Projection::KeysOnly,
+                Projection::All,
+                Projection::KeysOnly,
+                Projection::All
+            ]
         );
     }
 }

@@ -89,8 +89,14 @@ pub fn deploy_update(schema_version: &str, lambda_version: Option<&str>, updated
         (":schema".to_string(), s(schema_version)),
         (":min".to_string(), s(DEFAULT_CLIENT_MIN_VERSION)),
         (":now".to_string(), s(now)),
-        (":lambda".to_string(), lambda_version.filter(|l| !l.is_empty()).map_or_else(null, s)),
-        (":by".to_string(), if updated_by.is_empty() { null() } else { s(updated_by) }),
+        (
+            ":lambda".to_string(),
+            lambda_version.filter(|l| !l.is_empty()).map_or_else(null, s),
+        ),
+        (
+            ":by".to_string(),
+            if updated_by.is_empty() { null() } else { s(updated_by) },
+        ),
         (":gsi4pk".to_string(), s(RESERVED_NAMESPACE)),
         (":gsi4sk".to_string(), s(pk_table_system())),
     ]);

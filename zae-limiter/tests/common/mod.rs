@@ -23,15 +23,22 @@ pub struct Env {
 impl Env {
     /// Starts an emulator and creates `table` with the library's definition.
     pub async fn start(table: &str) -> Env {
-        Env::with_emulator(tokio::task::spawn_blocking(testkit::Emulator::start).await.expect("emulator start"), table)
-            .await
+        Env::with_emulator(
+            tokio::task::spawn_blocking(testkit::Emulator::start)
+                .await
+                .expect("emulator start"),
+            table,
+        )
+        .await
     }
 
     /// Like [`Env::start`] on an emulator that processes one request at a time (atomic
     /// conditional writes, as on DynamoDB).
     pub async fn start_serialized(table: &str) -> Env {
         Env::with_emulator(
-            tokio::task::spawn_blocking(testkit::Emulator::start_serialized).await.expect("emulator start"),
+            tokio::task::spawn_blocking(testkit::Emulator::start_serialized)
+                .await
+                .expect("emulator start"),
             table,
         )
         .await
@@ -41,7 +48,11 @@ impl Env {
         let config = emulator.sdk_config().await;
         let table = Table::from_config(&config, table);
         table.create_table().await.expect("create table");
-        Env { emulator, config, table }
+        Env {
+            emulator,
+            config,
+            table,
+        }
     }
 
     /// Runs `body` (Python, inside `async def main():`) with zae-limiter imported and
@@ -77,8 +88,15 @@ pub fn run_python(emulator: &testkit::Emulator, table: &str, body: &str) -> serd
         .expect("run python");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "python failed\n--- script ---\n{script}\n--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}");
-    let line = stdout.lines().rev().find_map(|l| l.strip_prefix("@@RESULT@@")).expect("python printed no result");
+    assert!(
+        output.status.success(),
+        "python failed\n--- script ---\n{script}\n--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}"
+    );
+    let line = stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("@@RESULT@@"))
+        .expect("python printed no result");
     serde_json::from_str(line).expect("python result is JSON")
 }
 
@@ -87,7 +105,13 @@ pub async fn scan(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<HashMap
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let out = client.scan().table_name(table).set_exclusive_start_key(start.take()).send().await.expect("scan");
+        let out = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .expect("scan");
         items.extend(out.items().iter().cloned());
         match out.last_evaluated_key {
             Some(k) if !k.is_empty() => start = Some(k),
@@ -98,5 +122,8 @@ pub async fn scan(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<HashMap
 
 /// The string value of an attribute.
 pub fn s<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> &'a str {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or_else(|| panic!("no S {name} in {item:?}"))
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .unwrap_or_else(|| panic!("no S {name} in {item:?}"))
 }
