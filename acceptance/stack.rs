@@ -372,6 +372,39 @@ fn stack_drift_is_detected_and_repaired() {
         .expect("policy back");
     assert!(restored.policy().is_some());
 
+    // The version record deleted by hand: zae-limiter clients could no longer connect, so
+    // the plan shows it and the apply writes it again.
+    let version_key = std::collections::HashMap::from([
+        (
+            "PK".to_string(),
+            aws_sdk_dynamodb::types::AttributeValue::S("_/SYSTEM#".into()),
+        ),
+        (
+            "SK".to_string(),
+            aws_sdk_dynamodb::types::AttributeValue::S("#VERSION".into()),
+        ),
+    ]);
+    rt.block_on(
+        ddb.delete_item()
+            .table_name(&name)
+            .set_key(Some(version_key.clone()))
+            .send(),
+    )
+    .expect("delete version record");
+    match tf.plan().expect("plan") {
+        Plan::Changes { text } => {
+            assert!(text.contains("schema_version"), "{text}");
+            assert!(text.contains("zae-limiter record missing"), "{text}");
+        }
+        Plan::NoChanges => panic!("a deleted version record must show in the plan"),
+    }
+    tf.apply().expect("apply writes the version record");
+    let record = rt
+        .block_on(ddb.get_item().table_name(&name).set_key(Some(version_key)).send())
+        .expect("get");
+    assert!(record.item().is_some(), "version record restored");
+    assert!(matches!(tf.plan().expect("plan"), Plan::NoChanges));
+
     // The table deleted by hand: the next plan creates the stack again.
     rt.block_on(ddb.delete_table().table_name(&name).send())
         .expect("delete table");

@@ -185,6 +185,22 @@ impl Resource<AwsClients> for StackResource {
             None => Value::unknown(),
         };
         planned.set("tags_all", tags_all);
+        // Data-plane records deleted outside Terraform are written again by an update.
+        if !req.prior_state.is_null() {
+            for (attr, record) in [
+                ("schema_version", "version record"),
+                ("default_namespace_id", "default namespace"),
+            ] {
+                if req.prior_state.get(attr).is_null() {
+                    planned.set(attr, Value::unknown());
+                    resp.diagnostics.attribute_warning(
+                        AttributePath::root(attr),
+                        "zae-limiter record missing",
+                        format!("The table has no {record}; zae-limiter clients cannot connect without it. This apply writes it again."),
+                    );
+                }
+            }
+        }
         // Policies deleted or edited outside Terraform are restored by an update.
         let drifted: Vec<String> = req
             .prior_private
@@ -467,7 +483,11 @@ fn attr_error(attr: &str, summary: &str, err: &dyn std::fmt::Display) -> Diagnos
 
 /// Refreshes `state` (a value of [`schema`]) from AWS. `Ok(false)` when the table is gone.
 /// Also the lookup of the `zae_limiter_stack` data source.
-pub(crate) async fn refresh(clients: &AwsClients, state: &mut Value, private: &mut Private) -> Result<bool, Diagnostics> {
+pub(crate) async fn refresh(
+    clients: &AwsClients,
+    state: &mut Value,
+    private: &mut Private,
+) -> Result<bool, Diagnostics> {
     let name = name_of(state);
     let Some(info) = table::find_table(&clients.dynamodb, &name)
         .await
@@ -475,6 +495,9 @@ pub(crate) async fn refresh(clients: &AwsClients, state: &mut Value, private: &m
     else {
         return Ok(false);
     };
+    if info.status == "DELETING" {
+        return Ok(false);
+    }
     state.set("id", name.clone().into());
     state.set("table_name", name.clone().into());
     state.set("table_arn", info.arn.clone().into());
