@@ -36,5 +36,6 @@ chmod +x "$shim.tmp" && mv "$shim.tmp" "$shim"
 ln -sf "$venv/bin/moto_server" "$dev/bin/moto_server"
 
 # Smoke-check both tools so a broken environment fails here, loudly.
-TF_CLI_CONFIG_FILE=/dev/null "$shim" version | head -n 1 >&2
+tf_version="$(TF_CLI_CONFIG_FILE=/dev/null "$shim" version)"
+echo "dev-setup: ${tf_version%%$'\n'*}" >&2
 "$venv/bin/python" -c 'import moto, zae_limiter; print("dev-setup: moto", moto.__version__, "zae-limiter", zae_limiter.__version__)' >&2

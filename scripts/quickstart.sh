@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quick demo, entirely local: builds the provider, starts the AWS emulator (moto) on a free
-# port, applies examples/stack with Terraform, rate-limits against the new stack with the
+# port, applies examples/quickstart (a stack and a 5-per-minute limit) with Terraform, rate-limits against the new stack with the
 # Rust client's example (`cargo run -p zae-limiter --example quickstart`), then destroys
 # the stack and stops the emulator.
 #
@@ -16,8 +16,8 @@ trap 'status=$?; echo "!!! quickstart FAILED (exit ${status}) in: ${BASH_COMMAND
 
 say() { echo "==> $*" >&2; }
 
-if [ ! -f zae-limiter/examples/quickstart.rs ] && [ ! -d zae-limiter/examples/quickstart ]; then
-  echo "quickstart: the client example zae-limiter/examples/quickstart.rs does not exist yet" >&2
+if [ ! -f zae-limiter/examples/quickstart.rs ]; then
+  echo "quickstart: the client example zae-limiter/examples/quickstart.rs is missing" >&2
   exit 1
 fi
 
@@ -78,7 +78,7 @@ provider_installation {
   direct {}
 }
 TFRC
-cp examples/stack/*.tf "$work/"
+cp examples/quickstart/*.tf "$work/"
 export TF_CLI_CONFIG_FILE="$work/cli.tfrc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
 # Only the emulator: drop every AWS_* setting of the caller's shell (profiles, real keys).
 while read -r name; do unset "$name"; done < <(compgen -e | grep '^AWS_' || true)
@@ -86,7 +86,7 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ENDPOINT_URL="$endpoint"
 export TF_VAR_endpoint_url="$endpoint" TF_VAR_stack_name="$stack"
 
-say "terraform apply (examples/stack)"
+say "terraform apply (examples/quickstart)"
 "$terraform" -chdir="$work" apply -auto-approve
 "$terraform" -chdir="$work" output
 table="$("$terraform" -chdir="$work" output -raw table_name)"
