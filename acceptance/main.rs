@@ -18,5 +18,5 @@ mod examples_tests;
 mod harness_tests;
 mod limit;
 mod namespace;
-mod tenant_example;
 mod stack;
+mod tenant_example;

@@ -24,7 +24,10 @@ async fn main() -> Result<(), Error> {
     let resource = env_or("ZAEL_RESOURCE", "gpt-4");
 
     let repo = Repository::connect(&stack, &namespace, &config).await?;
-    println!("connected to stack {stack:?}, namespace {namespace:?} (id {})", repo.namespace_id());
+    println!(
+        "connected to stack {stack:?}, namespace {namespace:?} (id {})",
+        repo.namespace_id()
+    );
     let limiter = RateLimiter::new(repo);
     let mut admitted = 0;
     for call in 1..=100 {
