@@ -526,9 +526,10 @@ impl NamespaceAdmin {
         }
     }
 
-    /// Entity level: the delete and the registry decrement in one transaction, then the
-    /// registry clean-up (as `delete_limits`). `false` when the condition failed.
-    async fn delete_entity_item(
+    /// Entity level: the config `Delete` (under `condition`) and the registry decrement in
+    /// one `TransactWriteItems`, then the conditional registry clean-up, as zae-limiter's
+    /// `delete_limits`. `false` when the condition failed (nothing written).
+    pub(super) async fn delete_entity_item(
         &self,
         key: Item,
         condition: String,
@@ -541,7 +542,7 @@ impl NamespaceAdmin {
                 .table_name(&self.table.name)
                 .set_key(Some(key))
                 .condition_expression(condition)
-                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_names(non_empty(names))
                 .build(),
         )?;
         let update = built(

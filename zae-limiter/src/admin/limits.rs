@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use super::NamespaceAdmin;
-use crate::ddb::{built, cancellation_codes, is_condition_failed, non_empty};
+use crate::ddb::{built, cancellation_codes, non_empty};
 use crate::error::{Error, Result};
 use crate::limit::Limit;
 use crate::schema::attrs::{self, Item};
@@ -423,53 +423,16 @@ impl NamespaceAdmin {
             entity_id: entity_id.to_string(),
             resource: resource.to_string(),
         };
-        let dec = registry::decrement_entity_config(&self.ns, resource);
-        let delete = built(
-            aws_sdk_dynamodb::types::Delete::builder()
-                .table_name(&self.table.name)
-                .set_key(Some(level.key(&self.ns)))
-                .condition_expression("attribute_exists(PK)")
-                .build(),
-        )?;
-        let update = built(
-            Update::builder()
-                .table_name(&self.table.name)
-                .set_key(Some(dec.key))
-                .update_expression(dec.update_expression)
-                .set_expression_attribute_names(non_empty(dec.names))
-                .set_expression_attribute_values(non_empty(dec.values))
-                .build(),
-        )?;
-        let result = self
-            .table
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .send()
-            .await;
-        if let Err(err) = result {
-            return match cancellation_codes(&err) {
-                Some(codes) if codes.first().map(String::as_str) == Some("ConditionalCheckFailed") => Ok(false),
-                _ => Err(Error::dynamo("TransactWriteItems", &self.table.name, err)),
-            };
-        }
-        let cleanup = registry::cleanup_entity_config(&self.ns, resource);
-        if let Err(err) = self
-            .table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .set_key(Some(cleanup.key))
-            .update_expression(cleanup.update_expression)
-            .set_condition_expression(cleanup.condition_expression)
-            .set_expression_attribute_names(non_empty(cleanup.names))
-            .set_expression_attribute_values(non_empty(cleanup.values))
-            .send()
-            .await
-            && !is_condition_failed(&err)
-        {
-            return Err(Error::dynamo("UpdateItem", &self.table.name, err));
+        let deleted = self
+            .delete_entity_item(
+                level.key(&self.ns),
+                "attribute_exists(PK)".into(),
+                Default::default(),
+                resource,
+            )
+            .await?;
+        if !deleted {
+            return Ok(false);
         }
         self.log_audit(
             AuditAction::LimitsDeleted,
