@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, Put, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use tracing::{debug, info, warn};
 
-use super::Table;
+use super::{Registration, Table};
 use crate::clock;
-use crate::ddb::{built, cancellation_codes, is_condition_failed, jitter};
+use crate::ddb::{built, is_condition_failed, jitter};
 use crate::error::{Error, Result};
 use crate::schema::attrs::{self, Item, s};
 use crate::schema::keys::{SK_NAMESPACE_PREFIX, SK_NSID_PREFIX, pk_table_system, sk_namespace, sk_nsid};
@@ -37,40 +37,24 @@ impl Table {
     /// forward and reverse records, each conditioned `attribute_not_exists(PK)`; when
     /// the name exists, the existing id is returned.
     pub async fn register_namespace(&self, name: &str) -> Result<String> {
-        validate_namespace_name(name)?;
-        let id = clock::new_namespace_id();
-        let record = NamespaceRecord::new_active(&id, name, &clock::utc_now_string());
-        let put = |item: Item| -> Result<TransactWriteItem> {
-            Ok(TransactWriteItem::builder()
-                .put(built(
-                    Put::builder()
-                        .table_name(&self.name)
-                        .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(PK)")
-                        .build(),
-                )?)
-                .build())
-        };
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(put(record.forward_item())?)
-            .transact_items(put(record.reverse_item())?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => {
-                info!(table = %self.name, namespace = name, namespace_id = %id, "registered namespace");
-                Ok(id)
+        match self
+            .register_namespace_with_id(name, &clock::new_namespace_id())
+            .await?
+        {
+            Registration::Registered(record) => Ok(record.id),
+            Registration::NameTaken(existing) if existing.status.resolves() => {
+                debug!(namespace = name, namespace_id = %existing.id, "namespace already registered");
+                Ok(existing.id)
             }
-            Err(err) if cancellation_codes(&err).is_some() => match self.resolve_namespace(name).await? {
-                Some(existing) => {
-                    debug!(namespace = name, namespace_id = %existing, "namespace already registered");
-                    Ok(existing)
-                }
-                None => Err(Error::dynamo("TransactWriteItems", &self.name, err)),
-            },
-            Err(err) => Err(Error::dynamo("TransactWriteItems", &self.name, err)),
+            Registration::NameTaken(existing) => Err(Error::NamespaceState {
+                message: format!(
+                    "namespace {name:?} has a forward record in state {:?} (id {})",
+                    existing.status.as_str(),
+                    existing.id
+                ),
+                namespace: name.to_string(),
+                state: existing.status.as_str().to_string(),
+            }),
         }
     }
 
