@@ -58,6 +58,31 @@ pub(crate) fn cancellation_codes<R>(
     }
 }
 
+/// Whether a transaction was cancelled because its FIRST item's condition failed (the
+/// item the caller conditioned; later items are registry counters).
+pub(crate) fn first_item_condition_failed<R>(
+    err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> bool {
+    cancellation_codes(err).is_some_and(|codes| codes.first().map(String::as_str) == Some("ConditionalCheckFailed"))
+}
+
+/// The `Update` of a `TransactWriteItems` for `req` on `table`.
+pub(crate) fn transact_update(
+    table: &str,
+    req: crate::schema::version_record::UpdateRequest,
+) -> Result<aws_sdk_dynamodb::types::Update, Error> {
+    built(
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(table)
+            .set_key(Some(req.key))
+            .update_expression(req.update_expression)
+            .set_condition_expression(req.condition_expression)
+            .set_expression_attribute_names(non_empty(req.names))
+            .set_expression_attribute_values(non_empty(req.values))
+            .build(),
+    )
+}
+
 /// The item images attached to a `TransactionCanceledException`'s reasons.
 pub(crate) fn cancellation_items<R>(
     err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,

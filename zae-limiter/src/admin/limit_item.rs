@@ -23,12 +23,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValue, TransactWriteItem};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
 use super::{NamespaceAdmin, Table};
-use crate::ddb::{built, cancellation_codes, is_condition_failed, jitter, non_empty};
+use crate::ddb::{built, first_item_condition_failed, is_condition_failed, jitter, non_empty, transact_update};
 use crate::error::{Error, Result};
 use crate::limit::Limit;
 use crate::schema::attrs::{self, Item, get_n, get_s, n, s};
@@ -312,25 +312,8 @@ impl NamespaceAdmin {
         req.names.remove("#wcp");
         let inc = registry::increment_entity_config(&self.ns, resource);
         let key = req.key.clone();
-        let config = built(
-            Update::builder()
-                .table_name(&self.table.name)
-                .set_key(Some(req.key))
-                .update_expression(req.update_expression)
-                .set_condition_expression(req.condition_expression)
-                .set_expression_attribute_names(non_empty(req.names))
-                .set_expression_attribute_values(non_empty(req.values))
-                .build(),
-        )?;
-        let counter = built(
-            Update::builder()
-                .table_name(&self.table.name)
-                .set_key(Some(inc.key))
-                .update_expression(inc.update_expression)
-                .set_expression_attribute_names(non_empty(inc.names))
-                .set_expression_attribute_values(non_empty(inc.values))
-                .build(),
-        )?;
+        let config = transact_update(&self.table.name, req)?;
+        let counter = transact_update(&self.table.name, inc)?;
         let result = self
             .table
             .client
@@ -341,10 +324,8 @@ impl NamespaceAdmin {
             .await;
         match result {
             Ok(_) => Ok(Some(self.get_item(key).await?.unwrap_or_default())),
-            Err(err) => match cancellation_codes(&err) {
-                Some(codes) if codes.first().map(String::as_str) == Some("ConditionalCheckFailed") => Ok(None),
-                _ => Err(Error::dynamo("TransactWriteItems", &self.table.name, err)),
-            },
+            Err(err) if first_item_condition_failed(&err) => Ok(None),
+            Err(err) => Err(Error::dynamo("TransactWriteItems", &self.table.name, err)),
         }
     }
 
@@ -545,15 +526,7 @@ impl NamespaceAdmin {
                 .set_expression_attribute_names(non_empty(names))
                 .build(),
         )?;
-        let update = built(
-            Update::builder()
-                .table_name(&self.table.name)
-                .set_key(Some(dec.key))
-                .update_expression(dec.update_expression)
-                .set_expression_attribute_names(non_empty(dec.names))
-                .set_expression_attribute_values(non_empty(dec.values))
-                .build(),
-        )?;
+        let update = transact_update(&self.table.name, dec)?;
         let result = self
             .table
             .client
@@ -563,9 +536,10 @@ impl NamespaceAdmin {
             .send()
             .await;
         if let Err(err) = result {
-            return match cancellation_codes(&err) {
-                Some(codes) if codes.first().map(String::as_str) == Some("ConditionalCheckFailed") => Ok(false),
-                _ => Err(Error::dynamo("TransactWriteItems", &self.table.name, err)),
+            return if first_item_condition_failed(&err) {
+                Ok(false)
+            } else {
+                Err(Error::dynamo("TransactWriteItems", &self.table.name, err))
             };
         }
         let cleanup = registry::cleanup_entity_config(&self.ns, resource);

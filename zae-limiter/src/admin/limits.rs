@@ -3,12 +3,12 @@
 
 use std::collections::HashSet;
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use super::NamespaceAdmin;
-use crate::ddb::{built, cancellation_codes, non_empty};
+use crate::ddb::{built, first_item_condition_failed, non_empty, transact_update};
 use crate::error::{Error, Result};
 use crate::limit::Limit;
 use crate::schema::attrs::{self, Item};
@@ -350,15 +350,7 @@ impl NamespaceAdmin {
                 .condition_expression("attribute_not_exists(PK)")
                 .build(),
         )?;
-        let update = built(
-            Update::builder()
-                .table_name(&self.table.name)
-                .set_key(Some(inc.key))
-                .update_expression(inc.update_expression)
-                .set_expression_attribute_names(non_empty(inc.names))
-                .set_expression_attribute_values(non_empty(inc.values))
-                .build(),
-        )?;
+        let update = transact_update(&self.table.name, inc)?;
         let result = self
             .table
             .client
@@ -367,20 +359,20 @@ impl NamespaceAdmin {
             .transact_items(TransactWriteItem::builder().update(update).build())
             .send()
             .await;
-        if let Err(err) = result {
-            match cancellation_codes(&err) {
-                Some(codes) if codes.first().map(String::as_str) == Some("ConditionalCheckFailed") => {
-                    self.table
-                        .client
-                        .put_item()
-                        .table_name(&self.table.name)
-                        .set_item(Some(item))
-                        .send()
-                        .await
-                        .map_err(|e| Error::dynamo("PutItem", &self.table.name, e))?;
-                }
-                _ => return Err(Error::dynamo("TransactWriteItems", &self.table.name, err)),
+        match result {
+            Ok(_) => {}
+            // The config already exists: replace it without counting it again.
+            Err(err) if first_item_condition_failed(&err) => {
+                self.table
+                    .client
+                    .put_item()
+                    .table_name(&self.table.name)
+                    .set_item(Some(item))
+                    .send()
+                    .await
+                    .map_err(|e| Error::dynamo("PutItem", &self.table.name, e))?;
             }
+            Err(err) => return Err(Error::dynamo("TransactWriteItems", &self.table.name, err)),
         }
         self.sync_entity_buckets(entity_id, resource, limits).await?;
         let details = json!({"limits": limits_json(limits)});
