@@ -350,8 +350,7 @@ fn limits_at_three_scopes_update_replace_import_drift_and_destroy() {
 
 #[test]
 fn parallel_limits_on_one_scope_never_overwrite_each_other() {
-    // One request at a time, as DynamoDB applies each write atomically.
-    let emulator = Emulator::start_serialized();
+    let emulator = Emulator::start();
     let stack = unique_name("acc-limit-par");
     let base = namespace_config(&emulator, &stack, "tenant-p");
     let many = |names: &[String]| -> String {

@@ -1,6 +1,6 @@
 //! The acceptance tests: one test binary (`cargo test --test acceptance`) that drives the
 //! real Terraform CLI against the provider binary cargo just built, with AWS emulated by
-//! `moto_server` (see `scripts/dev-setup.sh`).
+//! moto through `.dev/bin/emulator` (see `scripts/dev-setup.sh`).
 //!
 //! * [`harness`]: the test harness (working directories, Terraform commands, step runner).
 //! * `harness_tests`: self-tests of the harness.

@@ -43,7 +43,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/zae-scale-XXXXXX")"
 port="$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 endpoint="http://127.0.0.1:$port"
 # moto writes its recording file into its working directory: keep it in $work.
-(cd "$work" && exec env MOTO_ENABLE_RECORDING=True "$root/.dev/bin/moto_server" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1) &
+(cd "$work" && exec env MOTO_ENABLE_RECORDING=True "$root/.dev/bin/emulator" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1) &
 moto_pid=$!
 sampler_pid=""
 cleanup() {

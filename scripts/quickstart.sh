@@ -47,7 +47,7 @@ trap cleanup EXIT
 port="$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 endpoint="http://127.0.0.1:$port"
 say "starting the AWS emulator on $endpoint"
-"$root/.dev/bin/moto_server" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+"$root/.dev/bin/emulator" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
 emulator_pid=$!
 "$python" - "$endpoint/moto-api/data.json" "$emulator_pid" <<'PY'
 import os, sys, time, urllib.request
@@ -63,9 +63,9 @@ while True:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        sys.exit("moto_server exited during start-up")
+        sys.exit("the emulator exited during start-up")
     if time.monotonic() > deadline:
-        sys.exit(f"moto_server did not answer on {url} within 60 s")
+        sys.exit(f"the emulator did not answer on {url} within 60 s")
     time.sleep(0.1)
 PY
 

@@ -1,7 +1,7 @@
 //! Test support shared by the workspace's integration and acceptance tests.
 //!
-//! * [`Emulator`] starts the AWS emulator (`moto_server` from the dev virtualenv) on a free
-//!   loopback port and stops it when dropped.
+//! * [`Emulator`] starts the AWS emulator (moto from the dev virtualenv, served by
+//!   `scripts/emulator.py`) on a free loopback port and stops it when dropped.
 //! * [`dev_tool`] finds the tools `scripts/dev-setup.sh` installs (`terraform`, `python`),
 //!   failing with a message that says how to install them: tests that need them are never
 //!   silently skipped.
@@ -27,7 +27,7 @@ pub fn workspace_root() -> PathBuf {
 
 /// Path of a tool installed by `scripts/dev-setup.sh` under `.dev/`.
 ///
-/// `name` is `terraform`, `moto_server` or `python`. Panics with set-up instructions when
+/// `name` is `terraform`, `emulator`, `moto_server` or `python`. Panics with set-up instructions when
 /// the tool is missing.
 pub fn dev_tool(name: &str) -> PathBuf {
     let dev = workspace_root().join(".dev");
@@ -62,18 +62,26 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Starts `moto_server` on a free loopback port and waits until it answers HTTP.
+    /// Starts the emulator (`.dev/bin/emulator`, which runs `scripts/emulator.py`: moto's
+    /// server with DynamoDB's per-request atomicity) on a free loopback port and waits
+    /// until it answers HTTP.
+    ///
+    /// moto's own threaded server lets overlapping requests interleave, so two concurrent
+    /// conditional writes on one item can both pass and two transactions can each lose the
+    /// other's counter increment; DynamoDB never does. Terraform applies resources in
+    /// parallel, so every test gets the atomic emulator: connections stay concurrent,
+    /// request handling is serialized.
     pub fn start() -> Emulator {
-        let server = dev_tool("moto_server");
+        let emulator = dev_tool("emulator");
         let port = free_port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let child = Command::new(&server)
+        let child = Command::new(&emulator)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", emulator.display()));
         let mut emulator = Emulator { child, addr };
         emulator.wait_ready(Duration::from_secs(60));
         emulator
@@ -124,7 +132,7 @@ impl Emulator {
         let mut backoff = Duration::from_millis(20);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("moto_server exited during start-up: {status}");
+                panic!("the emulator exited during start-up: {status}");
             }
             if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok()
                 && self.http("GET", "/moto-api/data.json") == 200
@@ -133,7 +141,7 @@ impl Emulator {
             }
             assert!(
                 Instant::now() < deadline,
-                "moto_server did not answer on {} within {limit:?}",
+                "the emulator did not answer on {} within {limit:?}",
                 self.addr
             );
             std::thread::sleep(backoff);
@@ -174,49 +182,4 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("cannot bind a loopback port")
-}
-
-/// Python that serves moto's application with one request processed at a time.
-const SERIALIZED_MOTO: &str = r#"
-import sys, threading
-from werkzeug.serving import run_simple
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-app = DomainDispatcherApplication(create_backend_app)
-lock = threading.Lock()
-def serialized(environ, start_response):
-    with lock:
-        result = app(environ, start_response)
-        try:
-            body = b"".join(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-    return [body]
-run_simple(sys.argv[1], int(sys.argv[2]), serialized, threaded=True, request_handler=MotoRequestHandler)
-"#;
-
-impl Emulator {
-    /// Like [`Emulator::start`], but the emulator processes one request at a time.
-    ///
-    /// DynamoDB applies every request atomically (a conditional write's check and update
-    /// are one step); moto's threaded server does not, so two concurrent conditional
-    /// writes on one item can both pass. Concurrency tests that rely on DynamoDB's
-    /// atomicity use this emulator: connections stay concurrent, request handling is
-    /// serialized.
-    pub fn start_serialized() -> Emulator {
-        let python = dev_tool("python");
-        let port = free_port();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let child = Command::new(&python)
-            .args(["-c", SERIALIZED_MOTO, "127.0.0.1", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the serialized emulator with {}: {e}", python.display()));
-        let mut emulator = Emulator { child, addr };
-        emulator.wait_ready(Duration::from_secs(60));
-        emulator
-    }
 }

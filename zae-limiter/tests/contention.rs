@@ -1,5 +1,6 @@
 //! Correctness under contention: many concurrent tasks hammering one bucket admit
-//! exactly what the bucket allows, never more.
+//! exactly what the bucket allows, never more; entity configs created in parallel (as
+//! Terraform applies `zae_limiter_limit`s) never lose a registry increment.
 
 mod common;
 
@@ -8,6 +9,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::Env;
+use zae_limiter::admin::LimitWrite;
+use zae_limiter::schema::config::ConfigLevel;
 use zae_limiter::{Error, Limit, RateLimiter, Repository};
 
 const TASKS: usize = 64;
@@ -15,9 +18,9 @@ const CAPACITY: i64 = 150;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_tasks_never_over_admit() {
-    // moto applies concurrent requests non-atomically (the Python package over-admits on
-    // it too), so this test runs on the serialized emulator, which is as atomic as DynamoDB.
-    let env = Env::start_serialized("zl-contention").await;
+    // The test emulator handles one request at a time, as atomic as DynamoDB (moto's own
+    // threaded server is not: the Python package over-admits on it too).
+    let env = Env::start("zl-contention").await;
     env.table
         .write_version_record(Some("0.17.0"), "cli:0.17.0")
         .await
@@ -89,4 +92,47 @@ async fn sixty_four_tasks_never_over_admit() {
         "tk = {}",
         num("b_rpd_tk")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_entity_configs_count_every_resource_in_the_registry() {
+    const RESOURCES: usize = 24;
+    let env = Env::start("zl-registry").await;
+    let id = env.table.register_namespace("busy").await.unwrap();
+    let admin = Arc::new(env.table.namespace(&id));
+    // Each create is a TransactWriteItems: the new config item and `ADD #resource :one` on
+    // the one #ENTITY_CONFIG_RESOURCES item every other create also updates.
+    let mut handles = Vec::new();
+    for i in 0..RESOURCES {
+        let admin = admin.clone();
+        handles.push(tokio::spawn(async move {
+            let level = ConfigLevel::Entity {
+                entity_id: "key-1".into(),
+                resource: format!("model-{i}"),
+            };
+            let limit = Limit::per_minute("rpm", 10, None).unwrap();
+            admin.create_limit(&level, &limit, None).await.unwrap()
+        }));
+    }
+    for h in handles {
+        assert!(matches!(h.await.unwrap(), LimitWrite::Written));
+    }
+    let registry = env
+        .table
+        .client()
+        .get_item()
+        .table_name(env.table.name())
+        .key("PK", AttributeValue::S(format!("{id}/SYSTEM#")))
+        .key("SK", AttributeValue::S("#ENTITY_CONFIG_RESOURCES".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("registry exists");
+    let missing: Vec<String> = (0..RESOURCES)
+        .map(|i| format!("model-{i}"))
+        .filter(|r| registry.get(r).and_then(|v| v.as_n().ok()).map(String::as_str) != Some("1"))
+        .collect();
+    assert!(missing.is_empty(), "registry lost {missing:?}: {registry:?}");
 }

@@ -32,18 +32,6 @@ impl Env {
         .await
     }
 
-    /// Like [`Env::start`] on an emulator that processes one request at a time (atomic
-    /// conditional writes, as on DynamoDB).
-    pub async fn start_serialized(table: &str) -> Env {
-        Env::with_emulator(
-            tokio::task::spawn_blocking(testkit::Emulator::start_serialized)
-                .await
-                .expect("emulator start"),
-            table,
-        )
-        .await
-    }
-
     async fn with_emulator(emulator: testkit::Emulator, table: &str) -> Env {
         let config = emulator.sdk_config().await;
         let table = Table::from_config(&config, table);
