@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use common::Env;
 use zae_limiter::admin::LimitWrite;
 use zae_limiter::schema::config::ConfigLevel;
+use zae_limiter::schema::registry;
 use zae_limiter::{Error, Limit, RateLimiter, Repository};
 
 const TASKS: usize = 64;
@@ -122,8 +123,7 @@ async fn parallel_entity_configs_count_every_resource_in_the_registry() {
         .client()
         .get_item()
         .table_name(env.table.name())
-        .key("PK", AttributeValue::S(format!("{id}/SYSTEM#")))
-        .key("SK", AttributeValue::S("#ENTITY_CONFIG_RESOURCES".into()))
+        .set_key(Some(registry::entity_config_registry_key(&id)))
         .consistent_read(true)
         .send()
         .await
