@@ -312,19 +312,34 @@ impl NamespaceAdmin {
         req.names.remove("#wcp");
         let inc = registry::increment_entity_config(&self.ns, resource);
         let key = req.key.clone();
-        let config = transact_update(&self.table.name, req)?;
-        let counter = transact_update(&self.table.name, inc)?;
+        let config = TransactWriteItem::builder()
+            .update(transact_update(&self.table.name, req)?)
+            .build();
+        if self.write_with_registry(config, inc).await? {
+            Ok(Some(self.get_item(key).await?.unwrap_or_default()))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Writes an entity config item (`config`, a conditioned `Put`, `Update` or `Delete`)
+    /// and the entity-config registry counter change `counter` in one `TransactWriteItems`,
+    /// as zae-limiter does. `Ok(false)` when `config`'s condition failed (nothing written).
+    pub(super) async fn write_with_registry(&self, config: TransactWriteItem, counter: UpdateRequest) -> Result<bool> {
+        let counter = TransactWriteItem::builder()
+            .update(transact_update(&self.table.name, counter)?)
+            .build();
         let result = self
             .table
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(config).build())
-            .transact_items(TransactWriteItem::builder().update(counter).build())
+            .transact_items(config)
+            .transact_items(counter)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Some(self.get_item(key).await?.unwrap_or_default())),
-            Err(err) if first_item_condition_failed(&err) => Ok(None),
+            Ok(_) => Ok(true),
+            Err(err) if first_item_condition_failed(&err) => Ok(false),
             Err(err) => Err(Error::dynamo("TransactWriteItems", &self.table.name, err)),
         }
     }
@@ -526,21 +541,9 @@ impl NamespaceAdmin {
                 .set_expression_attribute_names(non_empty(names))
                 .build(),
         )?;
-        let update = transact_update(&self.table.name, dec)?;
-        let result = self
-            .table
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .send()
-            .await;
-        if let Err(err) = result {
-            return if first_item_condition_failed(&err) {
-                Ok(false)
-            } else {
-                Err(Error::dynamo("TransactWriteItems", &self.table.name, err))
-            };
+        let config = TransactWriteItem::builder().delete(delete).build();
+        if !self.write_with_registry(config, dec).await? {
+            return Ok(false);
         }
         let cleanup = registry::cleanup_entity_config(&self.ns, resource);
         match self.send_update(cleanup, false).await {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use super::NamespaceAdmin;
-use crate::ddb::{built, first_item_condition_failed, non_empty, transact_update};
+use crate::ddb::{built, non_empty};
 use crate::error::{Error, Result};
 use crate::limit::Limit;
 use crate::schema::attrs::{self, Item};
@@ -350,29 +350,19 @@ impl NamespaceAdmin {
                 .condition_expression("attribute_not_exists(PK)")
                 .build(),
         )?;
-        let update = transact_update(&self.table.name, inc)?;
-        let result = self
-            .table
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => {}
-            // The config already exists: replace it without counting it again.
-            Err(err) if first_item_condition_failed(&err) => {
-                self.table
-                    .client
-                    .put_item()
-                    .table_name(&self.table.name)
-                    .set_item(Some(item))
-                    .send()
-                    .await
-                    .map_err(|e| Error::dynamo("PutItem", &self.table.name, e))?;
-            }
-            Err(err) => return Err(Error::dynamo("TransactWriteItems", &self.table.name, err)),
+        // The config already exists: replace it without counting it again.
+        if !self
+            .write_with_registry(TransactWriteItem::builder().put(put).build(), inc)
+            .await?
+        {
+            self.table
+                .client
+                .put_item()
+                .table_name(&self.table.name)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| Error::dynamo("PutItem", &self.table.name, e))?;
         }
         self.sync_entity_buckets(entity_id, resource, limits).await?;
         let details = json!({"limits": limits_json(limits)});
