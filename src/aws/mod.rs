@@ -1,8 +1,9 @@
-//! The AWS access layer the `zae_limiter_stack` resource calls.
+//! The AWS access layer the resources call.
 //!
 //! Small async functions over the AWS SDK clients, free of Terraform types, in the
 //! finder / status / waiter style of the AWS provider:
 //!
+//! * [`clients`]: [`AwsClients`], the SDK clients every resource receives.
 //! * [`error`]: [`AwsError`], which names the operation and resource of every failure and
 //!   classifies it (not found, throttling, IAM propagation, retryable).
 //! * [`retry`]: bounded retries with exponential backoff and full jitter.
@@ -21,6 +22,7 @@
 //!
 //! Every AWS call is logged at `debug` level under the `terraform_provider_zae::aws` target.
 
+pub mod clients;
 pub mod error;
 pub mod iam_policy;
 pub mod iam_principal;
@@ -31,6 +33,7 @@ pub mod table;
 pub mod tags;
 pub mod waiter;
 
+pub use clients::AwsClients;
 pub use error::{AwsError, Result};
 
 /// `tracing` target of every log line of this layer.

@@ -52,6 +52,21 @@ impl TagDiff {
     }
 }
 
+/// Checks one tag against AWS's rules: a key of 1 to 128 characters outside the reserved
+/// `aws:` prefix, and a value of at most 256 characters.
+pub fn check_tag(key: &str, value: &str) -> Result<(), String> {
+    if key.is_empty() || key.chars().count() > 128 {
+        return Err(format!("tag key {key:?} must be 1 to 128 characters"));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(format!("tag key {key:?} uses the reserved prefix \"aws:\""));
+    }
+    if value.chars().count() > 256 {
+        return Err(format!("the value of tag {key:?} is longer than 256 characters"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,3 +97,4 @@ mod tests {
         assert_eq!(t, tags(&[("Application", "zae-limiter")]));
     }
 }
+

@@ -1,6 +1,6 @@
-//! AWS SDK clients built once per provider configuration.
+//! Builds the [`AwsClients`] once per provider configuration, blaming the setting at fault
+//! when credentials cannot be validated.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -9,45 +9,9 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 
 use super::config::ProviderConfig;
+use crate::aws::AwsClients;
+use crate::aws::sts::{CallerIdentity, partition_of};
 use crate::framework::{AttributePath, Diagnostics};
-
-/// Who the provider talks to AWS as.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallerIdentity {
-    /// Account id.
-    pub account_id: String,
-    /// Caller ARN (used as the audit principal).
-    pub arn: String,
-    /// Partition (`aws`, `aws-cn`, `aws-us-gov`).
-    pub partition: String,
-}
-
-/// Everything a resource needs to reach AWS.
-#[derive(Debug, Clone)]
-pub struct AwsClients {
-    /// DynamoDB.
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    /// IAM.
-    pub iam: aws_sdk_iam::Client,
-    /// STS.
-    pub sts: aws_sdk_sts::Client,
-    /// The region in use.
-    pub region: String,
-    /// The caller, when credentials were validated.
-    pub identity: Option<CallerIdentity>,
-    /// `default_tags` from the provider configuration.
-    pub default_tags: BTreeMap<String, String>,
-}
-
-impl AwsClients {
-    /// The caller's identity, looked up now when it was not validated at configure time.
-    pub async fn caller_identity(&self) -> Result<CallerIdentity, String> {
-        if let Some(identity) = &self.identity {
-            return Ok(identity.clone());
-        }
-        fetch_identity(&self.sts).await.map_err(|f| f.message)
-    }
-}
 
 /// Builds the SDK configuration and clients; validates credentials unless told not to.
 /// Problems are reported against the setting that caused them.
@@ -203,14 +167,10 @@ async fn fetch_identity(sts: &aws_sdk_sts::Client) -> Result<CallerIdentity, Cal
         .await
         .map_err(|e| describe_sdk_error(&e))?;
     let arn = out.arn().unwrap_or_default().to_string();
-    let partition = arn
-        .split(':')
-        .nth(1)
-        .filter(|p| !p.is_empty())
-        .unwrap_or("aws")
-        .to_string();
+    let partition = partition_of(&arn).unwrap_or("aws").to_string();
     Ok(CallerIdentity {
         account_id: out.account().unwrap_or_default().to_string(),
+        user_id: out.user_id().map(str::to_owned),
         arn,
         partition,
     })

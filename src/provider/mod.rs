@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use clients::{AwsClients, CallerIdentity};
+pub use crate::aws::AwsClients;
+pub use crate::aws::sts::CallerIdentity;
 pub use config::ProviderConfig;
 
 use crate::framework::{DataSource, Diagnostics, Provider, Resource, Schema, Value};

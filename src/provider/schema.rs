@@ -18,20 +18,9 @@ fn url_check() -> StringCheck {
     })
 }
 
-/// Tag keys and values acceptable to AWS.
+/// Tag keys and values acceptable to AWS, reported under `summary`.
 pub fn tag_check(summary: &'static str) -> MapEntries {
-    MapEntries::new(summary, |k, v| {
-        if k.is_empty() || k.chars().count() > 128 {
-            return Err(format!("tag key {k:?} must be 1 to 128 characters"));
-        }
-        if k.to_ascii_lowercase().starts_with("aws:") {
-            return Err(format!("tag key {k:?} uses the reserved prefix \"aws:\""));
-        }
-        if v.chars().count() > 256 {
-            return Err(format!("the value of tag {k:?} is longer than 256 characters"));
-        }
-        Ok(())
-    })
+    MapEntries::new(summary, crate::aws::tags::check_tag)
 }
 
 /// The provider schema.

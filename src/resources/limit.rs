@@ -30,7 +30,7 @@ use crate::framework::{
     ImportRequest, ImportState, ModifyPlanRequest, ModifyPlanResponse, ReadRequest, RequiresReplace, Resource,
     ResourceIdentity, Schema, StateResponse, Type, UpdateRequest, UseStateForUnknown, ValidateRequest, Value,
 };
-use crate::provider::AwsClients;
+use crate::aws::AwsClients;
 
 /// Resource type name.
 pub const TYPE_NAME: &str = "zae_limiter_limit";

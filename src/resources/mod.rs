@@ -10,7 +10,7 @@ pub mod stack_data;
 use std::sync::Arc;
 
 use crate::framework::{DataSource, Resource};
-use crate::provider::AwsClients;
+use crate::aws::AwsClients;
 
 /// Every managed resource type.
 pub fn all() -> Vec<Arc<dyn Resource<AwsClients>>> {

@@ -31,7 +31,7 @@ use crate::framework::{
     ImportRequest, ImportState, ModifyPlanRequest, ModifyPlanResponse, Nesting, ReadRequest, RequiresReplace, Resource,
     ResourceIdentity, Schema, StateResponse, Type, UpdateRequest, UseStateForUnknown, Value,
 };
-use crate::provider::AwsClients;
+use crate::aws::AwsClients;
 
 /// Resource type name.
 pub const TYPE_NAME: &str = "zae_limiter_namespace";

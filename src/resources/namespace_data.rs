@@ -10,7 +10,7 @@ use zae_limiter::admin::Table;
 
 use super::namespace::namespace_name_validator;
 use crate::framework::{Attribute, AttributePath, Block, DataSource, Diagnostics, ReadDataRequest, Schema, Value};
-use crate::provider::AwsClients;
+use crate::aws::AwsClients;
 
 /// Data source type name.
 pub const TYPE_NAME: &str = "zae_limiter_namespace";

@@ -20,7 +20,7 @@ use crate::framework::{
     ImportRequest, ImportState, ModifyPlanRequest, ModifyPlanResponse, Private, ReadRequest, RequiresReplace, Resource,
     ResourceIdentity, Schema, StateResponse, Type, UpdateRequest, UseStateForUnknown, Value, timeouts,
 };
-use crate::provider::AwsClients;
+use crate::aws::AwsClients;
 use crate::provider::schema::tag_check;
 
 /// Resource type name.

@@ -9,7 +9,7 @@ use crate::framework::planning::empty_object;
 use crate::framework::{
     Attribute, AttributePath, Block, DataSource, Diagnostics, Private, ReadDataRequest, Schema, Value,
 };
-use crate::provider::AwsClients;
+use crate::aws::AwsClients;
 
 /// Data source type name.
 pub const TYPE_NAME: &str = "zae_limiter_stack";

@@ -1,0 +1,35 @@
+//! The AWS SDK clients a configured provider hands to every resource and data source.
+//!
+//! Built by [`crate::provider`] from the provider configuration; resources only see this
+//! struct, so they depend on the AWS layer and never on the provider module.
+
+use std::collections::BTreeMap;
+
+use super::sts::{self, CallerIdentity};
+
+/// Everything a resource needs to reach AWS.
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// IAM.
+    pub iam: aws_sdk_iam::Client,
+    /// STS.
+    pub sts: aws_sdk_sts::Client,
+    /// The region in use.
+    pub region: String,
+    /// The caller, when credentials were validated at configure time.
+    pub identity: Option<CallerIdentity>,
+    /// `default_tags` from the provider configuration.
+    pub default_tags: BTreeMap<String, String>,
+}
+
+impl AwsClients {
+    /// The caller's identity, looked up now when it was not validated at configure time.
+    pub async fn caller_identity(&self) -> super::Result<CallerIdentity> {
+        match &self.identity {
+            Some(identity) => Ok(identity.clone()),
+            None => sts::caller_identity(&self.sts).await,
+        }
+    }
+}
