@@ -9,12 +9,14 @@ pub mod diag;
 pub mod path;
 pub mod plan_modifier;
 pub mod planning;
+pub mod model;
 pub mod private;
 pub mod provider;
 pub mod resource;
 pub mod schema;
 pub mod stop;
 pub mod timeouts;
+pub mod typed;
 pub mod types;
 pub mod validator;
 pub mod value;
@@ -23,6 +25,7 @@ pub use data_source::{DataSource, ReadDataRequest};
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use path::AttributePath;
 pub use plan_modifier::{PlanModifier, RequiresReplace, UseStateForUnknown};
+pub use model::{ConfigOf, FromValue, Known, Model, ToValue};
 pub use private::Private;
 pub use provider::Provider;
 pub use resource::{
@@ -31,5 +34,6 @@ pub use resource::{
     ValidateRequest,
 };
 pub use schema::{Attribute, AttributeKind, Block, NestedBlock, Nesting, Schema};
+pub use typed::{ImportId, ModelDataSource, ModelResource, Outcome, Partial, Plan, ResourceModel, Typed};
 pub use types::Type;
 pub use value::{Number, Value};
