@@ -145,6 +145,9 @@ pub trait Field: FromValue + ToValue {
 
 /// A struct mirroring a schema block, written by [`model!`](crate::model).
 pub trait Model: Field + Debug + Clone + PartialEq + Default + Send + Sync + 'static {
+    /// The configuration view: the same attributes, each null, unknown or known.
+    type ConfigView: Model;
+
     /// The attribute (and nested block) names, in declaration order.
     const ATTRIBUTES: &'static [&'static str];
 
@@ -155,7 +158,7 @@ pub trait Model: Field + Debug + Clone + PartialEq + Default + Send + Sync + 'st
 }
 
 /// The configuration view of a model.
-pub type ConfigOf<M> = <M as Field>::Config;
+pub type ConfigOf<M> = <M as Model>::ConfigView;
 
 /// The attribute path of a field of the object at `parent`.
 pub fn field_path(parent: &AttributePath, name: &str) -> AttributePath {
@@ -462,10 +465,12 @@ macro_rules! model {
         }
 
         impl $crate::framework::model::Model for $name {
+            type ConfigView = $config;
             const ATTRIBUTES: &'static [&'static str] = &[$(stringify!($field)),*];
         }
 
         impl $crate::framework::model::Model for $config {
+            type ConfigView = $config;
             const ATTRIBUTES: &'static [&'static str] = &[$(stringify!($field)),*];
         }
     };

@@ -375,6 +375,27 @@ impl<D: Send + Sync + 'static, S: ModelDataSource<D>> DataSource<D> for Typed<S>
     }
 }
 
+/// Checks that a resource's models agree with its schemas: the state model with the
+/// resource schema, and the identity model with the identity schema (names and types).
+pub fn check_agreement<R: ResourceModel>(resource: &R) -> Result<(), String> {
+    super::model::check_agreement::<R::Model>(&resource.schema().block)?;
+    let identity = resource.identity_attributes();
+    let mut schema_names: Vec<&str> = identity.iter().map(|a| a.name).collect();
+    schema_names.sort_unstable();
+    let mut model_names = R::Identity::ATTRIBUTES.to_vec();
+    model_names.sort_unstable();
+    if schema_names != model_names {
+        return Err(format!("the identity schema has {schema_names:?} but its model has {model_names:?}"));
+    }
+    let ty = super::types::Type::Object(identity.iter().map(|a| (a.name.to_string(), a.ty.clone())).collect());
+    let sample = super::model::sample_value(&ty);
+    let decoded = R::Identity::decode(&sample).map_err(|d| format!("a full identity does not decode: {d:?}"))?;
+    if !decoded.to_value().equivalent(&sample) {
+        return Err(format!("the identity model encodes {:?}", decoded.to_value()));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

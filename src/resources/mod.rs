@@ -1,5 +1,6 @@
 //! The resource and data source types of the `zae` provider, one file each.
 
+mod common;
 pub mod limit;
 pub mod limit_id;
 pub mod namespace;
@@ -9,7 +10,7 @@ pub mod stack_data;
 
 use std::sync::Arc;
 
-use crate::framework::{DataSource, Resource};
+use crate::framework::{DataSource, Resource, Typed};
 use crate::aws::AwsClients;
 
 /// Every managed resource type.
@@ -17,7 +18,7 @@ pub fn all() -> Vec<Arc<dyn Resource<AwsClients>>> {
     vec![
         Arc::new(stack::StackResource),
         Arc::new(namespace::NamespaceResource),
-        Arc::new(limit::LimitResource),
+        Arc::new(Typed(limit::LimitResource)),
     ]
 }
 
