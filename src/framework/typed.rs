@@ -217,7 +217,12 @@ impl<D: Send + Sync + 'static, R: ModelResource<D>> Resource<D> for Typed<R> {
 
     async fn modify_plan(&self, req: &ModifyPlanRequest<'_, D>, resp: &mut ModifyPlanResponse) {
         let decoded = (|| {
-            let config = decode::<ConfigOf<R::Model>>(req.config)?;
+            // A resource removed from the configuration is planned with a null config.
+            let config = if req.config.is_null() {
+                ConfigOf::<R::Model>::default()
+            } else {
+                decode::<ConfigOf<R::Model>>(req.config)?
+            };
             let prior = decode_prior::<R::Model>(req.prior_state)?;
             let planned = if resp.planned_state.is_null() {
                 None

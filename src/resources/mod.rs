@@ -17,7 +17,7 @@ use crate::aws::AwsClients;
 pub fn all() -> Vec<Arc<dyn Resource<AwsClients>>> {
     vec![
         Arc::new(stack::StackResource),
-        Arc::new(namespace::NamespaceResource),
+        Arc::new(Typed(namespace::NamespaceResource)),
         Arc::new(Typed(limit::LimitResource)),
     ]
 }
