@@ -48,7 +48,10 @@ pub fn create_principals(emulator: &Emulator, roles: &[&str], users: &[&str]) {
 
 /// Creates one IAM role that EC2 may assume.
 pub async fn create_role(iam: &aws_sdk_iam::Client, name: &str) -> anyhow::Result<()> {
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let trust = concat!(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","#,
+        r#""Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+    );
     iam.create_role()
         .role_name(name)
         .assume_role_policy_document(trust)

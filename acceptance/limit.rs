@@ -21,14 +21,16 @@ const ENTITY_WIDE: &str = "zae_limiter_limit.key_rpd";
 
 fn namespace_config(emulator: &Emulator, stack: &str, namespace: &str) -> String {
     format!(
-        "{}\nresource \"zae_limiter_namespace\" \"t\" {{\n  stack = zae_limiter_stack.main.name\n  name  = \"{namespace}\"\n  on_destroy = \"purge\"\n}}\n",
+        "{}\nresource \"zae_limiter_namespace\" \"t\" {{\n  stack = zae_limiter_stack.main.name\
+         \n  name  = \"{namespace}\"\n  on_destroy = \"purge\"\n}}\n",
         stack_config(emulator, stack)
     )
 }
 
 fn limit(label: &str, body: &str) -> String {
     format!(
-        "resource \"zae_limiter_limit\" \"{label}\" {{\n  stack     = zae_limiter_stack.main.name\n  namespace = zae_limiter_namespace.t.name\n{body}\n}}\n"
+        "resource \"zae_limiter_limit\" \"{label}\" {{\n  stack     = zae_limiter_stack.main.name\
+         \n  namespace = zae_limiter_namespace.t.name\n{body}\n}}\n"
     )
 }
 
@@ -42,7 +44,8 @@ fn four_limits(system_rate: i64, tpm_name: &str) -> String {
         limit(
             "model_tpm",
             &format!(
-                "  resource = \"openai/gpt-4:8b\"\n  name = \"{tpm_name}\"\n  capacity = 1000\n  refill_amount = 500\n  refill_period_seconds = 60"
+                "  resource = \"openai/gpt-4:8b\"\n  name = \"{tpm_name}\"\n  capacity = 1000\n  refill_amount = 500\
+                 \n  refill_period_seconds = 60"
             ),
         ),
         limit(
@@ -266,7 +269,13 @@ fn limits_at_three_scopes_update_replace_import_drift_and_destroy() {
             }),
             Step::Config(ConfigStep {
                 hcl: format!("{base}{}", four_limits(120, "tpm")),
-                checks: vec![stored(&stack, "ENTITY#api-key-123", "#CONFIG#gpt-4", "rpm", (10, 10, 1))],
+                checks: vec![stored(
+                    &stack,
+                    "ENTITY#api-key-123",
+                    "#CONFIG#gpt-4",
+                    "rpm",
+                    (10, 10, 1),
+                )],
                 ..ConfigStep::default()
             }),
             Step::Import(ImportStep {
@@ -290,7 +299,9 @@ fn limits_at_three_scopes_update_replace_import_drift_and_destroy() {
                 checks: vec![import_by_identity_alone(
                     emulator.aws_env(),
                     format!(
-                        "{}resource \"zae_limiter_limit\" \"key_rpm\" {{\n  stack = \"{stack}\"\n  namespace = \"tenant-l\"\n  entity_id = \"api-key-123\"\n  resource = \"gpt-4\"\n  name = \"rpm\"\n  rate = 10\n  per = \"second\"\n}}\n",
+                        "{}resource \"zae_limiter_limit\" \"key_rpm\" {{\n  stack = \"{stack}\"\
+                         \n  namespace = \"tenant-l\"\n  entity_id = \"api-key-123\"\n  resource = \"gpt-4\"\
+                         \n  name = \"rpm\"\n  rate = 10\n  per = \"second\"\n}}\n",
                         provider_config(&emulator)
                     ),
                     ENTITY,
@@ -307,7 +318,10 @@ fn limits_at_three_scopes_update_replace_import_drift_and_destroy() {
                         let s = stack.clone();
                         move |ctx| {
                             let item = config_item(ctx, &s, "RESOURCE#openai/gpt-4:8b", "#CONFIG")?.context("item")?;
-                            ensure!(limit_attrs(&item, "tpm") == (None, None, None), "tpm still stored: {item:?}");
+                            ensure!(
+                                limit_attrs(&item, "tpm") == (None, None, None),
+                                "tpm still stored: {item:?}"
+                            );
                             Ok(())
                         }
                     }),
@@ -325,15 +339,22 @@ fn limits_at_three_scopes_update_replace_import_drift_and_destroy() {
                         ("ENTITY#api-key-123", "#CONFIG#gpt-4"),
                         ("ENTITY#api-key-123", "#CONFIG#_default_"),
                     ] {
-                        ensure!(config_item(ctx, &gone, pk, sk)?.is_none(), "config item {pk} {sk} remains");
+                        ensure!(
+                            config_item(ctx, &gone, pk, sk)?.is_none(),
+                            "config item {pk} {sk} remains"
+                        );
                     }
                     let registry = config_item(ctx, &gone, "SYSTEM#", "#RESOURCES")?;
                     ensure!(
                         registry.as_ref().is_none_or(|r| !r.contains_key("resources")),
                         "resource registry still lists: {registry:?}"
                     );
-                    let counters = config_item(ctx, &gone, "SYSTEM#", "#ENTITY_CONFIG_RESOURCES")?.context("entity registry")?;
-                    ensure!(!counters.contains_key("gpt-4") && !counters.contains_key("_default_"), "{counters:?}");
+                    let counters =
+                        config_item(ctx, &gone, "SYSTEM#", "#ENTITY_CONFIG_RESOURCES")?.context("entity registry")?;
+                    ensure!(
+                        !counters.contains_key("gpt-4") && !counters.contains_key("_default_"),
+                        "{counters:?}"
+                    );
                     let events = audit_events(ctx, &gone, "$SYSTEM")?;
                     let last = events.last().context("no system audit events")?;
                     ensure!(string(last, "action") == Some("limits_deleted"), "last event {last:?}");
@@ -410,7 +431,8 @@ fn bad_limit_input_names_the_attribute() {
     let rate = "  name = \"rpm\"\n  rate = 1\n  per = \"minute\"";
     let on_namespace = |namespace: &str| {
         format!(
-            "resource \"zae_limiter_limit\" \"x\" {{\n  stack = zae_limiter_stack.main.name\n  namespace = \"{namespace}\"\n{rate}\n  depends_on = [zae_limiter_namespace.t]\n}}\n"
+            "resource \"zae_limiter_limit\" \"x\" {{\n  stack = zae_limiter_stack.main.name\
+             \n  namespace = \"{namespace}\"\n{rate}\n  depends_on = [zae_limiter_namespace.t]\n}}\n"
         )
     };
     let cases: Vec<(String, &str)> = vec![
@@ -462,13 +484,17 @@ fn bad_limit_input_names_the_attribute() {
     // A soft-deleted namespace: remove the namespace, then try to put a limit on it.
     let stack_only = stack_config(&emulator, &stack);
     steps.push(Step::Config(ConfigStep {
-        hcl: format!("{stack_only}\nresource \"zae_limiter_namespace\" \"t\" {{\n  stack = zae_limiter_stack.main.name\n  name = \"tenant-b\"\n}}\n"),
+        hcl: format!(
+            "{stack_only}\nresource \"zae_limiter_namespace\" \"t\" {{\
+             \n  stack = zae_limiter_stack.main.name\n  name = \"tenant-b\"\n}}\n"
+        ),
         ..ConfigStep::default()
     }));
     steps.push(Step::config(stack_only.clone()));
     steps.push(Step::Config(ConfigStep {
         hcl: format!(
-            "{stack_only}resource \"zae_limiter_limit\" \"x\" {{\n  stack = zae_limiter_stack.main.name\n  namespace = \"tenant-b\"\n{rate}\n}}\n"
+            "{stack_only}resource \"zae_limiter_limit\" \"x\" {{\n  stack = zae_limiter_stack.main.name\
+             \n  namespace = \"tenant-b\"\n{rate}\n}}\n"
         ),
         expect_error: Some("is soft-deleted".into()),
         ..ConfigStep::default()

@@ -454,7 +454,8 @@ fn namespace_data_source_finds_active_and_soft_deleted_namespaces() {
     let managed = namespace_block("zae_limiter_stack.main.name", "tenant-d", "");
     let lookup = |name: &str| {
         format!(
-            "data \"zae_limiter_namespace\" \"found\" {{\n  stack = zae_limiter_stack.main.name\n  name = \"{name}\"\n}}\n"
+            "data \"zae_limiter_namespace\" \"found\" {{\n  stack = zae_limiter_stack.main.name\n  name = \"{name}\"\
+             \n}}\n"
         )
     };
     let first = Rc::new(RefCell::new(String::new()));

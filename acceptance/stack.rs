@@ -163,7 +163,8 @@ fn python_connects(stack: String, emulator_endpoint: String) -> Check {
     check(move |_ctx| {
         let script = format!(
             "import asyncio\nfrom zae_limiter import Repository\n\
-             async def main():\n    repo = await Repository.connect('default', stack='{stack}', endpoint_url='{emulator_endpoint}', region='{}')\n    print('connected')\n    await repo.close()\n\
+             async def main():\n    repo = await Repository.connect('default', stack='{stack}', \
+             endpoint_url='{emulator_endpoint}', region='{}')\n    print('connected')\n    await repo.close()\n\
              asyncio.run(main())\n",
             testkit::REGION
         );
@@ -257,7 +258,8 @@ fn stack_creates_updates_in_place_imports_and_destroys() {
                 hcl: stack_config(
                     &emulator,
                     &format!(
-                        "name = \"{name}\"\npitr_recovery_days = 0\ndeletion_protection = true\ntags = {{ team = \"data\" }}"
+                        "name = \"{name}\"\npitr_recovery_days = 0\ndeletion_protection = true\n\
+                         tags = {{ team = \"data\" }}"
                     ),
                 ),
                 checks: updated_checks,

@@ -37,7 +37,8 @@ fn cli_config(mirror: &Path) -> String {
     cli_config_text(provider_dir()).replace(
         "  direct {}\n",
         &format!(
-            "  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"registry.terraform.io/hashicorp/*\"]\n  }}\n  direct {{\n    exclude = [\"registry.terraform.io/hashicorp/*\"]\n  }}\n",
+            "  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"registry.terraform.io/hashicorp/*\"]\
+             \n  }}\n  direct {{\n    exclude = [\"registry.terraform.io/hashicorp/*\"]\n  }}\n",
             mirror.display()
         ),
     )
@@ -57,7 +58,8 @@ fn copy_tf_files(from: &Path, to: &Path) {
 fn python(emulator: &Emulator, stack: &str, body: &str) -> Value {
     let indented: String = body.lines().map(|l| format!("    {l}\n")).collect();
     let script = format!(
-        "import asyncio, json\nfrom zae_limiter import Repository, RateLimiter\nfrom zae_limiter.exceptions import RateLimitExceeded\n\
+        "import asyncio, json\nfrom zae_limiter import Repository, RateLimiter\n\
+         from zae_limiter.exceptions import RateLimitExceeded\n\
          STACK = {stack:?}\nasync def main():\n{indented}\nprint('@@RESULT@@' + json.dumps(asyncio.run(main())))\n"
     );
     let output = Command::new(testkit::dev_tool("python"))
@@ -94,8 +96,11 @@ fn python_acquires(
         emulator,
         stack,
         &format!(
-            "repo = await Repository.connect({namespace:?}, stack=STACK)\nlimiter = RateLimiter(repository=repo)\nadmitted = []\n\
-             for amount in {amounts:?}:\n    try:\n        async with limiter.acquire({entity:?}, {resource:?}, consume={{\"rpm\": amount}}):\n            admitted.append(True)\n    \
+            "repo = await Repository.connect({namespace:?}, stack=STACK)\nlimiter = RateLimiter(repository=repo)\n\
+             admitted = []\n\
+             for amount in {amounts:?}:\n    try:\
+             \n        async with limiter.acquire({entity:?}, {resource:?}, consume={{\"rpm\": amount}}):\
+             \n            admitted.append(True)\n    \
              except RateLimitExceeded:\n        admitted.append(False)\nreturn admitted"
         ),
     )

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use terraform_provider_zae::aws::error::AwsError;
 use terraform_provider_zae::aws::iam_policy::{self, MAX_POLICY_VERSIONS};
+use terraform_provider_zae::aws::iam_principal::{self, Principal};
 use terraform_provider_zae::aws::policy_document::{PolicyKind, decode_document, documents_equivalent};
 use terraform_provider_zae::aws::sts;
 use terraform_provider_zae::aws::table::{self, TableSettings};
@@ -36,6 +37,21 @@ async fn env() -> Env {
 
 fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// A role anyone in the account may assume.
+async fn create_role(env: &Env, name: &str) {
+    let trust = concat!(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","#,
+        r#""Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#,
+    );
+    env.iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
 }
 
 async fn create_active(env: &Env, settings: &TableSettings) -> table::TableInfo {
@@ -434,14 +450,7 @@ async fn an_attached_policy_is_not_deleted() {
     )
     .await
     .unwrap();
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
-    env.iam
-        .create_role()
-        .role_name("zae-app")
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .unwrap();
+    create_role(&env, "zae-app").await;
     env.iam
         .attach_role_policy()
         .role_name("zae-app")
@@ -496,5 +505,81 @@ async fn syncs_policy_tags() {
     assert_eq!(
         iam_policy::list_policy_tags(&env.iam, &policy.arn).await.unwrap(),
         desired
+    );
+}
+
+#[tokio::test]
+async fn tags_roles_and_users_through_their_own_operations() {
+    let env = env().await;
+    // A role and a user of the same name: each call must reach the right one.
+    create_role(&env, "zae-app").await;
+    env.iam.create_user().user_name("zae-app").send().await.unwrap();
+    let role = Principal::role("zae-app");
+    let user = Principal::user("zae-app");
+
+    for (principal, other) in [(&role, &user), (&user, &role)] {
+        assert_eq!(
+            iam_principal::principal_tags(&env.iam, principal).await.unwrap(),
+            Some(tags(&[])),
+            "{principal}"
+        );
+        iam_principal::tag_principal(&env.iam, principal, "zael_namespace_id", "ns-1")
+            .await
+            .unwrap();
+        assert_eq!(
+            iam_principal::principal_tag(&env.iam, principal, "zael_namespace_id")
+                .await
+                .unwrap(),
+            Some(Some("ns-1".into())),
+            "{principal}"
+        );
+        assert_eq!(
+            iam_principal::principal_tags(&env.iam, other).await.unwrap(),
+            Some(tags(&[])),
+            "{other} untouched"
+        );
+        assert!(
+            iam_principal::untag_principal(&env.iam, principal, "zael_namespace_id")
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            iam_principal::principal_tag(&env.iam, principal, "zael_namespace_id")
+                .await
+                .unwrap(),
+            Some(None),
+            "{principal}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn missing_principals_are_reported_by_the_operation_for_their_kind() {
+    let env = env().await;
+    for principal in [Principal::role("zae-ghost"), Principal::user("zae-ghost")] {
+        assert_eq!(
+            iam_principal::principal_tags(&env.iam, &principal).await.unwrap(),
+            None,
+            "{principal}"
+        );
+        assert!(
+            !iam_principal::untag_principal(&env.iam, &principal, "zael_namespace_id")
+                .await
+                .unwrap(),
+            "{principal}"
+        );
+    }
+
+    // Tagging retries a missing principal for NEW_PRINCIPAL_VISIBILITY, then names the
+    // user operation, not the role one.
+    let err = iam_principal::tag_principal(&env.iam, &Principal::user("zae-ghost"), "zael_namespace_id", "ns-1")
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert!(
+        err.innermost()
+            .to_string()
+            .starts_with("TagUser on IAM user zae-ghost failed: NoSuchEntity"),
+        "{err}"
     );
 }

@@ -42,6 +42,30 @@ impl PrincipalKind {
             PrincipalKind::User => "user",
         }
     }
+
+    /// The IAM operation listing this kind's tags: `ListRoleTags` or `ListUserTags`.
+    fn list_tags_operation(self) -> &'static str {
+        match self {
+            PrincipalKind::Role => "ListRoleTags",
+            PrincipalKind::User => "ListUserTags",
+        }
+    }
+
+    /// The IAM operation tagging this kind: `TagRole` or `TagUser`.
+    fn tag_operation(self) -> &'static str {
+        match self {
+            PrincipalKind::Role => "TagRole",
+            PrincipalKind::User => "TagUser",
+        }
+    }
+
+    /// The IAM operation untagging this kind: `UntagRole` or `UntagUser`.
+    fn untag_operation(self) -> &'static str {
+        match self {
+            PrincipalKind::Role => "UntagRole",
+            PrincipalKind::User => "UntagUser",
+        }
+    }
 }
 
 /// One IAM principal, by kind and name.
@@ -87,43 +111,10 @@ pub async fn principal_tags(client: &Client, principal: &Principal) -> Result<Op
     let mut tags = Tags::new();
     let mut marker: Option<String> = None;
     for _ in 0..MAX_PAGES {
-        let (page, next) = match principal.kind {
-            PrincipalKind::Role => {
-                log_call("ListRoleTags", &label);
-                let out = client
-                    .list_role_tags()
-                    .role_name(&principal.name)
-                    .set_marker(marker.take())
-                    .send()
-                    .await
-                    .context("ListRoleTags", &label);
-                match out {
-                    Ok(out) => (
-                        tag_pairs(out.tags()),
-                        out.marker().filter(|_| out.is_truncated()).map(str::to_owned),
-                    ),
-                    Err(err) if err.is_not_found() => return Ok(None),
-                    Err(err) => return Err(err),
-                }
-            }
-            PrincipalKind::User => {
-                log_call("ListUserTags", &label);
-                let out = client
-                    .list_user_tags()
-                    .user_name(&principal.name)
-                    .set_marker(marker.take())
-                    .send()
-                    .await
-                    .context("ListUserTags", &label);
-                match out {
-                    Ok(out) => (
-                        tag_pairs(out.tags()),
-                        out.marker().filter(|_| out.is_truncated()).map(str::to_owned),
-                    ),
-                    Err(err) if err.is_not_found() => return Ok(None),
-                    Err(err) => return Err(err),
-                }
-            }
+        let (page, next) = match list_tags_page(client, principal, &label, marker.take()).await {
+            Ok(page) => page,
+            Err(err) if err.is_not_found() => return Ok(None),
+            Err(err) => return Err(err),
         };
         tags.extend(page);
         match next {
@@ -132,10 +123,44 @@ pub async fn principal_tags(client: &Client, principal: &Principal) -> Result<Op
         }
     }
     Err(AwsError::InvalidResponse {
-        operation: "ListRoleTags",
+        operation: principal.kind.list_tags_operation(),
         resource: label,
         detail: format!("more than {MAX_PAGES} pages of tags"),
     })
+}
+
+/// One page of `ListRoleTags` / `ListUserTags`: its tags and the marker of the next page.
+async fn list_tags_page(
+    client: &Client,
+    principal: &Principal,
+    label: &str,
+    marker: Option<String>,
+) -> Result<(Tags, Option<String>)> {
+    let operation = principal.kind.list_tags_operation();
+    log_call(operation, &label);
+    let (tags, truncated, marker) = match principal.kind {
+        PrincipalKind::Role => {
+            let out = client
+                .list_role_tags()
+                .role_name(&principal.name)
+                .set_marker(marker)
+                .send()
+                .await
+                .context(operation, label)?;
+            (tag_pairs(out.tags()), out.is_truncated(), out.marker)
+        }
+        PrincipalKind::User => {
+            let out = client
+                .list_user_tags()
+                .user_name(&principal.name)
+                .set_marker(marker)
+                .send()
+                .await
+                .context(operation, label)?;
+            (tag_pairs(out.tags()), out.is_truncated(), out.marker)
+        }
+    };
+    Ok((tags, marker.filter(|_| truncated)))
 }
 
 fn tag_pairs(tags: &[Tag]) -> Tags {
@@ -165,11 +190,12 @@ pub async fn principal_tag(client: &Client, principal: &Principal, key: &str) ->
 /// [`NEW_PRINCIPAL_VISIBILITY`].
 pub async fn tag_principal(client: &Client, principal: &Principal, key: &str, value: &str) -> Result<()> {
     let label = principal.to_string();
+    let operation = principal.kind.tag_operation();
     let tag = Tag::builder()
         .key(key)
         .value(value)
         .build()
-        .map_err(|e| AwsError::build("TagRole", e))?;
+        .map_err(|e| AwsError::build(operation, e))?;
     let visibility = RetryPolicy::IAM_PROPAGATION.with_timeout(NEW_PRINCIPAL_VISIBILITY);
     // Outer loop: a principal created moments ago may not be visible yet.
     retry_with(
@@ -177,31 +203,8 @@ pub async fn tag_principal(client: &Client, principal: &Principal, key: &str, va
         "tag a new IAM principal",
         AwsError::is_not_found,
         || async {
-            retry_with(&RetryPolicy::IAM_PROPAGATION, "TagRole", retryable_write, || async {
-                match principal.kind {
-                    PrincipalKind::Role => {
-                        log_call("TagRole", &label);
-                        client
-                            .tag_role()
-                            .role_name(&principal.name)
-                            .tags(tag.clone())
-                            .send()
-                            .await
-                            .context("TagRole", &label)
-                            .map(|_| ())
-                    }
-                    PrincipalKind::User => {
-                        log_call("TagUser", &label);
-                        client
-                            .tag_user()
-                            .user_name(&principal.name)
-                            .tags(tag.clone())
-                            .send()
-                            .await
-                            .context("TagUser", &label)
-                            .map(|_| ())
-                    }
-                }
+            retry_with(&RetryPolicy::IAM_PROPAGATION, operation, retryable_write, || {
+                send_tag(client, principal, &label, &tag)
             })
             .await
         },
@@ -209,41 +212,67 @@ pub async fn tag_principal(client: &Client, principal: &Principal, key: &str, va
     .await
 }
 
+/// One `TagRole` / `TagUser` call.
+async fn send_tag(client: &Client, principal: &Principal, label: &str, tag: &Tag) -> Result<()> {
+    let operation = principal.kind.tag_operation();
+    log_call(operation, &label);
+    match principal.kind {
+        PrincipalKind::Role => client
+            .tag_role()
+            .role_name(&principal.name)
+            .tags(tag.clone())
+            .send()
+            .await
+            .context(operation, label)
+            .map(drop),
+        PrincipalKind::User => client
+            .tag_user()
+            .user_name(&principal.name)
+            .tags(tag.clone())
+            .send()
+            .await
+            .context(operation, label)
+            .map(drop),
+    }
+}
+
 /// Removes tag `key` from the principal. Returns `false` when the principal does not exist
 /// (nothing to remove).
 pub async fn untag_principal(client: &Client, principal: &Principal, key: &str) -> Result<bool> {
     let label = principal.to_string();
-    let result = retry_with(&RetryPolicy::IAM_PROPAGATION, "UntagRole", retryable_write, || async {
-        match principal.kind {
-            PrincipalKind::Role => {
-                log_call("UntagRole", &label);
-                client
-                    .untag_role()
-                    .role_name(&principal.name)
-                    .tag_keys(key)
-                    .send()
-                    .await
-                    .context("UntagRole", &label)
-                    .map(|_| ())
-            }
-            PrincipalKind::User => {
-                log_call("UntagUser", &label);
-                client
-                    .untag_user()
-                    .user_name(&principal.name)
-                    .tag_keys(key)
-                    .send()
-                    .await
-                    .context("UntagUser", &label)
-                    .map(|_| ())
-            }
-        }
+    let operation = principal.kind.untag_operation();
+    let result = retry_with(&RetryPolicy::IAM_PROPAGATION, operation, retryable_write, || {
+        send_untag(client, principal, &label, key)
     })
     .await;
     match result {
         Ok(()) => Ok(true),
         Err(err) if err.is_not_found() => Ok(false),
         Err(err) => Err(err),
+    }
+}
+
+/// One `UntagRole` / `UntagUser` call.
+async fn send_untag(client: &Client, principal: &Principal, label: &str, key: &str) -> Result<()> {
+    let operation = principal.kind.untag_operation();
+    log_call(operation, &label);
+    match principal.kind {
+        PrincipalKind::Role => client
+            .untag_role()
+            .role_name(&principal.name)
+            .tag_keys(key)
+            .send()
+            .await
+            .context(operation, label)
+            .map(drop),
+        PrincipalKind::User => client
+            .untag_user()
+            .user_name(&principal.name)
+            .tag_keys(key)
+            .send()
+            .await
+            .context(operation, label)
+            .map(drop),
     }
 }
 
@@ -256,6 +285,13 @@ mod tests {
         assert_eq!(Principal::role("app").to_string(), "IAM role app");
         assert_eq!(Principal::user("bob").to_string(), "IAM user bob");
         assert!(Principal::role("a") < Principal::user("a"), "roles sort first");
+    }
+
+    #[test]
+    fn operations_are_named_for_the_principal_kind() {
+        let names = |kind: PrincipalKind| [kind.list_tags_operation(), kind.tag_operation(), kind.untag_operation()];
+        assert_eq!(names(PrincipalKind::Role), ["ListRoleTags", "TagRole", "UntagRole"]);
+        assert_eq!(names(PrincipalKind::User), ["ListUserTags", "TagUser", "UntagUser"]);
     }
 
     #[test]

@@ -427,7 +427,8 @@ mod tests {
 
     const T: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/zae";
 
-    /// The spec text of a document with `T` standing for the table ARN, made compact.
+    /// The spec text of a document with `T` standing for the table ARN, made compact: line
+    /// breaks and the indentation after them are dropped, so long lines may be wrapped anywhere.
     fn spec_text(text: &str) -> String {
         let compact: String = text.lines().map(str::trim_start).collect();
         compact
@@ -437,33 +438,46 @@ mod tests {
 
     /// spec §9.4, verbatim.
     const ACQ: &str = r#"{"Version":"2012-10-17","Statement":[
- {"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query","dynamodb:ConditionCheckItem"],"Resource":["T","T/index/*"]},
+ {"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query",
+   "dynamodb:ConditionCheckItem"],"Resource":["T","T/index/*"]},
  {"Sid":"BucketWrites","Effect":"Allow","Action":["dynamodb:PutItem","dynamodb:UpdateItem"],"Resource":["T"],
-  "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["*/BUCKET#*"]},"Null":{"dynamodb:LeadingKeys":"false"}}}]}"#;
+  "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["*/BUCKET#*"]},
+    "Null":{"dynamodb:LeadingKeys":"false"}}}]}"#;
 
     /// spec §9.4, verbatim.
     const NS_ACQ: &str = r#"{"Version":"2012-10-17","Statement":[
- {"Sid":"NamespaceAcquireAccess","Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query","dynamodb:ConditionCheckItem"],"Resource":["T","T/index/*"],
+ {"Sid":"NamespaceAcquireAccess","Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem",
+   "dynamodb:Query","dynamodb:ConditionCheckItem"],"Resource":["T","T/index/*"],
   "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["${aws:PrincipalTag/zael_namespace_id}/*"]}}},
  {"Sid":"NamespaceBucketWrites","Effect":"Allow","Action":["dynamodb:PutItem","dynamodb:UpdateItem"],"Resource":["T"],
-  "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["${aws:PrincipalTag/zael_namespace_id}/BUCKET#*"]},"Null":{"dynamodb:LeadingKeys":"false"}}},
- {"Sid":"SharedReadAccess","Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query"],"Resource":["T","T/index/*"],
+  "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["${aws:PrincipalTag/zael_namespace_id}/BUCKET#*"]},
+    "Null":{"dynamodb:LeadingKeys":"false"}}},
+ {"Sid":"SharedReadAccess","Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query"],
+   "Resource":["T","T/index/*"],
   "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["_/*"]}}}]}"#;
 
     /// spec §9.4 prose, written out in template key order.
     const FULL: &str = r#"{"Version":"2012-10-17","Statement":[
- {"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query","dynamodb:Scan","dynamodb:DescribeTable","dynamodb:PutItem","dynamodb:DeleteItem","dynamodb:UpdateItem","dynamodb:BatchWriteItem","dynamodb:ConditionCheckItem"],"Resource":["T","T/index/*"]}]}"#;
+ {"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query","dynamodb:Scan",
+   "dynamodb:DescribeTable","dynamodb:PutItem","dynamodb:DeleteItem","dynamodb:UpdateItem","dynamodb:BatchWriteItem",
+   "dynamodb:ConditionCheckItem"],"Resource":["T","T/index/*"]}]}"#;
 
     const READ: &str = r#"{"Version":"2012-10-17","Statement":[
- {"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query","dynamodb:Scan","dynamodb:DescribeTable"],"Resource":["T","T/index/*"]}]}"#;
+ {"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query","dynamodb:Scan",
+   "dynamodb:DescribeTable"],"Resource":["T","T/index/*"]}]}"#;
 
     const NS_FULL: &str = r#"{"Version":"2012-10-17","Statement":[
- {"Sid":"NamespaceFullAccess","Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query","dynamodb:PutItem","dynamodb:UpdateItem","dynamodb:DeleteItem","dynamodb:BatchWriteItem","dynamodb:ConditionCheckItem"],"Resource":["T","T/index/*"],
-  "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["${aws:PrincipalTag/zael_namespace_id}/*","${aws:PrincipalTag/zael_namespace_id}","_/*"]}}}]}"#;
+ {"Sid":"NamespaceFullAccess","Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query",
+   "dynamodb:PutItem","dynamodb:UpdateItem","dynamodb:DeleteItem","dynamodb:BatchWriteItem",
+   "dynamodb:ConditionCheckItem"],"Resource":["T","T/index/*"],
+  "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["${aws:PrincipalTag/zael_namespace_id}/*",
+    "${aws:PrincipalTag/zael_namespace_id}","_/*"]}}}]}"#;
 
     const NS_READ: &str = r#"{"Version":"2012-10-17","Statement":[
- {"Sid":"NamespaceReadAccess","Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query"],"Resource":["T","T/index/*"],
-  "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["${aws:PrincipalTag/zael_namespace_id}/*","_/*"]}}}]}"#;
+ {"Sid":"NamespaceReadAccess","Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query"],
+   "Resource":["T","T/index/*"],
+  "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["${aws:PrincipalTag/zael_namespace_id}/*",
+    "_/*"]}}}]}"#;
 
     fn expected(kind: PolicyKind) -> &'static str {
         match kind {
@@ -563,7 +577,10 @@ mod tests {
 
     #[test]
     fn a_json_document_containing_percent_signs_is_read_as_json() {
-        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/100%25"}]}"#;
+        let doc = concat!(
+            r#"{"Version":"2012-10-17","Statement":"#,
+            r#"[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/100%25"}]}"#,
+        );
         assert_eq!(
             decode_document(doc).unwrap()["Statement"][0]["Resource"],
             "arn:aws:s3:::b/100%25"
@@ -572,10 +589,14 @@ mod tests {
 
     #[test]
     fn key_order_and_whitespace_do_not_matter() {
-        let a = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
-        let b: Value = serde_json::from_str(
-            r#"{ "Statement" : [ { "Resource":"*", "Action":"s3:GetObject", "Effect":"Allow" } ], "Version":"2012-10-17" }"#,
-        )
+        let a = json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]
+        });
+        let b: Value = serde_json::from_str(concat!(
+            r#"{ "Statement" : [ { "Resource":"*", "Action":"s3:GetObject", "Effect":"Allow" } ], "#,
+            r#""Version":"2012-10-17" }"#,
+        ))
         .unwrap();
         assert!(documents_equivalent(&a, &b));
     }
@@ -665,8 +686,12 @@ mod tests {
 
     #[test]
     fn principals_are_normalised() {
-        let a = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}, "Action": "sts:AssumeRole"}]});
-        let b = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::1:root"]}, "Action": ["sts:AssumeRole"]}]});
+        let a = json!({"Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}, "Action": "sts:AssumeRole"}
+        ]});
+        let b = json!({"Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::1:root"]}, "Action": ["sts:AssumeRole"]}
+        ]});
         assert!(documents_equivalent(&a, &b));
     }
 }

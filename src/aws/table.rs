@@ -300,7 +300,8 @@ mod tests {
     fn recognises_deletion_protection_errors() {
         assert!(is_deletion_protected_error(&service_error(
             "ValidationException",
-            "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first."
+            "Resource cannot be deleted as it is currently protected against deletion. \
+             Disable deletion protection first."
         )));
         assert!(is_deletion_protected_error(&service_error(
             "ValidationException",

@@ -97,4 +97,3 @@ mod tests {
         assert_eq!(t, tags(&[("Application", "zae-limiter")]));
     }
 }
-

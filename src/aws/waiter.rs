@@ -154,7 +154,13 @@ where
             Some((value, state)) => {
                 not_found = 0;
                 if !absence && spec.target.contains(&state.as_str()) {
-                    tracing::debug!(target: LOG_TARGET, what = %spec.what, %state, elapsed = ?start.elapsed(), "reached");
+                    tracing::debug!(
+                        target: LOG_TARGET,
+                        what = %spec.what,
+                        %state,
+                        elapsed = ?start.elapsed(),
+                        "reached"
+                    );
                     return Ok(Outcome::Reached(value));
                 }
                 if !spec.pending.contains(&state.as_str()) {

@@ -342,7 +342,10 @@ mod tests {
         let ty = block.value_type();
         assert_eq!(
             ty.to_json().to_string(),
-            r#"["object",{"inner":["list",["object",{"n":"number"}]],"name":"string","timeouts":["object",{"create":"string"}]}]"#
+            concat!(
+                r#"["object",{"inner":["list",["object",{"n":"number"}]],"#,
+                r#""name":"string","timeouts":["object",{"create":"string"}]}]"#,
+            )
         );
     }
 

@@ -21,7 +21,8 @@ pub async fn build(cfg: &ProviderConfig, diags: &mut Diagnostics) -> Option<AwsC
         diags.attribute_error(
             AttributePath::root("region"),
             "No AWS region",
-            "Set `region` in the provider block, or the AWS_REGION environment variable, or a region in the AWS profile.",
+            "Set `region` in the provider block, or the AWS_REGION environment variable, or a region in the \
+             AWS profile.",
         );
         return None;
     };
@@ -81,7 +82,10 @@ pub async fn build(cfg: &ProviderConfig, diags: &mut Diagnostics) -> Option<AwsC
                 diags.attribute_error(
                     path,
                     "Cannot validate AWS credentials",
-                    format!("STS GetCallerIdentity failed: {message}. {hint} (Set skip_credentials_validation = true to skip this check.)"),
+                    format!(
+                        "STS GetCallerIdentity failed: {message}. {hint} \
+                         (Set skip_credentials_validation = true to skip this check.)"
+                    ),
                 );
                 return None;
             }
@@ -191,7 +195,8 @@ fn describe_sdk_error<E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::
         SdkError::DispatchFailure(_) if text.contains("loading credentials") || text.contains("no credentials") => {
             fail(
                 FailureKind::Credentials,
-                "no AWS credentials were found (set access_key and secret_key, a profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+                "no AWS credentials were found (set access_key and secret_key, a profile, or AWS_ACCESS_KEY_ID \
+                 and AWS_SECRET_ACCESS_KEY)",
             )
         }
         SdkError::DispatchFailure(failure) if failure.is_io() => fail(

@@ -22,8 +22,10 @@ use zae_limiter::{Limit, RateLimiter, Repository, Table};
 #[derive(Debug, Default)]
 struct Tally {
     ops: BTreeMap<String, u64>,
-    rcu: f64,
-    wcu: f64,
+    /// Read capacity units.
+    read_units: f64,
+    /// Write capacity units.
+    write_units: f64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -51,7 +53,7 @@ impl Intercept for Counter {
         };
         let op = cfg.load::<Metadata>().map(|m| m.name().to_string()).unwrap_or_default();
         let input = context.input();
-        let (rcu, wcu) = match op.as_str() {
+        let (read_units, write_units) = match op.as_str() {
             "UpdateItem" | "PutItem" | "DeleteItem" => (0.0, 1.0),
             "TransactWriteItems" => {
                 let n = input
@@ -78,8 +80,8 @@ impl Intercept for Counter {
         };
         let mut t = self.0.lock().unwrap();
         *t.ops.entry(op).or_default() += 1;
-        t.rcu += rcu;
-        t.wcu += wcu;
+        t.read_units += read_units;
+        t.write_units += write_units;
         Ok(())
     }
 }
@@ -251,8 +253,8 @@ async fn run() {
         println!(
             "{:<48} {:>6.2} {:>6.2} {:>7.2}ms {:>7.2}ms  {:<38} {}",
             r.path,
-            per(r.tally.rcu),
-            per(r.tally.wcu),
+            per(r.tally.read_units),
+            per(r.tally.write_units),
             r.p50.as_secs_f64() * 1e3,
             r.p95.as_secs_f64() * 1e3,
             r.published,

@@ -102,8 +102,8 @@ pub(crate) fn cancellation_items<R>(
 /// Full-jitter backoff: uniform in `[0, base × 2^attempt)`.
 pub(crate) fn jitter(base: Duration, attempt: u32) -> Duration {
     use rand::Rng as _;
-    let cap = base.saturating_mul(1u32 << attempt.min(16));
-    let nanos = rand::rng().random_range(0..=cap.as_nanos().max(1) as u64);
+    let ceiling = base.saturating_mul(1u32 << attempt.min(16));
+    let nanos = rand::rng().random_range(0..=ceiling.as_nanos().max(1) as u64);
     Duration::from_nanos(nanos)
 }
 

@@ -170,7 +170,8 @@ pub enum Error {
 
     /// No limits are configured for this entity/resource at any level.
     #[error(
-        "No limits configured for entity '{entity_id}' and resource '{resource}' (entity, resource and system levels are all empty)"
+        "No limits configured for entity '{entity_id}' and resource '{resource}' \
+         (entity, resource and system levels are all empty)"
     )]
     NoLimits {
         /// Entity id.
@@ -182,7 +183,8 @@ pub enum Error {
     /// The table uses a zae-limiter feature this client does not implement; the operation
     /// is refused rather than risk misreading or corrupting its state.
     #[error(
-        "unsupported zae-limiter feature {feature} on {location}: this client implements the core profile only and refuses to read it"
+        "unsupported zae-limiter feature {feature} on {location}: \
+         this client implements the core profile only and refuses to read it"
     )]
     Unsupported {
         /// The feature (e.g. `session window (w_ limit)`).

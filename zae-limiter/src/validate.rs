@@ -43,7 +43,11 @@ pub fn validate_identifier(value: &str, field: &str) -> Result<(), ValidationErr
         return err(format!("cannot contain '{FORBIDDEN_CHAR}' (reserved delimiter)"));
     }
     if !matches(value, |c| c.is_ascii_alphanumeric(), is_identifier_tail) {
-        return err("must start with alphanumeric and contain only alphanumeric, underscore, hyphen, dot, colon, or @ characters".into());
+        return err(
+            "must start with alphanumeric and contain only alphanumeric, underscore, hyphen, dot, colon, \
+             or @ characters"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -90,7 +94,11 @@ pub fn validate_resource_field(value: &str, field: &str) -> Result<(), Validatio
         return err(format!("cannot contain '{FORBIDDEN_CHAR}' (reserved delimiter)"));
     }
     if !matches(value, |c| c.is_ascii_alphabetic(), is_resource_tail) {
-        return err("must start with a letter and contain only alphanumeric, underscore, hyphen, dot, slash, or colon characters".into());
+        return err(
+            "must start with a letter and contain only alphanumeric, underscore, hyphen, dot, slash, \
+             or colon characters"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -145,7 +153,10 @@ mod tests {
         assert_eq!(msg("a#b"), "Invalid entity_id: cannot contain '#' (reserved delimiter)");
         assert_eq!(
             msg("-abc"),
-            "Invalid entity_id: must start with alphanumeric and contain only alphanumeric, underscore, hyphen, dot, colon, or @ characters"
+            concat!(
+                "Invalid entity_id: must start with alphanumeric and contain only alphanumeric, ",
+                "underscore, hyphen, dot, colon, or @ characters",
+            )
         );
         assert!(validate_identifier("a/b", "entity_id").is_err());
         assert!(validate_identifier("$SYSTEM", "entity_id").is_err());
@@ -160,7 +171,10 @@ mod tests {
         assert_eq!(msg("wcu"), "Invalid name: 'wcu' is a reserved limit name");
         assert_eq!(
             msg("1rpm"),
-            "Invalid name: must start with a letter and contain only alphanumeric, underscore, hyphen, or dot characters"
+            concat!(
+                "Invalid name: must start with a letter and contain only alphanumeric, underscore, ",
+                "hyphen, or dot characters",
+            )
         );
         assert_eq!(msg(&"r".repeat(65)), "Invalid name: exceeds maximum length of 64");
         assert_eq!(msg("a#"), "Invalid name: cannot contain '#' (reserved delimiter)");
@@ -174,7 +188,10 @@ mod tests {
         }
         assert_eq!(
             validate_resource("_default_").unwrap_err().to_string(),
-            "Invalid resource: must start with a letter and contain only alphanumeric, underscore, hyphen, dot, slash, or colon characters"
+            concat!(
+                "Invalid resource: must start with a letter and contain only alphanumeric, underscore, ",
+                "hyphen, dot, slash, or colon characters",
+            )
         );
         validate_config_resource("_default_").unwrap();
         // `wcu` is only reserved as a limit name.

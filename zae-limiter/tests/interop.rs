@@ -311,7 +311,8 @@ return None"#,
     let py = env.python(
         r##"repo = await Repository.connect("shrink", stack=STACK)
 c = await repo._get_client()
-item = (await c.get_item(TableName=STACK, Key={"PK": {"S": repo.namespace_id + "/BUCKET#k#api#0"}, "SK": {"S": "#STATE"}}))["Item"]
+key = {"PK": {"S": repo.namespace_id + "/BUCKET#k#api#0"}, "SK": {"S": "#STATE"}}
+item = (await c.get_item(TableName=STACK, Key=key))["Item"]
 return ["vu" in item, item["b_rph_cp"]["N"], item["b_rph_tc"]["N"]]"##,
     );
     assert_eq!(
@@ -340,7 +341,8 @@ async fn tables_using_unimplemented_features_are_refused_not_misread() {
     env.python(
         r#"from zae_limiter.schedule import ScheduleEntry
 repo = await Repository.connect("sched", stack=STACK)
-await repo.set_resource_defaults("api", [Limit.per_minute("rpm", 100).with_schedule((ScheduleEntry(cron="* * * * *", scale=0.5),))])
+half_rate = ScheduleEntry(cron="* * * * *", scale=0.5)
+await repo.set_resource_defaults("api", [Limit.per_minute("rpm", 100).with_schedule((half_rate,))])
 limiter = RateLimiter(repository=repo)
 async with limiter.acquire("e1", "api", consume={"rpm": 1}):
     pass

@@ -510,7 +510,8 @@ mod tests {
             vec![
                 "billing mode is PROVISIONED, expected PAY_PER_REQUEST",
                 "stream view type is KEYS_ONLY, expected NEW_AND_OLD_IMAGES",
-                "server-side encryption uses KMS (key arn:aws:kms:us-east-1:123456789012:key/k), expected DynamoDB's default AWS-owned key",
+                "server-side encryption uses KMS (key arn:aws:kms:us-east-1:123456789012:key/k), \
+                 expected DynamoDB's default AWS-owned key",
             ]
         );
         assert!(info.definition_problems().iter().all(|p| !p.requires_replacement));

@@ -12,7 +12,12 @@ use pb::configure_provider::{Request, Response};
 use super::{ProviderRpc, support};
 
 /// Configures the provider.
-#[tracing::instrument(level = "debug", name = "ConfigureProvider", skip_all, fields(terraform_version = %req.terraform_version))]
+#[tracing::instrument(
+    level = "debug",
+    name = "ConfigureProvider",
+    skip_all,
+    fields(terraform_version = %req.terraform_version)
+)]
 pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> Response {
     let mut diags = Diagnostics::new();
     if let Some(config) = support::decode(req.config.as_ref(), &svc.provider_ty, "config", &mut diags) {

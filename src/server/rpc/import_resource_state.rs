@@ -14,7 +14,12 @@ use pb::import_resource_state::{ImportedResource, Request, Response};
 use super::{ProviderRpc, ResourceEntry, shape, support};
 
 /// Imports one object.
-#[tracing::instrument(level = "debug", name = "ImportResourceState", skip_all, fields(type_name = %req.type_name, id = %req.id))]
+#[tracing::instrument(
+    level = "debug",
+    name = "ImportResourceState",
+    skip_all,
+    fields(type_name = %req.type_name, id = %req.id)
+)]
 pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> Response {
     let mut diags = Diagnostics::new();
     let imported = import(svc, &req, &mut diags).await;

@@ -1,6 +1,7 @@
 //! The RPC layer: [`ProviderRpc`] implements the generated `tfplugin6.Provider` gRPC
 //! service on top of a framework [`Provider`], with one file per RPC (like
-//! terraform-plugin-framework's `internal/proto6server/server_<rpc>.go`).
+//! terraform-plugin-framework's `internal/proto6server/server_<rpc>.go`), except the RPCs of
+//! features this provider does not offer, which are refused from one table in `unsupported`.
 //!
 //! Every handler turns a protobuf request into framework values (see
 //! the server's `convert` module), calls the provider, resource or data source, and turns the
@@ -15,45 +16,27 @@
 //! operations are left to finish so they can report what they created.
 
 mod apply_resource_change;
-mod call_function;
-mod close_ephemeral_resource;
 mod configure_provider;
-mod configure_state_store;
-mod delete_state;
 mod generate_resource_config;
 mod get_functions;
 mod get_metadata;
 mod get_provider_schema;
 mod get_resource_identity_schemas;
-mod get_states;
 mod import_resource_state;
-mod invoke_action;
-mod list_resource;
-mod lock_state;
-mod move_resource_state;
-mod open_ephemeral_resource;
-mod plan_action;
 mod plan_resource_change;
 mod read_data_source;
 mod read_resource;
-mod read_state_bytes;
-mod renew_ephemeral_resource;
 mod shape;
 mod stop_provider;
 mod support;
 #[cfg(test)]
 mod testing;
-mod unlock_state;
+mod unsupported;
 mod upgrade_resource_identity;
 mod upgrade_resource_state;
-mod validate_action_config;
 mod validate_data_resource_config;
-mod validate_ephemeral_resource_config;
-mod validate_list_resource_config;
 mod validate_provider_config;
 mod validate_resource_config;
-mod validate_state_store_config;
-mod write_state_bytes;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -328,7 +311,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
         &self,
         request: Request<pb::move_resource_state::Request>,
     ) -> Result<Response<pb::move_resource_state::Response>, Status> {
-        reply(move_resource_state::handle(request.into_inner()))
+        reply(unsupported::move_resource_state(request.into_inner()))
     }
 
     async fn read_data_source(
@@ -349,44 +332,44 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
         &self,
         request: Request<pb::validate_ephemeral_resource_config::Request>,
     ) -> Result<Response<pb::validate_ephemeral_resource_config::Response>, Status> {
-        reply(validate_ephemeral_resource_config::handle(request.into_inner()))
+        reply(unsupported::validate_ephemeral_resource_config(request.into_inner()))
     }
 
     async fn open_ephemeral_resource(
         &self,
         request: Request<pb::open_ephemeral_resource::Request>,
     ) -> Result<Response<pb::open_ephemeral_resource::Response>, Status> {
-        reply(open_ephemeral_resource::handle(request.into_inner()))
+        reply(unsupported::open_ephemeral_resource(request.into_inner()))
     }
 
     async fn renew_ephemeral_resource(
         &self,
         request: Request<pb::renew_ephemeral_resource::Request>,
     ) -> Result<Response<pb::renew_ephemeral_resource::Response>, Status> {
-        reply(renew_ephemeral_resource::handle(request.into_inner()))
+        reply(unsupported::renew_ephemeral_resource(request.into_inner()))
     }
 
     async fn close_ephemeral_resource(
         &self,
         request: Request<pb::close_ephemeral_resource::Request>,
     ) -> Result<Response<pb::close_ephemeral_resource::Response>, Status> {
-        reply(close_ephemeral_resource::handle(request.into_inner()))
+        reply(unsupported::close_ephemeral_resource(request.into_inner()))
     }
 
-    type ListResourceStream = list_resource::EventStream;
+    type ListResourceStream = unsupported::ListResourceStream;
 
     async fn list_resource(
         &self,
         request: Request<pb::list_resource::Request>,
     ) -> Result<Response<Self::ListResourceStream>, Status> {
-        reply(list_resource::handle(request.into_inner()))
+        reply(unsupported::list_resource(request.into_inner()))
     }
 
     async fn validate_list_resource_config(
         &self,
         request: Request<pb::validate_list_resource_config::Request>,
     ) -> Result<Response<pb::validate_list_resource_config::Response>, Status> {
-        reply(validate_list_resource_config::handle(request.into_inner()))
+        reply(unsupported::validate_list_resource_config(request.into_inner()))
     }
 
     async fn get_functions(
@@ -400,88 +383,88 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
         &self,
         request: Request<pb::call_function::Request>,
     ) -> Result<Response<pb::call_function::Response>, Status> {
-        reply(call_function::handle(request.into_inner()))
+        reply(unsupported::call_function(request.into_inner()))
     }
 
     async fn validate_state_store_config(
         &self,
         request: Request<pb::validate_state_store::Request>,
     ) -> Result<Response<pb::validate_state_store::Response>, Status> {
-        reply(validate_state_store_config::handle(request.into_inner()))
+        reply(unsupported::validate_state_store_config(request.into_inner()))
     }
 
     async fn configure_state_store(
         &self,
         request: Request<pb::configure_state_store::Request>,
     ) -> Result<Response<pb::configure_state_store::Response>, Status> {
-        reply(configure_state_store::handle(request.into_inner()))
+        reply(unsupported::configure_state_store(request.into_inner()))
     }
 
-    type ReadStateBytesStream = read_state_bytes::ChunkStream;
+    type ReadStateBytesStream = unsupported::ReadStateBytesStream;
 
     async fn read_state_bytes(
         &self,
         request: Request<pb::read_state_bytes::Request>,
     ) -> Result<Response<Self::ReadStateBytesStream>, Status> {
-        reply(read_state_bytes::handle(request.into_inner()))
+        reply(unsupported::read_state_bytes(request.into_inner()))
     }
 
     async fn write_state_bytes(
         &self,
         _request: Request<Streaming<pb::write_state_bytes::RequestChunk>>,
     ) -> Result<Response<pb::write_state_bytes::Response>, Status> {
-        reply(write_state_bytes::handle())
+        reply(unsupported::write_state_bytes())
     }
 
     async fn lock_state(
         &self,
         request: Request<pb::lock_state::Request>,
     ) -> Result<Response<pb::lock_state::Response>, Status> {
-        reply(lock_state::handle(request.into_inner()))
+        reply(unsupported::lock_state(request.into_inner()))
     }
 
     async fn unlock_state(
         &self,
         request: Request<pb::unlock_state::Request>,
     ) -> Result<Response<pb::unlock_state::Response>, Status> {
-        reply(unlock_state::handle(request.into_inner()))
+        reply(unsupported::unlock_state(request.into_inner()))
     }
 
     async fn get_states(
         &self,
         request: Request<pb::get_states::Request>,
     ) -> Result<Response<pb::get_states::Response>, Status> {
-        reply(get_states::handle(request.into_inner()))
+        reply(unsupported::get_states(request.into_inner()))
     }
 
     async fn delete_state(
         &self,
         request: Request<pb::delete_state::Request>,
     ) -> Result<Response<pb::delete_state::Response>, Status> {
-        reply(delete_state::handle(request.into_inner()))
+        reply(unsupported::delete_state(request.into_inner()))
     }
 
     async fn plan_action(
         &self,
         request: Request<pb::plan_action::Request>,
     ) -> Result<Response<pb::plan_action::Response>, Status> {
-        reply(plan_action::handle(request.into_inner()))
+        reply(unsupported::plan_action(request.into_inner()))
     }
 
-    type InvokeActionStream = invoke_action::EventStream;
+    type InvokeActionStream = unsupported::InvokeActionStream;
 
     async fn invoke_action(
         &self,
         request: Request<pb::invoke_action::Request>,
     ) -> Result<Response<Self::InvokeActionStream>, Status> {
-        reply(invoke_action::handle(request.into_inner()))
+        reply(unsupported::invoke_action(request.into_inner()))
     }
 
     async fn validate_action_config(
         &self,
         request: Request<pb::validate_action_config::Request>,
     ) -> Result<Response<pb::validate_action_config::Response>, Status> {
-        reply(validate_action_config::handle(request.into_inner()))
+        reply(unsupported::validate_action_config(request.into_inner()))
     }
 
     async fn stop_provider(

@@ -11,7 +11,12 @@ use pb::upgrade_resource_identity::{Request, Response};
 use super::ProviderRpc;
 
 /// Upgrades one stored identity.
-#[tracing::instrument(level = "debug", name = "UpgradeResourceIdentity", skip_all, fields(type_name = %req.type_name, version = req.version))]
+#[tracing::instrument(
+    level = "debug",
+    name = "UpgradeResourceIdentity",
+    skip_all,
+    fields(type_name = %req.type_name, version = req.version)
+)]
 pub(super) fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> Response {
     let mut diags = Diagnostics::new();
     let upgraded_identity = svc.resource(&req.type_name, &mut diags).and_then(|entry| {

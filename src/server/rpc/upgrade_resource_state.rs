@@ -17,7 +17,12 @@ use pb::upgrade_resource_state::{Request, Response};
 use super::{ProviderRpc, ResourceEntry, support};
 
 /// Upgrades one stored state.
-#[tracing::instrument(level = "debug", name = "UpgradeResourceState", skip_all, fields(type_name = %req.type_name, version = req.version))]
+#[tracing::instrument(
+    level = "debug",
+    name = "UpgradeResourceState",
+    skip_all,
+    fields(type_name = %req.type_name, version = req.version)
+)]
 pub(super) fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> Response {
     let mut diags = Diagnostics::new();
     let upgraded_state = svc.resource(&req.type_name, &mut diags).and_then(|entry| {

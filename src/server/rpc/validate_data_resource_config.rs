@@ -11,7 +11,12 @@ use pb::validate_data_resource_config::{Request, Response};
 use super::{ProviderRpc, support};
 
 /// Validates a data source configuration.
-#[tracing::instrument(level = "debug", name = "ValidateDataResourceConfig", skip_all, fields(type_name = %req.type_name))]
+#[tracing::instrument(
+    level = "debug",
+    name = "ValidateDataResourceConfig",
+    skip_all,
+    fields(type_name = %req.type_name)
+)]
 pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> Response {
     let mut diags = Diagnostics::new();
     if let Some(entry) = svc.data_source(&req.type_name, &mut diags)

@@ -89,12 +89,12 @@ fn classify(image: &BucketItem, raw: &Item, consume: &[(String, i64)], now: i64)
     if attrs::get_bool(raw, attrs::DISABLED) == Some(true) {
         return FailReason::Disabled;
     }
-    if attrs::get_n(raw, VU).is_some_and(|vu| vu <= now) {
+    if attrs::get_n(raw, VU).is_some_and(|valid_until_ms| valid_until_ms <= now) {
         return FailReason::Boundary;
     }
-    let wcu_short = image.wcu.tk < WCU_PER_WRITE_MILLI;
+    let wcu_short = image.write_capacity_limit.tokens_milli < WCU_PER_WRITE_MILLI;
     let app_short = consume.iter().any(|(name, amount)| match image.limit(name) {
-        Some(l) => l.tk < amount * 1000,
+        Some(l) => l.tokens_milli < amount * 1000,
         None => true,
     });
     match (wcu_short, app_short) {
@@ -125,7 +125,7 @@ pub(crate) fn project(image: &BucketItem, consume: &[(String, i64)], now: i64) -
         .iter()
         .map(|(name, amount)| {
             let l = image.limit(name)?;
-            let c = check(l, image.rf, image.shard_count, *amount, now);
+            let c = check(l, image.last_refill_ms, image.shard_count, *amount, now);
             Some(status(
                 &image.entity_id,
                 &image.resource,
@@ -140,5 +140,5 @@ pub(crate) fn project(image: &BucketItem, consume: &[(String, i64)], now: i64) -
 
 /// Whether the projected `wcu` refill since `rf` covers one more write.
 pub(crate) fn wcu_recovers(image: &BucketItem, now: i64) -> bool {
-    check(&image.wcu, image.rf, 1, 1, now).ok
+    check(&image.write_capacity_limit, image.last_refill_ms, 1, 1, now).ok
 }

@@ -20,7 +20,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::repository::{RepoInner, Repository};
 use crate::schema::attrs::Item;
-use crate::schema::bucket::{BucketItem, MAX_SHARD_COUNT};
+use crate::schema::bucket::{BucketItem, MAX_SHARD_COUNT, stored_shard_count};
 use crate::schema::config::DisabledFlag;
 use crate::schema::entity::EntityMeta;
 use crate::validate::{validate_identifier, validate_name, validate_resource};
@@ -98,7 +98,7 @@ impl RateLimiter {
                     .iter()
                     .filter_map(|b| {
                         b.limit(limit.name())
-                            .map(|l| check(l, b.rf, b.shard_count, 0, now).tokens)
+                            .map(|l| check(l, b.last_refill_ms, b.shard_count, 0, now).tokens)
                     })
                     .collect();
                 let available = if on_shards.is_empty() {
@@ -136,7 +136,14 @@ impl Acquire<'_> {
         }
         let started = Instant::now();
         let result = acquire(&self.limiter.repo, &self.entity_id, &self.resource, &consume).await;
-        debug!(entity_id = %self.entity_id, resource = %self.resource, ok = result.is_ok(), elapsed_us = started.elapsed().as_micros() as u64, "acquire");
+        let elapsed_us = started.elapsed().as_micros() as u64;
+        debug!(
+            entity_id = %self.entity_id,
+            resource = %self.resource,
+            ok = result.is_ok(),
+            elapsed_us,
+            "acquire"
+        );
         result
     }
 }
@@ -147,6 +154,12 @@ fn hint(repo: &RepoInner, entity_id: &str, resource: &str) -> (u32, bool, Option
         .ok()
         .and_then(|h| h.get(&(entity_id.to_string(), resource.to_string())).cloned())
         .map_or((1, false, None), |h| (h.shard_count.max(1), h.cascade, h.parent_id))
+}
+
+/// A random shard of `entity_id`'s bucket, by the cached shard count.
+fn hinted_shard(repo: &RepoInner, entity_id: &str, resource: &str) -> u32 {
+    let (count, _, _) = hint(repo, entity_id, resource);
+    draw_shard(count)
 }
 
 fn draw_shard(count: u32) -> u32 {
@@ -168,11 +181,11 @@ fn lease_entries(image: &BucketItem, consume: &[(String, i64)]) -> Vec<LeaseEntr
                 shard: image.shard,
                 name: name.clone(),
                 consumed: *amount,
-                capacity_milli: l.cp,
-                ceiling_milli: shard_params(l, image.shard_count).cap,
+                capacity_milli: l.capacity_milli,
+                ceiling_milli: shard_params(l, image.shard_count).capacity_milli,
                 pin: CreditPin {
                     shard_count: image.shard_count,
-                    vu: image.vu,
+                    valid_until_ms: image.valid_until_ms,
                 },
             })
         })
@@ -193,155 +206,235 @@ fn rate_limited(statuses: Vec<LimitStatus>) -> Error {
     Error::RateLimited(Box::new(RateLimited::new(statuses, false)))
 }
 
+/// One acquire: speculative writes first, then the cascade parent or the slow path.
 async fn acquire(repo: &Arc<RepoInner>, entity_id: &str, resource: &str, consume: &[(String, i64)]) -> Result<Lease> {
     let now = clock::now_ms();
     let (count, hinted_cascade, hinted_parent) = hint(repo, entity_id, resource);
     let shard = draw_shard(count);
-
-    // Child and (when the cache knows the cascade parent) parent, concurrently.
-    let parent_early = hinted_parent.filter(|_| hinted_cascade);
-    let child_fut = fast::attempt(repo, entity_id, resource, shard, consume, now);
-    let (child, parent_try) = match &parent_early {
-        Some(parent) => {
-            let (pcount, _, _) = hint(repo, parent, resource);
-            let parent_fut = fast::attempt(repo, parent, resource, draw_shard(pcount), consume, now);
-            let (c, p) = tokio::join!(child_fut, parent_fut);
-            (c, Some(p))
-        }
-        None => (child_fut.await, None),
-    };
-    let undo_parent = |p: &Option<Result<Fast>>| match p {
-        Some(Ok(Fast::Admitted(img))) => Some(img.clone()),
-        _ => None,
-    };
-    let child = match child {
-        Ok(c) => c,
+    let early_parent = hinted_parent.filter(|_| hinted_cascade);
+    let speculation = speculate(repo, entity_id, resource, shard, early_parent, consume, now).await;
+    let child = match speculation.child {
+        Ok(child) => child,
         Err(err) => {
-            if let Some(img) = undo_parent(&parent_try) {
-                compensate(repo, &img, consume).await;
-            }
+            undo_early_parent(repo, speculation.parent.as_ref(), consume).await;
             return Err(err);
         }
     };
-
     match child {
         Fast::Admitted(image) => {
-            let parent = image.parent_id.clone().filter(|_| image.cascade);
-            let mut parent_result = match (&parent, parent_try) {
-                (Some(p), Some(result)) if parent_early.as_deref() == Some(p.as_str()) => Some(result),
-                (_, Some(result)) => {
-                    if let Ok(Fast::Admitted(img)) = &result {
-                        compensate(repo, img, consume).await;
-                    }
-                    None
-                }
-                _ => None,
-            };
-            let Some(parent) = parent else {
-                return Ok(Lease::new(repo.clone(), lease_entries(&image, consume)));
-            };
-            if parent_result.is_none() {
-                let (pcount, _, _) = hint(repo, &parent, resource);
-                parent_result = Some(fast::attempt(repo, &parent, resource, draw_shard(pcount), consume, now).await);
-            }
-            let parent_outcome = match parent_result.unwrap_or(Ok(Fast::Missing)) {
-                Ok(p) => p,
-                Err(err) => {
-                    compensate(repo, &image, consume).await;
-                    return Err(err);
-                }
-            };
-            let mut entries = lease_entries(&image, consume);
-            match parent_outcome {
-                Fast::Admitted(pimg) => {
-                    entries.extend(lease_entries(&pimg, consume));
-                    Ok(Lease::new(repo.clone(), entries))
-                }
-                Fast::Failed {
-                    reason: FailReason::Disabled,
-                    ..
-                } => {
-                    compensate(repo, &image, consume).await;
-                    Err(Error::ResourceDisabled {
-                        entity_id: parent,
-                        resource: resource.to_string(),
-                        level: "bucket".into(),
-                    })
-                }
-                Fast::Failed {
-                    image: pimg, reason, ..
-                } => {
-                    if reason != FailReason::Boundary
-                        && let Some(statuses) = fast::project(&pimg, consume, now)
-                        && statuses.iter().any(|s| s.exceeded)
-                    {
-                        compensate(repo, &image, consume).await;
-                        return Err(rate_limited(statuses));
-                    }
-                    parent_only(repo, &image, &parent, resource, consume, Some(pimg.shard), entries).await
-                }
-                Fast::Missing | Fast::Contended => {
-                    parent_only(repo, &image, &parent, resource, consume, None, entries).await
-                }
-            }
+            cascade_after_fast_admit(repo, image, speculation.parent, resource, consume, now).await
         }
-        other => {
-            if let Some(img) = undo_parent(&parent_try) {
-                compensate(repo, &img, consume).await;
-            }
-            let (slow_shard, slow_count) = match other {
-                Fast::Failed {
-                    reason: FailReason::Disabled,
-                    ..
-                } => {
-                    return Err(Error::ResourceDisabled {
-                        entity_id: entity_id.to_string(),
-                        resource: resource.to_string(),
-                        level: "bucket".into(),
-                    });
-                }
-                Fast::Failed {
-                    image,
-                    reason: FailReason::Boundary,
-                    ..
-                } => (image.shard, Some(image.shard_count)),
-                Fast::Failed {
-                    image,
-                    reason: reason @ (FailReason::Wcu | FailReason::Both),
-                    ..
-                } => {
-                    if let Some(statuses) = fast::project(&image, consume, now)
-                        && reason == FailReason::Both
-                        && statuses.iter().any(|s| s.exceeded)
-                    {
-                        return Err(rate_limited(statuses));
-                    }
-                    shard_after_wcu(repo, entity_id, resource, &image, now).await?
-                }
-                Fast::Failed { image, .. } => {
-                    if let Some(statuses) = fast::project(&image, consume, now)
-                        && statuses.iter().any(|s| s.exceeded)
-                    {
-                        if image.shard_count > 1
-                            && !image.cascade
-                            && let Some(lease) =
-                                retry_other_shards(repo, entity_id, resource, &image, consume, now).await?
-                        {
-                            return Ok(lease);
-                        }
-                        return Err(rate_limited(statuses));
-                    }
-                    (image.shard, Some(image.shard_count))
-                }
-                Fast::Missing | Fast::Contended => (shard, None),
-                Fast::Admitted(_) => unreachable!("handled above"),
-            };
-            slow_acquire(repo, entity_id, resource, consume, slow_shard, slow_count, true).await
+        rejected => {
+            undo_early_parent(repo, speculation.parent.as_ref(), consume).await;
+            fall_back_to_slow(repo, entity_id, resource, shard, rejected, consume, now).await
         }
     }
 }
 
-/// Up to two other random shards when one shard of a sharded bucket is short.
+/// The speculative writes of one acquire.
+struct Speculation {
+    /// The acquiring entity's attempt.
+    child: Result<Fast>,
+    /// The cascade parent the cache knew, and its attempt.
+    parent: Option<(String, Result<Fast>)>,
+}
+
+/// Speculative writes on the child's `shard` and, when the cache knows the cascade
+/// parent, on the parent, concurrently.
+async fn speculate(
+    repo: &RepoInner,
+    entity_id: &str,
+    resource: &str,
+    shard: u32,
+    early_parent: Option<String>,
+    consume: &[(String, i64)],
+    now: i64,
+) -> Speculation {
+    let child_attempt = fast::attempt(repo, entity_id, resource, shard, consume, now);
+    let Some(parent) = early_parent else {
+        return Speculation {
+            child: child_attempt.await,
+            parent: None,
+        };
+    };
+    let parent_attempt = fast::attempt(
+        repo,
+        &parent,
+        resource,
+        hinted_shard(repo, &parent, resource),
+        consume,
+        now,
+    );
+    let (child, parent_result) = tokio::join!(child_attempt, parent_attempt);
+    Speculation {
+        child,
+        parent: Some((parent, parent_result)),
+    }
+}
+
+/// Credits back an early parent attempt that was admitted but is not going to be used.
+async fn undo_early_parent(repo: &RepoInner, early: Option<&(String, Result<Fast>)>, consume: &[(String, i64)]) {
+    if let Some((_, Ok(Fast::Admitted(image)))) = early {
+        compensate(repo, image, consume).await;
+    }
+}
+
+/// The early parent attempt when it went to the child's actual cascade `parent`; any
+/// other early attempt is undone.
+async fn reuse_early_parent(
+    repo: &RepoInner,
+    parent: Option<&str>,
+    early: Option<(String, Result<Fast>)>,
+    consume: &[(String, i64)],
+) -> Option<Result<Fast>> {
+    let (early_parent, attempt) = early?;
+    if parent == Some(early_parent.as_str()) {
+        return Some(attempt);
+    }
+    if let Ok(Fast::Admitted(image)) = &attempt {
+        compensate(repo, image, consume).await;
+    }
+    None
+}
+
+/// The child was admitted on the fast path: without a cascade parent the lease is the
+/// child's; otherwise the parent is debited too (fast, else slow), or the child's debit
+/// is given back.
+async fn cascade_after_fast_admit(
+    repo: &Arc<RepoInner>,
+    image: BucketItem,
+    early: Option<(String, Result<Fast>)>,
+    resource: &str,
+    consume: &[(String, i64)],
+    now: i64,
+) -> Result<Lease> {
+    let parent = image.parent_id.clone().filter(|_| image.cascade);
+    let early = reuse_early_parent(repo, parent.as_deref(), early, consume).await;
+    let Some(parent) = parent else {
+        return Ok(Lease::new(repo.clone(), lease_entries(&image, consume)));
+    };
+    let attempt = match early {
+        Some(attempt) => attempt,
+        None => {
+            let shard = hinted_shard(repo, &parent, resource);
+            fast::attempt(repo, &parent, resource, shard, consume, now).await
+        }
+    };
+    match attempt {
+        Ok(outcome) => settle_parent(repo, &image, &parent, resource, outcome, consume, now).await,
+        Err(err) => {
+            compensate(repo, &image, consume).await;
+            Err(err)
+        }
+    }
+}
+
+/// Acts on the parent's fast-path outcome after the child was admitted: a joint lease,
+/// a refusal (giving the child's tokens back), or the slow path for the parent alone.
+async fn settle_parent(
+    repo: &Arc<RepoInner>,
+    child_image: &BucketItem,
+    parent: &str,
+    resource: &str,
+    outcome: Fast,
+    consume: &[(String, i64)],
+    now: i64,
+) -> Result<Lease> {
+    let mut entries = lease_entries(child_image, consume);
+    match outcome {
+        Fast::Admitted(parent_image) => {
+            entries.extend(lease_entries(&parent_image, consume));
+            Ok(Lease::new(repo.clone(), entries))
+        }
+        Fast::Failed {
+            reason: FailReason::Disabled,
+            ..
+        } => {
+            compensate(repo, child_image, consume).await;
+            Err(bucket_disabled(parent, resource))
+        }
+        Fast::Failed {
+            image: parent_image,
+            reason,
+        } => {
+            if reason != FailReason::Boundary
+                && let Some(statuses) = projected_shortage(&parent_image, consume, now)
+            {
+                compensate(repo, child_image, consume).await;
+                return Err(rate_limited(statuses));
+            }
+            let shard = Some(parent_image.shard);
+            parent_only(repo, child_image, parent, resource, consume, shard, entries).await
+        }
+        Fast::Missing | Fast::Contended => {
+            parent_only(repo, child_image, parent, resource, consume, None, entries).await
+        }
+    }
+}
+
+/// The child's speculative write did not admit: refuse when the failure image already
+/// shows the shortage, otherwise run the slow path on the right shard.
+async fn fall_back_to_slow(
+    repo: &Arc<RepoInner>,
+    entity_id: &str,
+    resource: &str,
+    shard: u32,
+    rejected: Fast,
+    consume: &[(String, i64)],
+    now: i64,
+) -> Result<Lease> {
+    let (slow_shard, slow_count) = match rejected {
+        Fast::Failed {
+            reason: FailReason::Disabled,
+            ..
+        } => return Err(bucket_disabled(entity_id, resource)),
+        Fast::Failed {
+            image,
+            reason: FailReason::Boundary,
+        } => (image.shard, Some(image.shard_count)),
+        Fast::Failed {
+            image,
+            reason: reason @ (FailReason::Wcu | FailReason::Both),
+        } => {
+            if reason == FailReason::Both
+                && let Some(statuses) = projected_shortage(&image, consume, now)
+            {
+                return Err(rate_limited(statuses));
+            }
+            shard_after_wcu(repo, entity_id, resource, &image, now).await?
+        }
+        Fast::Failed { image, .. } => {
+            if let Some(statuses) = projected_shortage(&image, consume, now) {
+                return match retry_other_shards(repo, entity_id, resource, &image, consume, now).await? {
+                    Some(lease) => Ok(lease),
+                    None => Err(rate_limited(statuses)),
+                };
+            }
+            (image.shard, Some(image.shard_count))
+        }
+        Fast::Missing | Fast::Contended => (shard, None),
+        Fast::Admitted(_) => unreachable!("an admitted write never falls back"),
+    };
+    slow_acquire(repo, entity_id, resource, consume, slow_shard, slow_count, true).await
+}
+
+/// The declared limits projected from a failure image to now, when refill would still
+/// leave one of them short.
+fn projected_shortage(image: &BucketItem, consume: &[(String, i64)], now: i64) -> Option<Vec<LimitStatus>> {
+    fast::project(image, consume, now).filter(|statuses| statuses.iter().any(|s| s.exceeded))
+}
+
+/// [`Error::ResourceDisabled`] for a bucket stamped `disabled`.
+fn bucket_disabled(entity_id: &str, resource: &str) -> Error {
+    Error::ResourceDisabled {
+        entity_id: entity_id.to_string(),
+        resource: resource.to_string(),
+        level: "bucket".into(),
+    }
+}
+
+/// Up to two other random shards when one shard of a sharded, non-cascading bucket is
+/// short (`None` when none admits, or the bucket is not such a bucket).
 async fn retry_other_shards(
     repo: &Arc<RepoInner>,
     entity_id: &str,
@@ -350,6 +443,9 @@ async fn retry_other_shards(
     consume: &[(String, i64)],
     now: i64,
 ) -> Result<Option<Lease>> {
+    if failed.shard_count <= 1 || failed.cascade {
+        return Ok(None);
+    }
     let mut untried: Vec<u32> = (0..failed.shard_count).filter(|s| *s != failed.shard).collect();
     for _ in 0..MAX_SHARD_RETRIES {
         if untried.is_empty() {
@@ -421,8 +517,7 @@ async fn shard_after_wcu(
             }
             new
         }
-        WriteOutcome::ConditionFailed(Some(winner)) => crate::schema::attrs::get_n(&winner, "shard_count")
-            .map_or(old, |c| (c.clamp(1, i64::from(MAX_SHARD_COUNT)) as u32).max(old)),
+        WriteOutcome::ConditionFailed(Some(winner)) => stored_shard_count(&winner).map_or(old, |c| c.max(old)),
         _ => old,
     };
     if let Ok(mut hints) = repo.hints.lock()
@@ -448,8 +543,7 @@ async fn parent_only(
     shard: Option<u32>,
     child_entries: Vec<LeaseEntry>,
 ) -> Result<Lease> {
-    let (pcount, _, _) = hint(repo, parent, resource);
-    let shard = shard.unwrap_or_else(|| draw_shard(pcount));
+    let shard = shard.unwrap_or_else(|| hinted_shard(repo, parent, resource));
     match slow_acquire(repo, parent, resource, consume, shard, None, false).await {
         Ok(mut lease) => {
             let mut entries = child_entries;
@@ -592,8 +686,8 @@ async fn slow_acquire(
                 .as_ref()
                 .and_then(|m| m.parent_id.clone())
                 .unwrap_or_default();
-            let (pcount, _, _) = hint(repo, &parent, resource);
-            reads.push(read_owner(repo, &parent, resource, draw_shard(pcount), None, false).await?);
+            let parent_shard = hinted_shard(repo, &parent, resource);
+            reads.push(read_owner(repo, &parent, resource, parent_shard, None, false).await?);
         }
         let known: Vec<&str> = reads
             .iter()
@@ -711,34 +805,7 @@ async fn retry_path(
         }
         TxOutcome::Contended => Err(contended(statuses)),
         TxOutcome::Canceled(reasons) => {
-            let mut out = Vec::new();
-            for (idx, p) in retried {
-                let image = reasons.get(idx).and_then(|(_, img)| img.clone());
-                let image = image.as_ref().map(BucketItem::decode_lenient).transpose()?;
-                for (name, milli) in &p.consumed {
-                    let requested = milli / 1000;
-                    let tk = image.as_ref().and_then(|b| b.limit(name)).map_or(0, |l| l.tk);
-                    let s = statuses
-                        .iter()
-                        .find(|s| s.entity_id == p.entity_id && &s.limit_name == name);
-                    let (ra, rp) = image
-                        .as_ref()
-                        .and_then(|b| b.limit(name).map(|l| shard_params(l, b.shard_count)))
-                        .map_or((1000, 1000), |sp| (sp.retry_ra, sp.rp));
-                    out.push(LimitStatus {
-                        entity_id: p.entity_id.clone(),
-                        resource: resource.to_string(),
-                        limit_name: name.clone(),
-                        capacity: s.map_or(0, |s| s.capacity),
-                        refill_amount: s.map_or(0, |s| s.refill_amount),
-                        refill_period_seconds: s.map_or(1, |s| s.refill_period_seconds),
-                        available: whole_tokens(tk),
-                        requested,
-                        exceeded: tk < *milli,
-                        retry_after_seconds: retry_after_seconds(milli - tk, ra, rp),
-                    });
-                }
-            }
+            let out = retried_statuses(resource, &retried, &reasons, statuses)?;
             if out.iter().any(|s| s.exceeded) {
                 Err(rate_limited(out))
             } else {
@@ -746,4 +813,43 @@ async fn retry_path(
             }
         }
     }
+}
+
+/// The statuses of a lost consumption-only retry, from the failure images of the
+/// retried writes (`retried` holds each one's index in the transaction).
+fn retried_statuses(
+    resource: &str,
+    retried: &[(usize, &OwnerPlan)],
+    reasons: &[(String, Option<Item>)],
+    statuses: &[LimitStatus],
+) -> Result<Vec<LimitStatus>> {
+    let mut out = Vec::new();
+    for (idx, p) in retried {
+        let image = reasons.get(*idx).and_then(|(_, img)| img.clone());
+        let image = image.as_ref().map(BucketItem::decode_lenient).transpose()?;
+        for (name, milli) in &p.consumed {
+            let requested = milli / 1000;
+            let balance_milli = image.as_ref().and_then(|b| b.limit(name)).map_or(0, |l| l.tokens_milli);
+            let s = statuses
+                .iter()
+                .find(|s| s.entity_id == p.entity_id && &s.limit_name == name);
+            let (refill_amount_milli, refill_period_ms) = image
+                .as_ref()
+                .and_then(|b| b.limit(name).map(|l| shard_params(l, b.shard_count)))
+                .map_or((1000, 1000), |sp| (sp.retry_refill_amount_milli, sp.refill_period_ms));
+            out.push(LimitStatus {
+                entity_id: p.entity_id.clone(),
+                resource: resource.to_string(),
+                limit_name: name.clone(),
+                capacity: s.map_or(0, |s| s.capacity),
+                refill_amount: s.map_or(0, |s| s.refill_amount),
+                refill_period_seconds: s.map_or(1, |s| s.refill_period_seconds),
+                available: whole_tokens(balance_milli),
+                requested,
+                exceeded: balance_milli < *milli,
+                retry_after_seconds: retry_after_seconds(milli - balance_milli, refill_amount_milli, refill_period_ms),
+            });
+        }
+    }
+    Ok(out)
 }

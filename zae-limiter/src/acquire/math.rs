@@ -7,55 +7,70 @@ use crate::schema::bucket::{BucketLimit, WCU_LIMIT_NAME};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ShardParams {
     /// Per-shard ceiling (millitokens).
-    pub cap: i64,
+    pub capacity_milli: i64,
     /// Per-shard refill amount (millitokens).
-    pub ra: i64,
+    pub refill_amount_milli: i64,
     /// Refill period (ms).
-    pub rp: i64,
+    pub refill_period_ms: i64,
     /// Refill amount used for waits: the share, or the undivided amount when the share
     /// floors to zero.
-    pub retry_ra: i64,
+    pub retry_refill_amount_milli: i64,
 }
 
 /// Per-shard parameters: capacity and refill amount divided by `shard_count`
 /// (floor), the period undivided; `wcu` is never divided.
 pub(crate) fn shard_params(limit: &BucketLimit, shard_count: u32) -> ShardParams {
-    let div = if limit.name == WCU_LIMIT_NAME {
+    let divisor = if limit.name == WCU_LIMIT_NAME {
         1
     } else {
         i64::from(shard_count.max(1))
     };
-    let ra = limit.ra / div;
+    let refill_amount_milli = limit.refill_amount_milli / divisor;
     ShardParams {
-        cap: limit.cp / div,
-        ra,
-        rp: limit.rp,
-        retry_ra: if ra == 0 { limit.ra } else { ra },
+        capacity_milli: limit.capacity_milli / divisor,
+        refill_amount_milli,
+        refill_period_ms: limit.refill_period_ms,
+        retry_refill_amount_milli: if refill_amount_milli == 0 {
+            limit.refill_amount_milli
+        } else {
+            refill_amount_milli
+        },
     }
 }
 
-/// `refill_bucket`: returns `(tokens, rf)` after lazily refilling from `rf` to `now`,
-/// with drift compensation. Always clamps to the ceiling; debt is kept.
-pub(crate) fn refill(tk: i64, rf: i64, now: i64, cap: i64, ra: i64, rp: i64) -> (i64, i64) {
-    let elapsed = now - rf;
-    if elapsed <= 0 || rp <= 0 {
-        return (cap.min(tk), rf);
+/// `refill_bucket`: returns `(tokens_milli, last_refill_ms)` after lazily refilling from
+/// `last_refill_ms` to `now_ms` at `params`, with drift compensation. Always clamps to
+/// the ceiling; debt is kept.
+pub(crate) fn refill(tokens_milli: i64, last_refill_ms: i64, now_ms: i64, params: &ShardParams) -> (i64, i64) {
+    let ShardParams {
+        capacity_milli,
+        refill_amount_milli,
+        refill_period_ms,
+        ..
+    } = *params;
+    let elapsed_ms = now_ms - last_refill_ms;
+    if elapsed_ms <= 0 || refill_period_ms <= 0 {
+        return (capacity_milli.min(tokens_milli), last_refill_ms);
     }
-    let add = (i128::from(elapsed) * i128::from(ra) / i128::from(rp)) as i64;
-    if add == 0 {
-        return (cap.min(tk), rf);
+    let added_milli = (i128::from(elapsed_ms) * i128::from(refill_amount_milli) / i128::from(refill_period_ms)) as i64;
+    if added_milli == 0 {
+        return (capacity_milli.min(tokens_milli), last_refill_ms);
     }
-    let used = (i128::from(add) * i128::from(rp) / i128::from(ra)) as i64;
-    (cap.min(tk.saturating_add(add)), rf + used)
+    let used_ms = (i128::from(added_milli) * i128::from(refill_period_ms) / i128::from(refill_amount_milli)) as i64;
+    (
+        capacity_milli.min(tokens_milli.saturating_add(added_milli)),
+        last_refill_ms + used_ms,
+    )
 }
 
-/// Seconds until a deficit of `deficit` millitokens clears at `ra` per `rp`:
-/// `(deficit × rp // ra + 1) / 1000`.
-pub(crate) fn retry_after_seconds(deficit: i64, ra: i64, rp: i64) -> f64 {
-    if deficit <= 0 || ra <= 0 {
+/// Seconds until a deficit of `deficit_milli` millitokens clears at
+/// `refill_amount_milli` per `refill_period_ms`:
+/// `(deficit × period // amount + 1) / 1000`.
+pub(crate) fn retry_after_seconds(deficit_milli: i64, refill_amount_milli: i64, refill_period_ms: i64) -> f64 {
+    if deficit_milli <= 0 || refill_amount_milli <= 0 {
         return 0.0;
     }
-    let ms = (i128::from(deficit) * i128::from(rp) / i128::from(ra)) as i64;
+    let ms = (i128::from(deficit_milli) * i128::from(refill_period_ms) / i128::from(refill_amount_milli)) as i64;
     (ms + 1) as f64 / 1000.0
 }
 
@@ -71,8 +86,8 @@ pub(crate) struct Check {
     pub ok: bool,
     /// Balance after refill (before consuming).
     pub tokens: i64,
-    /// `rf` after refill.
-    pub rf: i64,
+    /// Refill timestamp (`rf`, epoch ms) after refill.
+    pub last_refill_ms: i64,
     /// Whole tokens available (floor).
     pub available: i64,
     /// Wait when not ok.
@@ -80,20 +95,20 @@ pub(crate) struct Check {
 }
 
 /// `try_consume`: refill, then admit iff the balance covers `requested` tokens.
-pub(crate) fn check(limit: &BucketLimit, rf: i64, shard_count: u32, requested: i64, now: i64) -> Check {
+pub(crate) fn check(limit: &BucketLimit, last_refill_ms: i64, shard_count: u32, requested: i64, now: i64) -> Check {
     let p = shard_params(limit, shard_count);
-    let (tokens, new_rf) = refill(limit.tk, rf, now, p.cap, p.ra, p.rp);
+    let (tokens, new_last_refill_ms) = refill(limit.tokens_milli, last_refill_ms, now, &p);
     let need = requested * 1000;
     let ok = tokens >= need;
     Check {
         ok,
         tokens,
-        rf: new_rf,
+        last_refill_ms: new_last_refill_ms,
         available: whole_tokens(tokens),
         retry_after: if ok {
             0.0
         } else {
-            retry_after_seconds(need - tokens, p.retry_ra, p.rp)
+            retry_after_seconds(need - tokens, p.retry_refill_amount_milli, p.refill_period_ms)
         },
     }
 }
@@ -106,8 +121,11 @@ pub(crate) fn ttl_seconds<'a>(limits: impl IntoIterator<Item = &'a BucketLimit>,
     }
     let max = limits
         .into_iter()
-        .filter(|l| l.ra > 0)
-        .map(|l| (l.cp as f64 / l.ra as f64) * (l.rp as f64 / 1000.0))
+        .filter(|l| l.refill_amount_milli > 0)
+        .map(|l| {
+            let periods_to_fill = l.capacity_milli as f64 / l.refill_amount_milli as f64;
+            periods_to_fill * (l.refill_period_ms as f64 / 1000.0)
+        })
         .fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.max(v))))?;
     Some((max * multiplier as f64) as i64)
 }
@@ -116,29 +134,42 @@ pub(crate) fn ttl_seconds<'a>(limits: impl IntoIterator<Item = &'a BucketLimit>,
 mod tests {
     use super::*;
 
-    fn rpm(tk: i64, cp: i64) -> BucketLimit {
+    fn rpm(tokens_milli: i64, capacity: i64) -> BucketLimit {
         BucketLimit {
             name: "rpm".into(),
-            tk,
-            cp: cp * 1000,
-            ra: cp * 1000,
-            rp: 60_000,
-            tc: 0,
+            tokens_milli,
+            capacity_milli: capacity * 1000,
+            refill_amount_milli: capacity * 1000,
+            refill_period_ms: 60_000,
+            total_consumed_milli: 0,
+        }
+    }
+
+    fn params(capacity_milli: i64, refill_amount_milli: i64, refill_period_ms: i64) -> ShardParams {
+        ShardParams {
+            capacity_milli,
+            refill_amount_milli,
+            refill_period_ms,
+            retry_refill_amount_milli: refill_amount_milli,
         }
     }
 
     #[test]
     fn refill_compensates_drift_and_keeps_debt() {
         // 100/min: 1207 ms → 2011 milli, rf advances by the time actually used.
-        assert_eq!(refill(0, 0, 1207, 100_000, 100_000, 60_000), (2011, 1206));
-        assert_eq!(refill(-5000, 0, 0, 100_000, 100_000, 60_000), (-5000, 0));
+        assert_eq!(refill(0, 0, 1207, &params(100_000, 100_000, 60_000)), (2011, 1206));
+        assert_eq!(refill(-5000, 0, 0, &params(100_000, 100_000, 60_000)), (-5000, 0));
         assert_eq!(
-            refill(200_000, 0, 0, 100_000, 100_000, 60_000),
+            refill(200_000, 0, 0, &params(100_000, 100_000, 60_000)),
             (100_000, 0),
             "clamped to the ceiling"
         );
-        assert_eq!(refill(0, 10, 5, 100_000, 100_000, 60_000), (0, 10), "clock behind rf");
-        assert_eq!(refill(0, 0, 0, 1, 0, 1000), (0, 0));
+        assert_eq!(
+            refill(0, 10, 5, &params(100_000, 100_000, 60_000)),
+            (0, 10),
+            "clock behind rf"
+        );
+        assert_eq!(refill(0, 0, 0, &params(1, 0, 1000)), (0, 0));
     }
 
     #[test]
@@ -152,19 +183,25 @@ mod tests {
     #[test]
     fn shards_divide_capacity_but_not_wcu() {
         let p = shard_params(&rpm(0, 100), 2);
-        assert_eq!((p.cap, p.ra, p.rp), (50_000, 50_000, 60_000));
-        let wcu = BucketLimit::fresh_wcu();
-        assert_eq!(shard_params(&wcu, 8).cap, 1_000_000);
+        assert_eq!(
+            (p.capacity_milli, p.refill_amount_milli, p.refill_period_ms),
+            (50_000, 50_000, 60_000)
+        );
+        let write_capacity = BucketLimit::fresh_wcu();
+        assert_eq!(shard_params(&write_capacity, 8).capacity_milli, 1_000_000);
         let tiny = BucketLimit {
             name: "x".into(),
-            tk: 0,
-            cp: 1000,
-            ra: 10,
-            rp: 1000,
-            tc: 0,
+            tokens_milli: 0,
+            capacity_milli: 1000,
+            refill_amount_milli: 10,
+            refill_period_ms: 1000,
+            total_consumed_milli: 0,
         };
         let p = shard_params(&tiny, 32);
-        assert_eq!((p.cap, p.ra, p.retry_ra), (31, 0, 10));
+        assert_eq!(
+            (p.capacity_milli, p.refill_amount_milli, p.retry_refill_amount_milli),
+            (31, 0, 10)
+        );
     }
 
     #[test]
@@ -183,11 +220,11 @@ mod tests {
         assert_eq!(ttl_seconds([&rpm(0, 100)], 7), Some(420));
         let slow = BucketLimit {
             name: "tpd".into(),
-            tk: 0,
-            cp: 10_000,
-            ra: 5_000,
-            rp: 86_400_000,
-            tc: 0,
+            tokens_milli: 0,
+            capacity_milli: 10_000,
+            refill_amount_milli: 5_000,
+            refill_period_ms: 86_400_000,
+            total_consumed_milli: 0,
         };
         assert_eq!(ttl_seconds([&rpm(0, 100), &slow], 7), Some(2 * 86_400 * 7));
         assert_eq!(ttl_seconds([&rpm(0, 100)], 0), None);

@@ -40,17 +40,6 @@ pub(crate) struct OwnerPlan {
     pub shard_count: u32,
 }
 
-fn bucket_limit(limit: &Limit, tk: i64, tc: i64) -> BucketLimit {
-    BucketLimit {
-        name: limit.name().to_string(),
-        tk,
-        cp: limit.capacity_milli(),
-        ra: limit.refill_amount_milli(),
-        rp: limit.refill_period_ms(),
-        tc,
-    }
-}
-
 /// The status zae-limiter reports for a declared limit: the configured limit narrowed to
 /// one shard.
 pub(crate) fn status(
@@ -63,9 +52,12 @@ pub(crate) fn status(
 ) -> LimitStatus {
     let sc = i64::from(shard_count.max(1));
     let (capacity, refill_amount) = if sc <= 1 {
-        (limit.cp / 1000, limit.ra / 1000)
+        (limit.capacity_milli / 1000, limit.refill_amount_milli / 1000)
     } else {
-        (((limit.cp / sc) / 1000).max(1), ((limit.ra / sc) / 1000).max(1))
+        (
+            ((limit.capacity_milli / sc) / 1000).max(1),
+            ((limit.refill_amount_milli / sc) / 1000).max(1),
+        )
     };
     LimitStatus {
         entity_id: entity_id.to_string(),
@@ -73,7 +65,7 @@ pub(crate) fn status(
         limit_name: limit.name.clone(),
         capacity,
         refill_amount,
-        refill_period_seconds: (limit.rp / 1000).max(1),
+        refill_period_seconds: (limit.refill_period_ms / 1000).max(1),
         available: c.available,
         requested,
         exceeded: !c.ok,
@@ -90,176 +82,268 @@ pub(crate) fn plan(
     now: i64,
     ttl_multiplier: i64,
 ) -> OwnerPlan {
-    let amount_of = |name: &str| consume.iter().find(|(n, _)| n == name).map(|(_, a)| *a);
-    let custom = read.config.source.is_custom();
-    let mut statuses = Vec::new();
-    let mut entries = Vec::new();
-    let mut consumed = Vec::new();
-    let key = BucketItem::key(ns, &read.entity_id, resource, read.shard);
+    let planner = Planner {
+        ns,
+        resource,
+        read,
+        consume,
+        now,
+        ttl_multiplier,
+    };
     match &read.bucket {
-        None => {
-            let count = read.shard_count.max(1);
-            let mut limits = Vec::new();
-            for limit in &read.config.limits {
-                let mut bl = bucket_limit(limit, 0, 0);
-                bl.tk = shard_params(&bl, count).cap;
-                if let Some(amount) = amount_of(limit.name()) {
-                    let c = check(&bl, now, count, amount, now);
-                    statuses.push(status(&read.entity_id, resource, &bl, count, amount, &c));
-                    if c.ok {
-                        bl.tk = c.tokens - amount * 1000;
-                        bl.tc = amount * 1000;
-                        consumed.push((bl.name.clone(), amount * 1000));
-                        entries.push(LeaseEntry {
-                            entity_id: read.entity_id.clone(),
-                            resource: resource.to_string(),
-                            shard: read.shard,
-                            name: bl.name.clone(),
-                            consumed: amount,
-                            capacity_milli: bl.cp,
-                            ceiling_milli: shard_params(&bl, count).cap,
-                            pin: CreditPin {
-                                shard_count: count,
-                                vu: None,
-                            },
-                        });
-                    }
-                }
-                limits.push(bl);
-            }
-            let ttl = if custom {
-                None
-            } else {
-                ttl_seconds(limits.iter(), ttl_multiplier).map(|s| now.div_euclid(1000) + s)
-            };
-            let bucket = BucketItem {
-                entity_id: read.entity_id.clone(),
-                resource: resource.to_string(),
-                shard: read.shard,
-                rf: now,
-                shard_count: count,
-                cascade: read.cascade,
-                parent_id: read.meta.as_ref().and_then(|m| m.parent_id.clone()),
-                pgen: read.meta.as_ref().map(|m| m.pgen),
-                pinc: read.meta.as_ref().map(|m| m.incarnation.clone()),
-                ttl,
-                vu: None,
-                disabled: false,
-                limits,
-                wcu: BucketLimit::fresh_wcu(),
-            };
-            OwnerPlan {
-                entity_id: read.entity_id.clone(),
-                shard: read.shard,
-                creates: true,
-                write: requests::create(ns, &bucket),
-                check: Some(requests::owner_check(ns, &read.entity_id, read.meta.as_ref())),
-                statuses,
-                entries,
-                consumed,
-                shard_count: count,
-            }
+        None => planner.plan_create(),
+        Some(bucket) => planner.plan_normal(bucket),
+    }
+}
+
+/// What one owner's plan admits, collected limit by limit.
+#[derive(Debug, Default)]
+struct Admission {
+    statuses: Vec<LimitStatus>,
+    entries: Vec<LeaseEntry>,
+    consumed: Vec<(String, i64)>,
+}
+
+/// How the normal write lands one configured limit.
+enum LimitUpdate {
+    /// The limit is on the item: `ADD` its refill and consumption.
+    Line(NormalLine),
+    /// The limit is missing from the item: `SET` it in full.
+    Seed(Seed),
+}
+
+/// The inputs of one owner's plan.
+struct Planner<'a> {
+    ns: &'a str,
+    resource: &'a str,
+    read: &'a OwnerRead,
+    consume: &'a [(String, i64)],
+    now: i64,
+    ttl_multiplier: i64,
+}
+
+impl Planner<'_> {
+    /// The create path: a new bucket item with every configured limit at its per-shard
+    /// ceiling less what this acquire takes, `Put` with an owner `ConditionCheck`.
+    fn plan_create(&self) -> OwnerPlan {
+        let shard_count = self.read.shard_count.max(1);
+        let mut admission = Admission::default();
+        let limits = self
+            .read
+            .config
+            .limits
+            .iter()
+            .map(|limit| self.created_limit(limit, shard_count, &mut admission))
+            .collect();
+        let bucket = self.new_bucket(shard_count, limits);
+        let owner_check = requests::owner_check(self.ns, &self.read.entity_id, self.read.meta.as_ref());
+        let write = requests::create(self.ns, &bucket);
+        self.owner_plan(true, write, Some(owner_check), admission, shard_count)
+    }
+
+    /// One limit of a bucket being created: full, then debited when the acquire declares
+    /// it and it admits.
+    fn created_limit(&self, limit: &Limit, shard_count: u32, admission: &mut Admission) -> BucketLimit {
+        let mut created = full_limit(limit, shard_count);
+        let Some(requested) = self.requested(limit.name()) else {
+            return created;
+        };
+        let c = check(&created, self.now, shard_count, requested, self.now);
+        let taken = self.admit(&created, shard_count, requested, &c, admission);
+        if c.ok {
+            created.tokens_milli = c.tokens - taken;
+            created.total_consumed_milli = taken;
         }
-        Some(bucket) => {
-            let count = bucket.shard_count.max(1);
-            let mut lines = Vec::new();
-            let mut seeds = Vec::new();
-            let mut ttl_limits = Vec::new();
-            for limit in &read.config.limits {
-                let amount = amount_of(limit.name());
-                ttl_limits.push(bucket_limit(limit, 0, 0));
-                let (bl, rf, seed) = match bucket.limit(limit.name()) {
-                    Some(bl) => (bl.clone(), bucket.rf, false),
-                    None => {
-                        let mut fresh = bucket_limit(limit, 0, 0);
-                        fresh.tk = shard_params(&fresh, count).cap;
-                        (fresh, now, true)
-                    }
-                };
-                let c = check(&bl, rf, count, amount.unwrap_or(0), now);
-                let taken = match amount {
-                    Some(a) => {
-                        statuses.push(status(&read.entity_id, resource, &bl, count, a, &c));
-                        if c.ok { a * 1000 } else { 0 }
-                    }
-                    None => 0,
-                };
-                if let Some(a) = amount.filter(|_| c.ok) {
-                    consumed.push((bl.name.clone(), taken));
-                    entries.push(LeaseEntry {
-                        entity_id: read.entity_id.clone(),
-                        resource: resource.to_string(),
-                        shard: read.shard,
-                        name: bl.name.clone(),
-                        consumed: a,
-                        capacity_milli: bl.cp,
-                        ceiling_milli: shard_params(&bl, count).cap,
-                        pin: CreditPin {
-                            shard_count: count,
-                            vu: None,
-                        },
-                    });
-                }
-                if seed {
-                    let mut landed = bl.clone();
-                    landed.tk = c.tokens - taken;
-                    landed.tc = taken;
-                    seeds.push(Seed { limit: landed });
-                } else {
-                    lines.push(NormalLine {
-                        name: bl.name.clone(),
-                        consumed: taken,
-                        refill: c.tokens - bl.tk,
-                        read_tk: bl.tk,
-                    });
-                }
-            }
-            let wcu = check(&bucket.wcu, bucket.rf, count, 0, now);
-            lines.push(NormalLine {
-                name: bucket.wcu.name.clone(),
-                consumed: 0,
-                refill: wcu.tokens - bucket.wcu.tk,
-                read_tk: bucket.wcu.tk,
-            });
-            ttl_limits.push(BucketLimit::fresh_wcu());
-            let ttl = if custom {
-                TtlAction::Remove
-            } else {
-                match ttl_seconds(ttl_limits.iter(), ttl_multiplier) {
-                    Some(s) => TtlAction::Set(now.div_euclid(1000) + s),
-                    None => TtlAction::Remove,
-                }
-            };
-            let owner = read.meta.as_ref().map(|m| OwnerStamp {
-                cascade: read.cascade,
-                parent_id: m.parent_id.clone(),
-                pgen: m.pgen,
-                pinc: m.incarnation.clone(),
-            });
-            let spec = requests::normal(&NormalWrite {
-                key,
-                lines,
-                seeds,
-                expected_rf: bucket.rf,
-                written_rf: now.max(bucket.rf),
-                now_ms: now,
-                ttl,
-                read_vu: bucket.vu,
-                owner,
-            });
-            OwnerPlan {
-                entity_id: read.entity_id.clone(),
-                shard: read.shard,
-                creates: false,
-                write: Write::Update(spec),
-                check: None,
-                statuses,
-                entries,
-                consumed,
-                shard_count: count,
-            }
+        created
+    }
+
+    /// The bucket item the create path writes, stamped with the owner's META as read.
+    fn new_bucket(&self, shard_count: u32, limits: Vec<BucketLimit>) -> BucketItem {
+        let meta = self.read.meta.as_ref();
+        BucketItem {
+            entity_id: self.read.entity_id.clone(),
+            resource: self.resource.to_string(),
+            shard: self.read.shard,
+            last_refill_ms: self.now,
+            shard_count,
+            cascade: self.read.cascade,
+            parent_id: meta.and_then(|m| m.parent_id.clone()),
+            parent_generation: meta.map(|m| m.parent_generation),
+            owner_incarnation: meta.map(|m| m.incarnation.clone()),
+            ttl: self.expiry(limits.iter()),
+            valid_until_ms: None,
+            disabled: false,
+            limits,
+            write_capacity_limit: BucketLimit::fresh_wcu(),
         }
     }
+
+    /// The normal path: refill every limit on the item to now, debit the declared ones
+    /// and seed missing ones, all under the `rf` lock.
+    fn plan_normal(&self, bucket: &BucketItem) -> OwnerPlan {
+        let shard_count = bucket.shard_count.max(1);
+        let mut admission = Admission::default();
+        let mut lines = Vec::new();
+        let mut seeds = Vec::new();
+        for limit in &self.read.config.limits {
+            match self.updated_limit(bucket, limit, shard_count, &mut admission) {
+                LimitUpdate::Line(line) => lines.push(line),
+                LimitUpdate::Seed(seed) => seeds.push(seed),
+            }
+        }
+        lines.push(self.wcu_refill(bucket, shard_count));
+        let spec = requests::normal(&NormalWrite {
+            key: BucketItem::key(self.ns, &self.read.entity_id, self.resource, self.read.shard),
+            lines,
+            seeds,
+            expected_last_refill_ms: bucket.last_refill_ms,
+            new_last_refill_ms: self.now.max(bucket.last_refill_ms),
+            now_ms: self.now,
+            ttl: self.normal_ttl(),
+            read_valid_until_ms: bucket.valid_until_ms,
+            owner: self.owner_stamp(),
+        });
+        self.owner_plan(false, Write::Update(spec), None, admission, shard_count)
+    }
+
+    /// Refills one configured limit of an existing item (a missing one starts full at
+    /// now) and debits it when declared and admitted.
+    fn updated_limit(
+        &self,
+        bucket: &BucketItem,
+        limit: &Limit,
+        shard_count: u32,
+        admission: &mut Admission,
+    ) -> LimitUpdate {
+        let requested = self.requested(limit.name());
+        let (current, last_refill_ms, missing) = match bucket.limit(limit.name()) {
+            Some(stored) => (stored.clone(), bucket.last_refill_ms, false),
+            None => (full_limit(limit, shard_count), self.now, true),
+        };
+        let c = check(&current, last_refill_ms, shard_count, requested.unwrap_or(0), self.now);
+        let taken = requested.map_or(0, |r| self.admit(&current, shard_count, r, &c, admission));
+        if missing {
+            let mut landed = current;
+            landed.tokens_milli = c.tokens - taken;
+            landed.total_consumed_milli = taken;
+            return LimitUpdate::Seed(Seed { limit: landed });
+        }
+        LimitUpdate::Line(NormalLine {
+            name: current.name.clone(),
+            consumed: taken,
+            refill: c.tokens - current.tokens_milli,
+            read_tokens_milli: current.tokens_milli,
+        })
+    }
+
+    /// The `wcu` line of a normal write: refill only.
+    fn wcu_refill(&self, bucket: &BucketItem, shard_count: u32) -> NormalLine {
+        let write_capacity = &bucket.write_capacity_limit;
+        let c = check(write_capacity, bucket.last_refill_ms, shard_count, 0, self.now);
+        NormalLine {
+            name: write_capacity.name.clone(),
+            consumed: 0,
+            refill: c.tokens - write_capacity.tokens_milli,
+            read_tokens_milli: write_capacity.tokens_milli,
+        }
+    }
+
+    /// The TTL a normal write sets (from the configured limits and `wcu`) or removes.
+    fn normal_ttl(&self) -> TtlAction {
+        let configured: Vec<BucketLimit> = self.read.config.limits.iter().map(BucketLimit::empty).collect();
+        let write_capacity = BucketLimit::fresh_wcu();
+        match self.expiry(configured.iter().chain([&write_capacity])) {
+            Some(at) => TtlAction::Set(at),
+            None => TtlAction::Remove,
+        }
+    }
+
+    /// Bucket expiry (epoch seconds) from `limits`; none for entity-level limits.
+    fn expiry<'a>(&self, limits: impl IntoIterator<Item = &'a BucketLimit>) -> Option<i64> {
+        if self.read.config.source.is_custom() {
+            return None;
+        }
+        ttl_seconds(limits, self.ttl_multiplier).map(|s| self.now.div_euclid(1000) + s)
+    }
+
+    /// The owner stamp a normal write re-sets from the META it read.
+    fn owner_stamp(&self) -> Option<OwnerStamp> {
+        self.read.meta.as_ref().map(|m| OwnerStamp {
+            cascade: self.read.cascade,
+            parent_id: m.parent_id.clone(),
+            parent_generation: m.parent_generation,
+            incarnation: m.incarnation.clone(),
+        })
+    }
+
+    /// Tokens the acquire declares for limit `name`.
+    fn requested(&self, name: &str) -> Option<i64> {
+        self.consume.iter().find(|(n, _)| n == name).map(|(_, a)| *a)
+    }
+
+    /// Records the status of `requested` tokens against `limit` and, when `c` admits,
+    /// the lease entry; returns the millitokens taken (0 when rejected).
+    fn admit(
+        &self,
+        limit: &BucketLimit,
+        shard_count: u32,
+        requested: i64,
+        c: &math::Check,
+        admission: &mut Admission,
+    ) -> i64 {
+        let entity_id = &self.read.entity_id;
+        admission
+            .statuses
+            .push(status(entity_id, self.resource, limit, shard_count, requested, c));
+        if !c.ok {
+            return 0;
+        }
+        let taken = requested * 1000;
+        admission.consumed.push((limit.name.clone(), taken));
+        admission.entries.push(LeaseEntry {
+            entity_id: entity_id.clone(),
+            resource: self.resource.to_string(),
+            shard: self.read.shard,
+            name: limit.name.clone(),
+            consumed: requested,
+            capacity_milli: limit.capacity_milli,
+            ceiling_milli: shard_params(limit, shard_count).capacity_milli,
+            pin: CreditPin {
+                shard_count,
+                valid_until_ms: None,
+            },
+        });
+        taken
+    }
+
+    /// Assembles the plan.
+    fn owner_plan(
+        &self,
+        creates: bool,
+        write: Write,
+        check: Option<Write>,
+        admission: Admission,
+        shard_count: u32,
+    ) -> OwnerPlan {
+        OwnerPlan {
+            entity_id: self.read.entity_id.clone(),
+            shard: self.read.shard,
+            creates,
+            write,
+            check,
+            statuses: admission.statuses,
+            entries: admission.entries,
+            consumed: admission.consumed,
+            shard_count,
+        }
+    }
+}
+
+/// `limit` at its per-shard ceiling, nothing consumed.
+fn full_limit(limit: &Limit, shard_count: u32) -> BucketLimit {
+    let mut full = BucketLimit::empty(limit);
+    full.tokens_milli = shard_params(&full, shard_count).capacity_milli;
+    full
 }
 
 #[cfg(test)]
@@ -340,25 +424,25 @@ mod tests {
             entity_id: "user-2".into(),
             resource: "gpt-4".into(),
             shard: 0,
-            rf: 60_000,
+            last_refill_ms: 60_000,
             shard_count: 1,
             cascade: false,
             parent_id: None,
-            pgen: None,
-            pinc: None,
+            parent_generation: None,
+            owner_incarnation: None,
             ttl: None,
-            vu: Some(0),
+            valid_until_ms: Some(0),
             disabled: false,
             limits: vec![BucketLimit {
                 name: "rpm".into(),
-                tk: 0,
-                cp: 100_000,
-                ra: 100_000,
-                rp: 60_000,
-                tc: 100_000,
+                tokens_milli: 0,
+                capacity_milli: 100_000,
+                refill_amount_milli: 100_000,
+                refill_period_ms: 60_000,
+                total_consumed_milli: 100_000,
             }],
-            wcu: BucketLimit {
-                tk: 990_000,
+            write_capacity_limit: BucketLimit {
+                tokens_milli: 990_000,
                 ..BucketLimit::fresh_wcu()
             },
         };

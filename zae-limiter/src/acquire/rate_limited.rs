@@ -123,7 +123,8 @@ impl fmt::Display for RateLimited {
         if self.contended && self.violations().next().is_none() {
             return write!(
                 f,
-                "Rate limiter contended for {entity}/{resource}: concurrent transactions on the bucket. Retry after {:.1}s",
+                "Rate limiter contended for {entity}/{resource}: concurrent transactions on the bucket. \
+                 Retry after {:.1}s",
                 self.retry_after_seconds
             );
         }

@@ -11,7 +11,10 @@ use aws_sdk_dynamodb::types::{
 use crate::ddb::{built, non_empty};
 use crate::error::Result;
 use crate::schema::attrs::{self, Item, n, s};
-use crate::schema::bucket::{BucketItem, RF, VU, WCU_LIMIT_NAME, WCU_PER_WRITE_MILLI, bucket_attr};
+use crate::schema::bucket::{
+    BYPASS, BucketItem, BucketLimit, FIELD_CP, FIELD_GC, FIELD_RA, FIELD_RP, FIELD_RSA, FIELD_RSCHED, FIELD_SCHED,
+    FIELD_SOFT, FIELD_TC, FIELD_TK, RF, SHARD_COUNT, VU, WCU_LIMIT_NAME, WCU_PER_WRITE_MILLI, bucket_attr,
+};
 use crate::schema::entity::{EntityMeta, LEGACY_INCARNATION};
 
 /// One write: a full-item put, an update, or a condition check.
@@ -73,25 +76,26 @@ pub(crate) fn speculative(key: Item, consume: &[(String, i64)], now_ms: i64) -> 
     let mut cond = vec!["attribute_exists(PK)".to_string()];
     for (i, (name, amount)) in consume.iter().enumerate() {
         let milli = amount * 1000;
-        u.name(&format!("#c{i}"), bucket_attr(name, "tc"));
+        u.name(&format!("#c{i}"), bucket_attr(name, FIELD_TC));
         u.value(&format!(":p{i}"), n(milli));
         adds.push(format!("#c{i} :p{i}"));
-        u.name(&format!("#t{i}"), bucket_attr(name, "tk"));
+        u.name(&format!("#t{i}"), bucket_attr(name, FIELD_TK));
         u.value(&format!(":n{i}"), n(-milli));
         u.value(&format!(":h{i}"), n(milli));
         adds.push(format!("#t{i} :n{i}"));
-        u.name(&format!("#o{i}"), bucket_attr(name, "soft"));
-        u.name(&format!("#oc{i}"), bucket_attr(name, "cp"));
+        u.name(&format!("#o{i}"), bucket_attr(name, FIELD_SOFT));
+        u.name(&format!("#oc{i}"), bucket_attr(name, FIELD_CP));
         cond.push(format!(
-            "(#byp > :vu_now OR (#o{i} > :vu_now AND attribute_exists(#oc{i}) AND attribute_exists(#t{i})) OR #t{i} >= :h{i})"
+            "(#byp > :vu_now OR (#o{i} > :vu_now AND attribute_exists(#oc{i}) AND attribute_exists(#t{i})) \
+             OR #t{i} >= :h{i})"
         ));
         cond.push(format!("(attribute_not_exists(#o{i}) OR #o{i} > :vu_now)"));
     }
-    u.name("#byp", "bypass");
+    u.name("#byp", BYPASS);
     u.value(":vu_now", n(now_ms));
     cond.push("(attribute_not_exists(#byp) OR #byp > :vu_now)".into());
-    u.name("#wcu_tk", bucket_attr(WCU_LIMIT_NAME, "tk"));
-    u.name("#wcu_tc", bucket_attr(WCU_LIMIT_NAME, "tc"));
+    u.name("#wcu_tk", bucket_attr(WCU_LIMIT_NAME, FIELD_TK));
+    u.name("#wcu_tc", bucket_attr(WCU_LIMIT_NAME, FIELD_TC));
     u.value(":neg_wcu", n(-WCU_PER_WRITE_MILLI));
     u.value(":pos_wcu", n(WCU_PER_WRITE_MILLI));
     u.value(":thresh_wcu", n(WCU_PER_WRITE_MILLI));
@@ -133,9 +137,9 @@ pub(crate) fn owner_check(ns: &str, entity_id: &str, meta: Option<&EntityMeta>) 
         ("#opg".to_string(), attrs::PGEN.to_string()),
         ("#opi".to_string(), attrs::PINC.to_string()),
     ]);
-    let mut values = HashMap::from([(":opg".to_string(), n(meta.pgen))]);
+    let mut values = HashMap::from([(":opg".to_string(), n(meta.parent_generation))]);
     let mut parts = vec!["attribute_exists(PK)".to_string()];
-    parts.push(if meta.pgen == 0 {
+    parts.push(if meta.parent_generation == 0 {
         "(attribute_not_exists(#opg) OR #opg = :opg)".into()
     } else {
         "#opg = :opg".into()
@@ -165,15 +169,15 @@ pub(crate) struct NormalLine {
     pub consumed: i64,
     /// Millitokens refilled by this pass (new balance − read balance + consumed).
     pub refill: i64,
-    /// `tk` as read.
-    pub read_tk: i64,
+    /// Balance (`tk`, millitokens) as read.
+    pub read_tokens_milli: i64,
 }
 
 /// A limit missing from an existing item, written in full by the normal path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Seed {
     /// The limit as it should land (balance already net of this acquire).
-    pub limit: crate::schema::bucket::BucketLimit,
+    pub limit: BucketLimit,
 }
 
 /// TTL handling of a normal write.
@@ -190,8 +194,10 @@ pub(crate) enum TtlAction {
 pub(crate) struct OwnerStamp {
     pub cascade: bool,
     pub parent_id: Option<String>,
-    pub pgen: i64,
-    pub pinc: String,
+    /// Parent generation (`pgen`).
+    pub parent_generation: i64,
+    /// Owner incarnation (`pinc`).
+    pub incarnation: String,
 }
 
 /// Inputs of [`normal`].
@@ -200,12 +206,15 @@ pub(crate) struct NormalWrite {
     pub key: Item,
     pub lines: Vec<NormalLine>,
     pub seeds: Vec<Seed>,
-    pub expected_rf: i64,
-    pub written_rf: i64,
+    /// The refill timestamp (`rf`, epoch ms) read off the item: the optimistic lock.
+    pub expected_last_refill_ms: i64,
+    /// The refill timestamp this write sets.
+    pub new_last_refill_ms: i64,
     pub now_ms: i64,
     pub ttl: TtlAction,
-    /// The `vu` read off the item (`None` = absent); `vu` is always removed.
-    pub read_vu: Option<i64>,
+    /// The valid-until stamp (`vu`, epoch ms) read off the item (`None` = absent); `vu`
+    /// is always removed.
+    pub read_valid_until_ms: Option<i64>,
     pub owner: Option<OwnerStamp>,
 }
 
@@ -219,8 +228,8 @@ pub(crate) fn normal(w: &NormalWrite) -> UpdateSpec {
     let mut adds = Vec::new();
     let mut removes = Vec::new();
     u.name("#rf", RF);
-    u.value(":now", n(w.written_rf));
-    u.value(":expected_rf", n(w.expected_rf));
+    u.value(":now", n(w.new_last_refill_ms));
+    u.value(":expected_rf", n(w.expected_last_refill_ms));
     u.name("#ttl", attrs::TTL);
     match w.ttl {
         TtlAction::Set(ttl) => {
@@ -246,18 +255,18 @@ pub(crate) fn normal(w: &NormalWrite) -> UpdateSpec {
         }
         sets.push("#opg = :opg".into());
         u.name("#opg", attrs::PGEN);
-        u.value(":opg", n(owner.pgen));
+        u.value(":opg", n(owner.parent_generation));
         sets.push("#opi = :opi".into());
         u.name("#opi", attrs::PINC);
-        u.value(":opi", s(&owner.pinc));
+        u.value(":opi", s(&owner.incarnation));
         cond.push(
             "(attribute_not_exists(#opi) OR (#opi = :opi AND (attribute_not_exists(#opg) OR #opg <= :opg)))".into(),
         );
         u.old_on_failure = true;
     }
     for (i, line) in w.lines.iter().enumerate() {
-        u.name(&format!("#bt{i}"), bucket_attr(&line.name, "tk"));
-        u.name(&format!("#bc{i}"), bucket_attr(&line.name, "tc"));
+        u.name(&format!("#bt{i}"), bucket_attr(&line.name, FIELD_TK));
+        u.name(&format!("#bc{i}"), bucket_attr(&line.name, FIELD_TC));
         u.value(&format!(":bd{i}"), n(line.refill - line.consumed));
         u.value(&format!(":bcd{i}"), n(line.consumed));
         adds.push(format!("#bt{i} :bd{i}"));
@@ -266,22 +275,22 @@ pub(crate) fn normal(w: &NormalWrite) -> UpdateSpec {
         if floor > 0 {
             u.value(&format!(":bf{i}"), n(floor));
             u.value(":bnow", n(w.now_ms));
-            u.name(&format!("#bo{i}"), bucket_attr(&line.name, "soft"));
+            u.name(&format!("#bo{i}"), bucket_attr(&line.name, FIELD_SOFT));
             cond.push(format!("(#bo{i} > :bnow OR #bt{i} >= :bf{i})"));
         }
         if line.refill > 0 {
-            u.value(&format!(":bk{i}"), n(line.read_tk));
+            u.value(&format!(":bk{i}"), n(line.read_tokens_milli));
             cond.push(format!("#bt{i} <= :bk{i}"));
         }
     }
     for (j, seed) in w.seeds.iter().enumerate() {
         let l = &seed.limit;
         for (field, code, value) in [
-            ("tk", "t", l.tk),
-            ("cp", "p", l.cp),
-            ("ra", "a", l.ra),
-            ("rp", "d", l.rp),
-            ("tc", "c", l.tc),
+            (FIELD_TK, "t", l.tokens_milli),
+            (FIELD_CP, "p", l.capacity_milli),
+            (FIELD_RA, "a", l.refill_amount_milli),
+            (FIELD_RP, "d", l.refill_period_ms),
+            (FIELD_TC, "c", l.total_consumed_milli),
         ] {
             u.name(&format!("#s{code}{j}"), bucket_attr(&l.name, field));
             u.value(&format!(":s{code}{j}"), n(value));
@@ -291,10 +300,10 @@ pub(crate) fn normal(w: &NormalWrite) -> UpdateSpec {
             "(attribute_not_exists(#sp{j}) OR attribute_not_exists(#st{j}))"
         ));
     }
-    match w.read_vu {
+    match w.read_valid_until_ms {
         None => cond.push("attribute_not_exists(#vu)".into()),
-        Some(vu) => {
-            u.value(":evu", n(vu));
+        Some(valid_until_ms) => {
+            u.value(":evu", n(valid_until_ms));
             cond.push("#vu = :evu".into());
         }
     }
@@ -322,15 +331,15 @@ pub(crate) fn retry(key: Item, consumed: &[(String, i64)], now_ms: i64) -> Optio
         if *c <= 0 {
             continue;
         }
-        u.name(&format!("#bt{i}"), bucket_attr(name, "tk"));
-        u.name(&format!("#bc{i}"), bucket_attr(name, "tc"));
+        u.name(&format!("#bt{i}"), bucket_attr(name, FIELD_TK));
+        u.name(&format!("#bc{i}"), bucket_attr(name, FIELD_TC));
         u.value(&format!(":bd{i}"), n(-c));
         u.value(&format!(":bcd{i}"), n(*c));
         u.value(&format!(":bf{i}"), n(*c));
         adds.push(format!("#bt{i} :bd{i}"));
         adds.push(format!("#bc{i} :bcd{i}"));
-        u.name(&format!("#be{i}"), bucket_attr(name, "cp"));
-        u.name(&format!("#bo{i}"), bucket_attr(name, "soft"));
+        u.name(&format!("#be{i}"), bucket_attr(name, FIELD_CP));
+        u.name(&format!("#bo{i}"), bucket_attr(name, FIELD_SOFT));
         u.value(":bnow", n(now_ms));
         cond.push(format!(
             "(#bt{i} >= :bf{i} OR (#bo{i} > :bnow AND attribute_exists(#be{i}) AND attribute_exists(#bt{i})))"
@@ -357,7 +366,8 @@ pub(crate) struct CreditCeiling {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CreditPin {
     pub shard_count: u32,
-    pub vu: Option<i64>,
+    /// The item's valid-until stamp (`vu`, epoch ms) when it was read.
+    pub valid_until_ms: Option<i64>,
 }
 
 /// An adjustment (ADR-115 path 4): per limit `ADD tk −delta, tc +delta` under
@@ -383,10 +393,10 @@ pub(crate) fn adjust(
         if *delta == 0 {
             continue;
         }
-        u.name(&format!("#bt{i}"), bucket_attr(name, "tk"));
+        u.name(&format!("#bt{i}"), bucket_attr(name, FIELD_TK));
         u.value(&format!(":bd{i}"), n(-delta));
         adds.push(format!("#bt{i} :bd{i}"));
-        u.name(&format!("#bc{i}"), bucket_attr(name, "tc"));
+        u.name(&format!("#bc{i}"), bucket_attr(name, FIELD_TC));
         u.value(&format!(":bcd{i}"), n(*delta));
         adds.push(format!("#bc{i} :bcd{i}"));
         if *delta < 0
@@ -397,13 +407,12 @@ pub(crate) fn adjust(
                 ceiling_terms = true;
                 u.value(&format!(":bm{i}"), n(c.ceiling + delta));
                 cond.push(format!("#bt{i} <= :bm{i}"));
-                u.name(&format!("#bp{i}"), bucket_attr(name, "cp"));
+                u.name(&format!("#bp{i}"), bucket_attr(name, FIELD_CP));
                 u.value(&format!(":bp{i}"), n(c.capacity));
                 cond.push(format!("#bp{i} = :bp{i}"));
-                u.name(&format!("#bg{i}"), bucket_attr(name, "gc"));
+                u.name(&format!("#bg{i}"), bucket_attr(name, FIELD_GC));
                 cond.push(format!("attribute_not_exists(#bg{i})"));
-                for code in ["s", "r"] {
-                    let field = if code == "s" { "sched" } else { "rsched" };
+                for (code, field) in [("s", FIELD_SCHED), ("r", FIELD_RSCHED)] {
                     u.name(&format!("#bx{code}{i}"), bucket_attr(name, field));
                     cond.push(format!("attribute_not_exists(#bx{code}{i})"));
                 }
@@ -420,7 +429,7 @@ pub(crate) fn adjust(
         expr = format!("SET #vu = :vuz {expr}");
     }
     if let (true, Some(pin)) = (ceiling_terms, pin) {
-        u.name("#bsc", "shard_count");
+        u.name("#bsc", SHARD_COUNT);
         u.value(":bsc", n(i64::from(pin.shard_count)));
         cond.push(if pin.shard_count == 1 {
             "(attribute_not_exists(#bsc) OR #bsc = :bsc)".into()
@@ -428,14 +437,14 @@ pub(crate) fn adjust(
             "#bsc = :bsc".into()
         });
         u.name("#bvu", VU);
-        match pin.vu {
+        match pin.valid_until_ms {
             None => cond.push("attribute_not_exists(#bvu)".into()),
-            Some(vu) => {
-                u.value(":bvu", n(vu));
+            Some(valid_until_ms) => {
+                u.value(":bvu", n(valid_until_ms));
                 cond.push("#bvu = :bvu".into());
             }
         }
-        for (code, field) in [("s", "sched"), ("r", "rsched"), ("z", "sched_tz")] {
+        for (code, field) in [("s", attrs::SCHED), ("r", attrs::RSCHED), ("z", attrs::SCHED_TZ)] {
             u.name(&format!("#bi{code}"), field);
             cond.push(format!("attribute_not_exists(#bi{code})"));
         }
@@ -495,27 +504,30 @@ pub(crate) fn param_sync(
     let mut removes = Vec::new();
     for (i, l) in limits.iter().enumerate() {
         for (alias, field, value) in [
-            ("cp", "cp", l.capacity_milli()),
-            ("ra", "ra", l.refill_amount_milli()),
-            ("rp", "rp", l.refill_period_ms()),
+            ("cp", FIELD_CP, l.capacity_milli()),
+            ("ra", FIELD_RA, l.refill_amount_milli()),
+            ("rp", FIELD_RP, l.refill_period_ms()),
         ] {
             u.name(&format!("#{alias}{i}"), bucket_attr(l.name(), field));
             u.value(&format!(":{alias}{i}"), n(value));
             sets.push(format!("#{alias}{i} = :{alias}{i}"));
         }
-        u.name(&format!("#rsa{i}"), bucket_attr(l.name(), "rsa"));
+        u.name(&format!("#rsa{i}"), bucket_attr(l.name(), FIELD_RSA));
         removes.push(format!("#rsa{i}"));
-        u.name(&format!("#sft{i}"), bucket_attr(l.name(), "soft"));
+        u.name(&format!("#sft{i}"), bucket_attr(l.name(), FIELD_SOFT));
         removes.push(format!("#sft{i}"));
     }
-    u.name("#sched_tz", "sched_tz");
+    u.name("#sched_tz", attrs::SCHED_TZ);
     removes.push("#sched_tz".into());
-    for prefix in ["sched", "rsched"] {
-        u.name(&format!("#{prefix}"), prefix);
-        removes.push(format!("#{prefix}"));
+    for (alias, item_attr, limit_field) in [
+        ("sched", attrs::SCHED, FIELD_SCHED),
+        ("rsched", attrs::RSCHED, FIELD_RSCHED),
+    ] {
+        u.name(&format!("#{alias}"), item_attr);
+        removes.push(format!("#{alias}"));
         for (i, l) in limits.iter().enumerate() {
-            u.name(&format!("#l{prefix}{i}"), bucket_attr(l.name(), prefix));
-            removes.push(format!("#l{prefix}{i}"));
+            u.name(&format!("#l{alias}{i}"), bucket_attr(l.name(), limit_field));
+            removes.push(format!("#l{alias}{i}"));
         }
     }
     sets.push("#vu = :vu_zero".into());
@@ -536,10 +548,7 @@ pub(crate) fn param_sync(
     let mut stale: Vec<&String> = stale.iter().collect();
     stale.sort();
     for (i, name) in stale.into_iter().enumerate() {
-        for (j, field) in ["tk", "cp", "ra", "rp", "tc", "sched", "rsched", "soft"]
-            .iter()
-            .enumerate()
-        {
+        for (j, field) in STALE_LIMIT_FIELDS.iter().enumerate() {
             u.name(&format!("#stale{i}_{j}"), bucket_attr(name, field));
             removes.push(format!("#stale{i}_{j}"));
         }
@@ -548,6 +557,18 @@ pub(crate) fn param_sync(
     u.condition = Some("attribute_exists(PK)".into());
     Some(u)
 }
+
+/// Every per-limit field a stale limit loses in [`param_sync`], in alias order.
+const STALE_LIMIT_FIELDS: [&str; 8] = [
+    FIELD_TK,
+    FIELD_CP,
+    FIELD_RA,
+    FIELD_RP,
+    FIELD_TC,
+    FIELD_SCHED,
+    FIELD_RSCHED,
+    FIELD_SOFT,
+];
 
 /// Converts a write into a transaction item.
 pub(crate) fn transact_item(table: &str, w: Write) -> Result<TransactWriteItem> {
@@ -606,7 +627,13 @@ mod tests {
         assert_eq!(u.update, "ADD #c0 :p0, #t0 :n0, #wcu_tk :neg_wcu, #wcu_tc :pos_wcu");
         assert_eq!(
             u.condition.as_deref().unwrap(),
-            "attribute_exists(PK) AND (#byp > :vu_now OR (#o0 > :vu_now AND attribute_exists(#oc0) AND attribute_exists(#t0)) OR #t0 >= :h0) AND (attribute_not_exists(#o0) OR #o0 > :vu_now) AND (attribute_not_exists(#byp) OR #byp > :vu_now) AND #wcu_tk >= :thresh_wcu AND (attribute_not_exists(#ttl) OR #ttl > :now_epoch) AND attribute_not_exists(#disabled) AND (#byp > :vu_now OR attribute_not_exists(#vu) OR #vu > :vu_now)"
+            concat!(
+                "attribute_exists(PK) AND (#byp > :vu_now OR (#o0 > :vu_now AND attribute_exists(#oc0) ",
+                "AND attribute_exists(#t0)) OR #t0 >= :h0) AND (attribute_not_exists(#o0) OR #o0 > :vu_now) ",
+                "AND (attribute_not_exists(#byp) OR #byp > :vu_now) AND #wcu_tk >= :thresh_wcu ",
+                "AND (attribute_not_exists(#ttl) OR #ttl > :now_epoch) AND attribute_not_exists(#disabled) ",
+                "AND (#byp > :vu_now OR attribute_not_exists(#vu) OR #vu > :vu_now)",
+            )
         );
         let names: HashMap<String, String> = [
             ("#c0", "b_rpm_tc"),
@@ -650,21 +677,21 @@ mod tests {
                     name: "rpm".into(),
                     consumed: 1000,
                     refill: 1207,
-                    read_tk: 5000,
+                    read_tokens_milli: 5000,
                 },
                 NormalLine {
                     name: "wcu".into(),
                     consumed: 0,
                     refill: 9000,
-                    read_tk: 991_000,
+                    read_tokens_milli: 991_000,
                 },
             ],
             seeds: vec![],
-            expected_rf: 10,
-            written_rf: 2000,
+            expected_last_refill_ms: 10,
+            new_last_refill_ms: 2000,
             now_ms: 2000,
             ttl: TtlAction::Set(99),
-            read_vu: None,
+            read_valid_until_ms: None,
             owner: None,
         };
         let u = normal(&w);
@@ -689,19 +716,19 @@ mod tests {
                 name: "rpm".into(),
                 consumed: 3000,
                 refill: 1000,
-                read_tk: 5000,
+                read_tokens_milli: 5000,
             }],
             seeds: vec![],
-            expected_rf: 10,
-            written_rf: 20,
+            expected_last_refill_ms: 10,
+            new_last_refill_ms: 20,
             now_ms: 20,
             ttl: TtlAction::Remove,
-            read_vu: Some(0),
+            read_valid_until_ms: Some(0),
             owner: Some(OwnerStamp {
                 cascade: false,
                 parent_id: None,
-                pgen: 5,
-                pinc: "abc".into(),
+                parent_generation: 5,
+                incarnation: "abc".into(),
             }),
         };
         let u = normal(&w);
@@ -731,7 +758,7 @@ mod tests {
         )]);
         let pin = CreditPin {
             shard_count: 1,
-            vu: None,
+            valid_until_ms: None,
         };
         let u = adjust(key.clone(), &[("rpm".into(), -2000)], &ceilings, Some(&pin), false).unwrap();
         assert_eq!(u.update, "ADD #bt0 :bd0, #bc0 :bcd0");
@@ -752,17 +779,18 @@ mod tests {
 
     #[test]
     fn owner_checks() {
-        assert!(
-            matches!(owner_check("ns", "e", None), Write::Check { ref condition, .. } if condition == "attribute_not_exists(PK)")
-        );
+        let Write::Check { condition, .. } = owner_check("ns", "e", None) else {
+            panic!()
+        };
+        assert_eq!(condition, "attribute_not_exists(PK)");
         let meta = EntityMeta {
             entity_id: "e".into(),
             name: "e".into(),
             parent_id: None,
             cascade: false,
-            pgen: 7,
+            parent_generation: 7,
             incarnation: "abc".into(),
-            has_pinc: true,
+            has_stored_incarnation: true,
             metadata: Default::default(),
             created_at: None,
         };

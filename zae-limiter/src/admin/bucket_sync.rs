@@ -141,18 +141,7 @@ impl NamespaceAdmin {
         let ttl = if resolved.source.is_custom() {
             TtlAction::Remove
         } else {
-            let as_bucket: Vec<BucketLimit> = resolved
-                .limits
-                .iter()
-                .map(|l| BucketLimit {
-                    name: l.name().into(),
-                    tk: 0,
-                    cp: l.capacity_milli(),
-                    ra: l.refill_amount_milli(),
-                    rp: l.refill_period_ms(),
-                    tc: 0,
-                })
-                .collect();
+            let as_bucket: Vec<BucketLimit> = resolved.limits.iter().map(BucketLimit::empty).collect();
             match ttl_seconds(as_bucket.iter(), crate::repository::DEFAULT_BUCKET_TTL_MULTIPLIER) {
                 Some(secs) => TtlAction::Set(now.div_euclid(1000) + secs),
                 None => TtlAction::Remove,

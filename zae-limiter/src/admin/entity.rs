@@ -61,9 +61,9 @@ impl NamespaceAdmin {
             name: spec.name.clone().unwrap_or_else(|| spec.entity_id.clone()),
             parent_id: spec.parent_id.clone(),
             cascade: spec.cascade,
-            pgen: now,
+            parent_generation: now,
             incarnation: clock::new_incarnation(),
-            has_pinc: true,
+            has_stored_incarnation: true,
             metadata: spec.metadata.clone(),
             created_at: Some(clock::format_utc(now.div_euclid(1000))),
         };

@@ -34,7 +34,8 @@ use crate::limit::Limit;
 use crate::schema::attrs::{self, Item, get_n, get_s, n, s};
 use crate::schema::audit::{AuditAction, limit_to_json};
 use crate::schema::config::{
-    self, ConfigLevel, FIELD_CP, FIELD_RA, FIELD_RP, LIMIT_ATTR_PREFIX, WINDOW_LIMIT_ATTR_PREFIX, limit_attr,
+    self, ConfigLevel, FIELD_CP, FIELD_RA, FIELD_RP, FIELD_RSCHED, FIELD_SCHED, FIELD_SOFT, LIMIT_ATTR_PREFIX,
+    WINDOW_LIMIT_ATTR_PREFIX, limit_attr, strip_capacity_field, window_limit_attr,
 };
 use crate::schema::keys::{gsi3_pk_entity_config, pk_table_system, sk_namespace};
 use crate::schema::namespace::NamespaceRecord;
@@ -49,7 +50,7 @@ const BATCH_GET_BASE: Duration = Duration::from_millis(50);
 
 /// Per-limit fields this module does not manage; their presence is reported, never
 /// changed.
-const UNMANAGED_FIELDS: [&str; 3] = ["sched", "rsched", "soft"];
+const UNMANAGED_FIELDS: [&str; 3] = [FIELD_SCHED, FIELD_RSCHED, FIELD_SOFT];
 
 /// Item attributes that keep a config item alive after its last limit is removed.
 const ITEM_FLAGS: [&str; 5] = [
@@ -97,7 +98,7 @@ pub struct LimitReadout {
 /// other limits of the item are not looked at.
 pub fn stored_limit(item: &Item, name: &str) -> Result<Option<StoredLimit>> {
     let (pk, sk) = attrs::item_keys(item);
-    let window_cp = format!("{WINDOW_LIMIT_ATTR_PREFIX}{name}_{FIELD_CP}");
+    let window_cp = window_limit_attr(name, FIELD_CP);
     if item.contains_key(&window_cp) {
         return Err(Error::Unsupported {
             feature: format!("session-window limit ({window_cp})"),
@@ -114,9 +115,9 @@ pub fn stored_limit(item: &Item, name: &str) -> Result<Option<StoredLimit>> {
         .filter(|f| item.contains_key(&limit_attr(name, f)))
         .map(|f| (*f).to_string())
         .collect();
-    if refill_amount == 0 && unmanaged.iter().any(|f| f == "rsched") {
+    if refill_amount == 0 && unmanaged.iter().any(|f| f == FIELD_RSCHED) {
         return Err(Error::Unsupported {
-            feature: format!("calendar quota ({})", limit_attr(name, "rsched")),
+            feature: format!("calendar quota ({})", limit_attr(name, FIELD_RSCHED)),
             location: format!("config item {pk} / {sk}"),
         });
     }
@@ -130,8 +131,10 @@ pub fn stored_limit(item: &Item, name: &str) -> Result<Option<StoredLimit>> {
 
 /// Whether the item holds any limit (`l_…_cp` or `w_…_cp`).
 fn holds_limits(item: &Item) -> bool {
-    item.keys()
-        .any(|k| (k.starts_with(LIMIT_ATTR_PREFIX) || k.starts_with(WINDOW_LIMIT_ATTR_PREFIX)) && k.ends_with("_cp"))
+    item.keys().any(|k| {
+        (k.starts_with(LIMIT_ATTR_PREFIX) || k.starts_with(WINDOW_LIMIT_ATTR_PREFIX))
+            && strip_capacity_field(k).is_some()
+    })
 }
 
 /// Whether the item carries a flag that keeps it alive without limits.
@@ -211,8 +214,7 @@ fn set_limit_request(ns: &str, level: &ConfigLevel, limit: &Limit) -> UpdateRequ
 
 /// Condition: limit `name` is not on the item under either prefix.
 fn absent_condition(req: &mut UpdateRequest, name: &str) {
-    req.names
-        .insert("#wcp".into(), format!("{WINDOW_LIMIT_ATTR_PREFIX}{name}_{FIELD_CP}"));
+    req.names.insert("#wcp".into(), window_limit_attr(name, FIELD_CP));
     req.condition_expression = Some("attribute_not_exists(#cp) AND attribute_not_exists(#wcp)".into());
 }
 

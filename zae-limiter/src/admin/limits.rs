@@ -80,7 +80,9 @@ fn stored_limit_names(item: &Item) -> Vec<String> {
             let rest = k
                 .strip_prefix(config::LIMIT_ATTR_PREFIX)
                 .or_else(|| k.strip_prefix(config::WINDOW_LIMIT_ATTR_PREFIX))?;
-            rest.strip_suffix("_cp").filter(|n| !n.is_empty()).map(str::to_string)
+            config::strip_capacity_field(rest)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
         })
         .collect();
     names.sort();

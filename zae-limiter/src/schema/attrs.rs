@@ -40,6 +40,10 @@ pub const AUDIT_RETENTION_DAYS: &str = "audit_retention_days";
 pub const DISABLED: &str = "disabled";
 /// `cascade`: tri-state on config items, `BOOL` on META and buckets.
 pub const CASCADE: &str = "cascade";
+/// `sched`: an item-level parameter schedule (0.17 feature).
+pub const SCHED: &str = "sched";
+/// `rsched`: an item-level reset schedule (0.17 calendar-quota feature).
+pub const RSCHED: &str = "rsched";
 /// `sched_tz`: the IANA timezone of every schedule on an item.
 pub const SCHED_TZ: &str = "sched_tz";
 /// `parent_id` on META and buckets.

@@ -137,7 +137,10 @@ mod tests {
             timestamp: "2026-11-23T02:17:15Z".into(),
             principal: Some("arn:aws:sts::123456789012:user/moto".into()),
             resource: None,
-            details: json!({"limits": [limit_to_json(&Limit::per_minute("rpm", 100, None).unwrap())], "on_unavailable": null}),
+            details: json!({
+                "limits": [limit_to_json(&Limit::per_minute("rpm", 100, None).unwrap())],
+                "on_unavailable": null
+            }),
             ttl: 1_803_176_235,
         };
         let item = ev.to_item("ZCtndc_pcZY");

@@ -8,6 +8,7 @@ use super::keys::{
     pk_bucket,
 };
 use crate::error::{Error, Result};
+use crate::limit::Limit;
 
 /// Prefix of per-limit bucket attributes.
 pub const BUCKET_ATTR_PREFIX: &str = "b_";
@@ -23,6 +24,24 @@ pub const FIELD_RP: &str = "rp";
 pub const FIELD_TC: &str = "tc";
 /// Soft-limit stamp (deadline, epoch ms).
 pub const FIELD_SOFT: &str = "soft";
+/// Quota grant count (0.17 quota feature).
+pub const FIELD_GC: &str = "gc";
+/// Quota top-up (0.17 quota feature).
+pub const FIELD_TU: &str = "tu";
+/// Quota reset counter (0.17 quota feature).
+pub const FIELD_RN: &str = "rn";
+/// Session-window reset-after (0.17 session-window feature).
+pub const FIELD_RSA: &str = "rsa";
+/// Session-window start (0.17 session-window feature).
+pub const FIELD_WS: &str = "ws";
+/// Session-window amount (0.17 session-window feature).
+pub const FIELD_WA: &str = "wa";
+/// Session-window consumption (0.17 session-window feature).
+pub const FIELD_WTC: &str = "wtc";
+/// Per-limit parameter schedule (0.17 schedule feature).
+pub const FIELD_SCHED: &str = "sched";
+/// Per-limit reset schedule (0.17 calendar-quota feature).
+pub const FIELD_RSCHED: &str = "rsched";
 /// Shared refill timestamp and optimistic lock.
 pub const RF: &str = "rf";
 /// Total shard count (shard 0 is the source of truth).
@@ -48,21 +67,31 @@ pub fn bucket_attr(name: &str, field: &str) -> String {
     format!("{BUCKET_ATTR_PREFIX}{name}_{field}")
 }
 
+/// The item's `shard_count`, clamped to `1..=MAX_SHARD_COUNT` (`None` when absent).
+pub fn stored_shard_count(item: &Item) -> Option<u32> {
+    get_n(item, SHARD_COUNT).map(|c| c.clamp(1, i64::from(MAX_SHARD_COUNT)) as u32)
+}
+
+/// `(name, field)` of a `b_{name}_{field}` attribute (`None` for any other attribute).
+fn split_bucket_attr(attr: &str) -> Option<(&str, &str)> {
+    attr.strip_prefix(BUCKET_ATTR_PREFIX)?.rsplit_once('_')
+}
+
 /// One limit's state on a bucket item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketLimit {
     /// Limit name.
     pub name: String,
-    /// Balance, millitokens (negative = debt).
-    pub tk: i64,
-    /// Capacity, millitokens, undivided.
-    pub cp: i64,
-    /// Refill amount, millitokens, undivided.
-    pub ra: i64,
-    /// Refill period, ms.
-    pub rp: i64,
-    /// Cumulative consumption, millitokens.
-    pub tc: i64,
+    /// Balance, millitokens (negative = debt); stored as `tk`.
+    pub tokens_milli: i64,
+    /// Capacity, millitokens, undivided; stored as `cp`.
+    pub capacity_milli: i64,
+    /// Refill amount, millitokens, undivided; stored as `ra`.
+    pub refill_amount_milli: i64,
+    /// Refill period, ms; stored as `rp`.
+    pub refill_period_ms: i64,
+    /// Cumulative consumption, millitokens; stored as `tc`.
+    pub total_consumed_milli: i64,
 }
 
 impl BucketLimit {
@@ -70,21 +99,33 @@ impl BucketLimit {
     pub fn fresh_wcu() -> BucketLimit {
         BucketLimit {
             name: WCU_LIMIT_NAME.into(),
-            tk: WCU_CAPACITY_MILLI,
-            cp: WCU_CAPACITY_MILLI,
-            ra: WCU_CAPACITY_MILLI,
-            rp: WCU_REFILL_PERIOD_MS,
-            tc: 0,
+            tokens_milli: WCU_CAPACITY_MILLI,
+            capacity_milli: WCU_CAPACITY_MILLI,
+            refill_amount_milli: WCU_CAPACITY_MILLI,
+            refill_period_ms: WCU_REFILL_PERIOD_MS,
+            total_consumed_milli: 0,
+        }
+    }
+
+    /// `limit`'s parameters in bucket units, with an empty balance and no consumption.
+    pub fn empty(limit: &Limit) -> BucketLimit {
+        BucketLimit {
+            name: limit.name().to_string(),
+            tokens_milli: 0,
+            capacity_milli: limit.capacity_milli(),
+            refill_amount_milli: limit.refill_amount_milli(),
+            refill_period_ms: limit.refill_period_ms(),
+            total_consumed_milli: 0,
         }
     }
 
     fn insert_into(&self, item: &mut Item) {
         for (field, value) in [
-            (FIELD_TK, self.tk),
-            (FIELD_CP, self.cp),
-            (FIELD_RA, self.ra),
-            (FIELD_RP, self.rp),
-            (FIELD_TC, self.tc),
+            (FIELD_TK, self.tokens_milli),
+            (FIELD_CP, self.capacity_milli),
+            (FIELD_RA, self.refill_amount_milli),
+            (FIELD_RP, self.refill_period_ms),
+            (FIELD_TC, self.total_consumed_milli),
         ] {
             item.insert(bucket_attr(&self.name, field), n(value));
         }
@@ -100,49 +141,49 @@ pub struct BucketItem {
     pub resource: String,
     /// Shard index (from the PK).
     pub shard: u32,
-    /// Shared refill timestamp / lock (epoch ms).
-    pub rf: i64,
+    /// Shared refill timestamp / lock (epoch ms); stored as `rf`.
+    pub last_refill_ms: i64,
     /// Total shards.
     pub shard_count: u32,
     /// Effective cascade of the owner.
     pub cascade: bool,
     /// Owner's parent.
     pub parent_id: Option<String>,
-    /// Owner's parent generation stamp.
-    pub pgen: Option<i64>,
-    /// Owner's incarnation stamp.
-    pub pinc: Option<String>,
+    /// Owner's parent generation stamp; stored as `pgen`.
+    pub parent_generation: Option<i64>,
+    /// Owner's incarnation stamp; stored as `pinc`.
+    pub owner_incarnation: Option<String>,
     /// Expiry (epoch seconds).
     pub ttl: Option<i64>,
-    /// Valid-until stamp (epoch ms); `Some(0)` forces one slow pass.
-    pub vu: Option<i64>,
+    /// Valid-until stamp (epoch ms), stored as `vu`; `Some(0)` forces one slow pass.
+    pub valid_until_ms: Option<i64>,
     /// Whether the bucket is stamped `disabled`.
     pub disabled: bool,
     /// The user limits, in name order (excluding `wcu`).
     pub limits: Vec<BucketLimit>,
-    /// The infrastructure limit.
-    pub wcu: BucketLimit,
+    /// The infrastructure limit (`wcu`, write capacity units).
+    pub write_capacity_limit: BucketLimit,
 }
 
 /// Attributes (or attribute suffixes) of 0.17 features this client refuses to
 /// materialise: item-level names and per-limit fields.
 const UNSUPPORTED_ITEM_ATTRS: [(&str, &str); 4] = [
-    ("sched", "parameter schedule"),
-    ("rsched", "calendar quota"),
-    ("sched_tz", "schedule timezone"),
+    (attrs::SCHED, "parameter schedule"),
+    (attrs::RSCHED, "calendar quota"),
+    (attrs::SCHED_TZ, "schedule timezone"),
     (BYPASS, "bypass"),
 ];
 const UNSUPPORTED_LIMIT_FIELDS: [(&str, &str); 10] = [
-    ("soft", "soft limit"),
-    ("gc", "quota grant count"),
-    ("tu", "quota top-up"),
-    ("rn", "quota reset counter"),
-    ("rsa", "session window"),
-    ("ws", "session window"),
-    ("wa", "session window"),
-    ("wtc", "session window"),
-    ("sched", "per-limit schedule"),
-    ("rsched", "per-limit reset schedule"),
+    (FIELD_SOFT, "soft limit"),
+    (FIELD_GC, "quota grant count"),
+    (FIELD_TU, "quota top-up"),
+    (FIELD_RN, "quota reset counter"),
+    (FIELD_RSA, "session window"),
+    (FIELD_WS, "session window"),
+    (FIELD_WA, "session window"),
+    (FIELD_WTC, "session window"),
+    (FIELD_SCHED, "per-limit schedule"),
+    (FIELD_RSCHED, "per-limit reset schedule"),
 ];
 
 impl BucketItem {
@@ -156,7 +197,7 @@ impl BucketItem {
         let mut item = BucketItem::key(ns, &self.entity_id, &self.resource, self.shard);
         item.insert(attrs::ENTITY_ID.into(), s(&self.entity_id));
         item.insert(attrs::RESOURCE.into(), s(&self.resource));
-        item.insert(RF.into(), n(self.rf));
+        item.insert(RF.into(), n(self.last_refill_ms));
         item.insert(attrs::GSI2PK.into(), s(gsi2_pk_resource(ns, &self.resource)));
         item.insert(attrs::GSI2SK.into(), s(gsi2_sk_bucket(&self.entity_id, self.shard)));
         item.insert(attrs::CASCADE.into(), attrs::b(self.cascade));
@@ -171,22 +212,22 @@ impl BucketItem {
         if let Some(parent) = &self.parent_id {
             item.insert(attrs::PARENT_ID.into(), s(parent));
         }
-        if let Some(pgen) = self.pgen {
-            item.insert(attrs::PGEN.into(), n(pgen));
+        if let Some(generation) = self.parent_generation {
+            item.insert(attrs::PGEN.into(), n(generation));
         }
-        if let Some(pinc) = &self.pinc {
-            item.insert(attrs::PINC.into(), s(pinc));
+        if let Some(incarnation) = &self.owner_incarnation {
+            item.insert(attrs::PINC.into(), s(incarnation));
         }
         if let Some(ttl) = self.ttl {
             item.insert(attrs::TTL.into(), n(ttl));
         }
-        if let Some(vu) = self.vu {
-            item.insert(VU.into(), n(vu));
+        if let Some(valid_until_ms) = self.valid_until_ms {
+            item.insert(VU.into(), n(valid_until_ms));
         }
         if self.disabled {
             item.insert(attrs::DISABLED.into(), attrs::b(true));
         }
-        self.wcu.insert_into(&mut item);
+        self.write_capacity_limit.insert_into(&mut item);
         for limit in &self.limits {
             limit.insert_into(&mut item);
         }
@@ -215,10 +256,7 @@ impl BucketItem {
             }
         }
         for attr in item.keys() {
-            let Some(rest) = attr.strip_prefix(BUCKET_ATTR_PREFIX) else {
-                continue;
-            };
-            let Some((_, field)) = rest.rsplit_once('_') else {
+            let Some((_, field)) = split_bucket_attr(attr) else {
                 continue;
             };
             if let Some((_, feature)) = UNSUPPORTED_LIMIT_FIELDS.iter().find(|(f, _)| *f == field) {
@@ -241,10 +279,7 @@ impl BucketItem {
         let key = parse_bucket_pk(&pk).ok_or_else(|| corrupt("not a bucket partition key".into()))?;
         let mut names: Vec<&str> = Vec::new();
         for attr in item.keys() {
-            let Some(rest) = attr.strip_prefix(BUCKET_ATTR_PREFIX) else {
-                continue;
-            };
-            let Some((name, field)) = rest.rsplit_once('_') else {
+            let Some((name, field)) = split_bucket_attr(attr) else {
                 continue;
             };
             if field == FIELD_TK && name != WCU_LIMIT_NAME && item.contains_key(&bucket_attr(name, FIELD_CP)) {
@@ -259,14 +294,14 @@ impl BucketItem {
             };
             Ok(BucketLimit {
                 name: name.to_string(),
-                tk: get(FIELD_TK)?,
-                cp: get(FIELD_CP)?,
-                ra: get(FIELD_RA)?,
-                rp: get(FIELD_RP)?,
-                tc: get_n(item, &bucket_attr(name, FIELD_TC)).unwrap_or(0),
+                tokens_milli: get(FIELD_TK)?,
+                capacity_milli: get(FIELD_CP)?,
+                refill_amount_milli: get(FIELD_RA)?,
+                refill_period_ms: get(FIELD_RP)?,
+                total_consumed_milli: get_n(item, &bucket_attr(name, FIELD_TC)).unwrap_or(0),
             })
         };
-        let wcu = if item.contains_key(&bucket_attr(WCU_LIMIT_NAME, FIELD_TK)) {
+        let write_capacity_limit = if item.contains_key(&bucket_attr(WCU_LIMIT_NAME, FIELD_TK)) {
             read_limit(WCU_LIMIT_NAME)?
         } else {
             BucketLimit::fresh_wcu()
@@ -276,17 +311,17 @@ impl BucketItem {
             entity_id: get_s(item, attrs::ENTITY_ID).unwrap_or(&key.entity_id).to_string(),
             resource: get_s(item, attrs::RESOURCE).unwrap_or(&key.resource).to_string(),
             shard: key.shard,
-            rf: get_n(item, RF).ok_or_else(|| corrupt("missing rf".into()))?,
-            shard_count: get_n(item, SHARD_COUNT).map_or(1, |c| c.clamp(1, i64::from(MAX_SHARD_COUNT)) as u32),
+            last_refill_ms: get_n(item, RF).ok_or_else(|| corrupt(format!("missing {RF}")))?,
+            shard_count: stored_shard_count(item).unwrap_or(1),
             cascade: attrs::get_bool(item, attrs::CASCADE).unwrap_or(false),
             parent_id: get_s(item, attrs::PARENT_ID).map(str::to_string),
-            pgen: get_n(item, attrs::PGEN),
-            pinc: get_s(item, attrs::PINC).map(str::to_string),
+            parent_generation: get_n(item, attrs::PGEN),
+            owner_incarnation: get_s(item, attrs::PINC).map(str::to_string),
             ttl: get_n(item, attrs::TTL),
-            vu: get_n(item, VU),
+            valid_until_ms: get_n(item, VU),
             disabled: item.contains_key(attrs::DISABLED),
             limits,
-            wcu,
+            write_capacity_limit,
         })
     }
 
@@ -306,31 +341,39 @@ mod tests {
             entity_id: "user-1".into(),
             resource: "gpt-4".into(),
             shard: 0,
-            rf: 1_795_400_235_912,
+            last_refill_ms: 1_795_400_235_912,
             shard_count: 1,
             cascade: false,
             parent_id: None,
-            pgen: None,
-            pinc: None,
+            parent_generation: None,
+            owner_incarnation: None,
             ttl: None,
-            vu: None,
+            valid_until_ms: None,
             disabled: false,
             limits: vec![BucketLimit {
                 name: "rpm".into(),
-                tk: 9000,
-                cp: 10_000,
-                ra: 10_000,
-                rp: 60_000,
-                tc: 1000,
+                tokens_milli: 9000,
+                capacity_milli: 10_000,
+                refill_amount_milli: 10_000,
+                refill_period_ms: 60_000,
+                total_consumed_milli: 1000,
             }],
-            wcu: BucketLimit::fresh_wcu(),
+            write_capacity_limit: BucketLimit::fresh_wcu(),
         }
     }
 
     #[test]
     fn create_item_matches_vector_v4() {
         let item = v4_bucket().to_item("ZCtndc_pcZY");
-        let expected = r##"{"PK":"ZCtndc_pcZY/BUCKET#user-1#gpt-4#0","SK":"#STATE","entity_id":"user-1","resource":"gpt-4","rf":1795400235912,"GSI2PK":"ZCtndc_pcZY/RESOURCE#gpt-4","GSI2SK":"BUCKET#user-1#0","cascade":false,"GSI3PK":"ZCtndc_pcZY/ENTITY#user-1","GSI3SK":"BUCKET#gpt-4#0","GSI4PK":"ZCtndc_pcZY","GSI4SK":"BUCKET#user-1#gpt-4#0","shard_count":1,"b_wcu_tk":1000000,"b_wcu_cp":1000000,"b_wcu_ra":1000000,"b_wcu_rp":1000,"b_wcu_tc":0,"b_rpm_tk":9000,"b_rpm_cp":10000,"b_rpm_ra":10000,"b_rpm_rp":60000,"b_rpm_tc":1000}"##;
+        let expected = concat!(
+            r##"{"PK":"ZCtndc_pcZY/BUCKET#user-1#gpt-4#0","SK":"#STATE","entity_id":"user-1","##,
+            r##""resource":"gpt-4","rf":1795400235912,"GSI2PK":"ZCtndc_pcZY/RESOURCE#gpt-4","##,
+            r##""GSI2SK":"BUCKET#user-1#0","cascade":false,"GSI3PK":"ZCtndc_pcZY/ENTITY#user-1","##,
+            r##""GSI3SK":"BUCKET#gpt-4#0","GSI4PK":"ZCtndc_pcZY","GSI4SK":"BUCKET#user-1#gpt-4#0","##,
+            r##""shard_count":1,"b_wcu_tk":1000000,"b_wcu_cp":1000000,"b_wcu_ra":1000000,"b_wcu_rp":1000,"##,
+            r##""b_wcu_tc":0,"b_rpm_tk":9000,"b_rpm_cp":10000,"b_rpm_ra":10000,"b_rpm_rp":60000,"##,
+            r##""b_rpm_tc":1000}"##,
+        );
         let expected: serde_json::Map<String, serde_json::Value> = serde_json::from_str(expected).unwrap();
         assert_eq!(item.len(), expected.len());
         for (k, v) in expected {
@@ -355,7 +398,7 @@ mod tests {
         assert!(matches!(BucketItem::decode(&item), Err(Error::Unsupported { .. })));
         let mut item = v4_bucket().to_item("ns");
         item.insert("vu".into(), n(0));
-        assert_eq!(BucketItem::decode(&item).unwrap().vu, Some(0));
+        assert_eq!(BucketItem::decode(&item).unwrap().valid_until_ms, Some(0));
     }
 
     #[test]
@@ -364,6 +407,6 @@ mod tests {
         item.insert("b_orphan_tk".into(), n(5));
         let b = BucketItem::decode(&item).unwrap();
         assert_eq!(b.limits.len(), 1);
-        assert_eq!(b.wcu, BucketLimit::fresh_wcu());
+        assert_eq!(b.write_capacity_limit, BucketLimit::fresh_wcu());
     }
 }

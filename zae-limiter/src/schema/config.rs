@@ -23,10 +23,29 @@ pub const FIELD_CP: &str = "cp";
 pub const FIELD_RA: &str = "ra";
 /// Refill period field.
 pub const FIELD_RP: &str = "rp";
+/// Parameter-schedule field (0.17 feature).
+pub const FIELD_SCHED: &str = "sched";
+/// Reset-schedule field (0.17 calendar-quota feature).
+pub const FIELD_RSCHED: &str = "rsched";
+/// Session-window reset-after field (0.17 feature).
+pub const FIELD_RSA: &str = "rsa";
+/// Soft-limit field (0.17 feature).
+pub const FIELD_SOFT: &str = "soft";
 
 /// `l_{name}_{field}`.
 pub fn limit_attr(name: &str, field: &str) -> String {
     format!("{LIMIT_ATTR_PREFIX}{name}_{field}")
+}
+
+/// `w_{name}_{field}`.
+pub fn window_limit_attr(name: &str, field: &str) -> String {
+    format!("{WINDOW_LIMIT_ATTR_PREFIX}{name}_{field}")
+}
+
+/// The text before `_cp` of a capacity attribute (`l_rpm_cp` → `l_rpm`; with the prefix
+/// stripped, the limit name); `None` when `attr` is not one.
+pub fn strip_capacity_field(attr: &str) -> Option<&str> {
+    attr.strip_suffix(FIELD_CP)?.strip_suffix('_')
 }
 
 /// Which config item: system, resource or entity (per resource or `_default_`).
@@ -238,7 +257,7 @@ pub fn decode_limits(item: &Item) -> Result<Vec<Limit>> {
     }
     let mut names: Vec<&str> = Vec::new();
     for attr in item.keys() {
-        if attr.starts_with(WINDOW_LIMIT_ATTR_PREFIX) && attr.ends_with("_cp") {
+        if attr.starts_with(WINDOW_LIMIT_ATTR_PREFIX) && strip_capacity_field(attr).is_some() {
             return Err(unsupported(&format!("session-window limit ({attr})")));
         }
         if let Some(rest) = attr.strip_prefix(LIMIT_ATTR_PREFIX) {
@@ -249,11 +268,11 @@ pub fn decode_limits(item: &Item) -> Result<Vec<Limit>> {
                 continue;
             }
             match field {
-                "cp" => names.push(name),
-                "sched" => return Err(unsupported(&format!("parameter schedule ({attr})"))),
-                "rsched" => return Err(unsupported(&format!("calendar quota ({attr})"))),
-                "rsa" => return Err(unsupported(&format!("session-window limit ({attr})"))),
-                "soft" => return Err(unsupported(&format!("soft limit ({attr})"))),
+                FIELD_CP => names.push(name),
+                FIELD_SCHED => return Err(unsupported(&format!("parameter schedule ({attr})"))),
+                FIELD_RSCHED => return Err(unsupported(&format!("calendar quota ({attr})"))),
+                FIELD_RSA => return Err(unsupported(&format!("session-window limit ({attr})"))),
+                FIELD_SOFT => return Err(unsupported(&format!("soft limit ({attr})"))),
                 _ => {}
             }
         }

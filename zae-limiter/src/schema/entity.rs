@@ -22,12 +22,13 @@ pub struct EntityMeta {
     pub parent_id: Option<String>,
     /// Default cascade: debit the parent on every acquire.
     pub cascade: bool,
-    /// Parent generation (creation instant in epoch ms, +1 per move; 0 when absent).
-    pub pgen: i64,
+    /// Parent generation (`pgen`: creation instant in epoch ms, +1 per move; 0 when
+    /// absent).
+    pub parent_generation: i64,
     /// Incarnation (`pinc`, else `created_at`, else `-`).
     pub incarnation: String,
-    /// Whether the item carried `pinc` itself.
-    pub has_pinc: bool,
+    /// Whether the item carried its incarnation as `pinc` itself.
+    pub has_stored_incarnation: bool,
     /// String metadata.
     pub metadata: BTreeMap<String, String>,
     /// Creation time.
@@ -47,7 +48,7 @@ impl EntityMeta {
         item.insert("name".into(), s(&self.name));
         item.insert(attrs::PARENT_ID.into(), self.parent_id.as_deref().map_or_else(null, s));
         item.insert(attrs::CASCADE.into(), attrs::b(self.cascade));
-        item.insert(attrs::PGEN.into(), attrs::n(self.pgen));
+        item.insert(attrs::PGEN.into(), attrs::n(self.parent_generation));
         item.insert(attrs::PINC.into(), s(&self.incarnation));
         item.insert(
             "metadata".into(),
@@ -75,9 +76,9 @@ impl EntityMeta {
                 reason: "META without entity_id".into(),
             }
         })?;
-        let pinc = get_s(item, attrs::PINC).filter(|v| !v.is_empty());
+        let stored_incarnation = get_s(item, attrs::PINC).filter(|v| !v.is_empty());
         let created_at = get_s(item, attrs::CREATED_AT).map(str::to_string);
-        let incarnation = pinc
+        let incarnation = stored_incarnation
             .map(str::to_string)
             .or_else(|| created_at.clone().filter(|c| !c.is_empty()))
             .unwrap_or_else(|| LEGACY_INCARNATION.to_string());
@@ -93,9 +94,9 @@ impl EntityMeta {
             name: get_s(item, "name").unwrap_or(entity_id).to_string(),
             parent_id: get_s(item, attrs::PARENT_ID).map(str::to_string),
             cascade: attrs::get_bool(item, attrs::CASCADE).unwrap_or(false),
-            pgen: get_n(item, attrs::PGEN).unwrap_or(0),
+            parent_generation: get_n(item, attrs::PGEN).unwrap_or(0),
             incarnation,
-            has_pinc: pinc.is_some(),
+            has_stored_incarnation: stored_incarnation.is_some(),
             metadata,
             created_at,
         })
@@ -112,9 +113,9 @@ mod tests {
             name: "key-1".into(),
             parent_id: Some("proj-1".into()),
             cascade: true,
-            pgen: 1_795_400_053_788,
+            parent_generation: 1_795_400_053_788,
             incarnation: "439bd5ba744c6174".into(),
-            has_pinc: true,
+            has_stored_incarnation: true,
             metadata: BTreeMap::from([("tier".to_string(), "gold".to_string())]),
             created_at: Some("2026-11-23T02:14:13Z".into()),
         }
@@ -146,7 +147,7 @@ mod tests {
         item.remove("pinc");
         let meta = EntityMeta::decode(&item).unwrap();
         assert_eq!(meta.incarnation, "2026-11-23T02:14:13Z");
-        assert!(!meta.has_pinc);
+        assert!(!meta.has_stored_incarnation);
         item.remove("created_at");
         assert_eq!(EntityMeta::decode(&item).unwrap().incarnation, "-");
     }

@@ -120,7 +120,10 @@ mod tests {
         let req = deploy_update("0.10.0", Some("0.17.0"), "cli:0.17.0", "2026-11-23T02:17:15Z");
         assert_eq!(
             req.update_expression,
-            "SET schema_version = :schema, #min = if_not_exists(#min, :min), updated_at = :now, lambda_version = :lambda, updated_by = :by, GSI4PK = :gsi4pk, GSI4SK = :gsi4sk"
+            concat!(
+                "SET schema_version = :schema, #min = if_not_exists(#min, :min), updated_at = :now, ",
+                "lambda_version = :lambda, updated_by = :by, GSI4PK = :gsi4pk, GSI4SK = :gsi4sk",
+            )
         );
         assert_eq!(req.names["#min"], "client_min_version");
         assert_eq!(req.values[":lambda"], AttributeValue::S("0.17.0".into()));
