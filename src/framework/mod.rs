@@ -6,10 +6,10 @@
 pub mod codec;
 pub mod data_source;
 pub mod diag;
+pub mod model;
 pub mod path;
 pub mod plan_modifier;
 pub mod planning;
-pub mod model;
 pub mod private;
 pub mod provider;
 pub mod resource;
@@ -23,9 +23,9 @@ pub mod value;
 
 pub use data_source::{DataSource, ReadDataRequest};
 pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use model::{ConfigOf, FromValue, Known, Model, ToValue};
 pub use path::AttributePath;
 pub use plan_modifier::{PlanModifier, RequiresReplace, UseStateForUnknown};
-pub use model::{ConfigOf, FromValue, Known, Model, ToValue};
 pub use private::Private;
 pub use provider::Provider;
 pub use resource::{

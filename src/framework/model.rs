@@ -612,7 +612,10 @@ mod tests {
             .attribute(Attribute::number("count").optional())
             .attribute(Attribute::string("arn").computed())
             .attribute(Attribute::string_map("tags").optional())
-            .block(NestedBlock::single("inner", Block::new("").attribute(Attribute::string_set("roles").optional())));
+            .block(NestedBlock::single(
+                "inner",
+                Block::new("").attribute(Attribute::string_set("roles").optional()),
+            ));
         assert!(check_agreement::<Sample>(&wrong_type).is_err());
     }
 
@@ -643,7 +646,10 @@ mod tests {
     fn configuration_views_hold_unknowns_anywhere() {
         let mut value = sample_value(&block().value_type());
         value.set("name", Value::unknown());
-        value.set("tags", Value::Map(BTreeMap::from([("a".to_string(), Value::unknown())])));
+        value.set(
+            "tags",
+            Value::Map(BTreeMap::from([("a".to_string(), Value::unknown())])),
+        );
         let config = SampleConfig::decode(&value).unwrap();
         assert!(config.name.is_unknown());
         assert!(config.tags.is_unknown());

@@ -184,7 +184,11 @@ fn decode<M: FromValue>(value: &Value) -> Result<M, Diagnostics> {
 }
 
 fn decode_prior<M: Model>(value: &Value) -> Result<Option<M>, Diagnostics> {
-    if value.is_null() { Ok(None) } else { M::decode(value).map(Some) }
+    if value.is_null() {
+        Ok(None)
+    } else {
+        M::decode(value).map(Some)
+    }
 }
 
 /// Writes into `planned` the attributes of `after` that differ from `before`, so values the
@@ -248,7 +252,12 @@ impl<D: Send + Sync + 'static, R: ModelResource<D>> Resource<D> for Typed<R> {
         };
         self.0.plan(&mut plan).await;
         if let (Some(before), Some(planned)) = (before, &plan.planned) {
-            write_back_changes(&mut resp.planned_state, &before, &planned.to_value(), R::Model::ATTRIBUTES);
+            write_back_changes(
+                &mut resp.planned_state,
+                &before,
+                &planned.to_value(),
+                R::Model::ATTRIBUTES,
+            );
         }
         resp.planned_private = plan.planned_private;
         resp.diagnostics.extend(plan.diagnostics);
@@ -274,7 +283,11 @@ impl<D: Send + Sync + 'static, R: ModelResource<D>> Resource<D> for Typed<R> {
             Err(d) => return resp.diagnostics.extend(d),
         };
         let mut private = req.private.clone();
-        match self.0.read(req.provider, state, &mut private, &mut resp.diagnostics).await {
+        match self
+            .0
+            .read(req.provider, state, &mut private, &mut resp.diagnostics)
+            .await
+        {
             Ok(Some(state)) => {
                 resp.new_state = state_value(&state);
                 resp.private = private;
@@ -285,7 +298,8 @@ impl<D: Send + Sync + 'static, R: ModelResource<D>> Resource<D> for Typed<R> {
     }
 
     async fn update(&self, req: &UpdateRequest<'_, D>, resp: &mut StateResponse) {
-        let decoded = R::Model::decode(req.prior_state).and_then(|prior| Ok((prior, R::Model::decode(req.planned_state)?)));
+        let decoded =
+            R::Model::decode(req.prior_state).and_then(|prior| Ok((prior, R::Model::decode(req.planned_state)?)));
         let (prior, plan) = match decoded {
             Ok(models) => models,
             Err(d) => return resp.diagnostics.extend(d),
@@ -390,7 +404,9 @@ pub fn check_agreement<R: ResourceModel>(resource: &R) -> Result<(), String> {
     let mut model_names = R::Identity::ATTRIBUTES.to_vec();
     model_names.sort_unstable();
     if schema_names != model_names {
-        return Err(format!("the identity schema has {schema_names:?} but its model has {model_names:?}"));
+        return Err(format!(
+            "the identity schema has {schema_names:?} but its model has {model_names:?}"
+        ));
     }
     let ty = super::types::Type::Object(identity.iter().map(|a| (a.name.to_string(), a.ty.clone())).collect());
     let sample = super::model::sample_value(&ty);

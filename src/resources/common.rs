@@ -31,14 +31,14 @@ pub(crate) fn data_error(err: &zae_limiter::Error, summary: &str, stack_attribut
     }
 }
 
-/// A computed string a stored state must hold (ids recorded at create); its absence is a
-/// damaged state, reported on the attribute rather than read as `""`.
-pub(crate) fn known_string<'a>(value: &'a Known<String>, attribute: &str) -> Result<&'a str, Diagnostics> {
-    value.as_str().ok_or_else(|| {
+/// A computed value an operation needs known (an id recorded at create, tags planned
+/// before apply); its absence is reported on the attribute rather than read as empty.
+pub(crate) fn known<'a, T>(value: &'a Known<T>, attribute: &str) -> Result<&'a T, Diagnostics> {
+    value.value().ok_or_else(|| {
         error_diag(
             Some(attribute),
-            "Missing value in state",
-            format!("The state has no {attribute}; refresh or re-import the resource."),
+            "Missing value",
+            format!("{attribute} is not known here; refresh or re-import the resource, then apply again."),
         )
     })
 }
@@ -124,11 +124,22 @@ mod tests {
     #[test]
     fn errors_land_on_the_attribute_asked_for() {
         let failed: Result<(), &str> = Err("boom");
-        let d = failed.or_error_at("pitr_recovery_days", "Cannot configure").unwrap_err();
+        let d = failed
+            .or_error_at("pitr_recovery_days", "Cannot configure")
+            .unwrap_err();
         let diag = d.iter().next().unwrap();
         assert_eq!(diag.attribute.as_ref().unwrap().to_string(), "pitr_recovery_days");
         assert_eq!(diag.detail, "boom");
         let failed: Result<(), &str> = Err("boom");
-        assert!(failed.or_error("Cannot").unwrap_err().iter().next().unwrap().attribute.is_none());
+        assert!(
+            failed
+                .or_error("Cannot")
+                .unwrap_err()
+                .iter()
+                .next()
+                .unwrap()
+                .attribute
+                .is_none()
+        );
     }
 }

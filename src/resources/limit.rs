@@ -19,7 +19,7 @@ use zae_limiter::admin::{LimitWrite, Table, stored_limit};
 use zae_limiter::limit::{MAX_PERIOD_SECONDS, MAX_TOKENS};
 use zae_limiter::schema::keys::DEFAULT_RESOURCE;
 
-use super::common::{audit_principal, data_error, error_diag, identity_string, known_string};
+use super::common::{audit_principal, data_error, error_diag, identity_string, known};
 use super::limit_id::{LimitId, Scope};
 use super::namespace::namespace_name_validator;
 use crate::aws::AwsClients;
@@ -134,7 +134,6 @@ fn check_resource(resource: &str) -> Result<(), String> {
     }
     zae_limiter::validate::validate_resource(resource).map_err(|e| e.to_string())
 }
-
 
 model! {
     /// The state of a `zae_limiter_limit` (see [`schema`]).
@@ -312,7 +311,7 @@ impl LimitModel {
 
     /// The opaque namespace id recorded in state.
     fn recorded_namespace_id(&self) -> Result<&str, Diagnostics> {
-        known_string(&self.namespace_id, NAMES.namespace_id)
+        known(&self.namespace_id, NAMES.namespace_id).map(String::as_str)
     }
 
     /// Records where the limit was written: namespace id, scope and id.
@@ -391,7 +390,9 @@ fn validate_forms(config: &LimitConfig, diags: &mut Diagnostics) {
                 error(
                     required,
                     "Missing limit argument",
-                    format!("The stored form needs capacity, refill_amount and refill_period_seconds; {required} is missing."),
+                    format!(
+                        "The stored form needs capacity, refill_amount and refill_period_seconds; {required} is missing."
+                    ),
                 );
             }
         }
@@ -411,7 +412,10 @@ fn validate_scope(config: &LimitConfig, diags: &mut Diagnostics) {
     let resource = config.resource.is_set();
     let conflict = |attr: &str, detail: &str| error_diag(Some(attr), "Conflicting scope arguments", detail);
     let found = match scope {
-        "system" if entity => Some(conflict(NAMES.entity_id, "scope = \"system\" cannot have an entity_id.")),
+        "system" if entity => Some(conflict(
+            NAMES.entity_id,
+            "scope = \"system\" cannot have an entity_id.",
+        )),
         "system" if resource => Some(conflict(
             NAMES.resource,
             "scope = \"system\" applies to every resource: omit resource (or use scope = \"resource\").",
@@ -481,7 +485,8 @@ fn plan_limit(config: &LimitConfig, planned: &mut LimitConfig) {
 /// The id of the active namespace `name`, or a diagnostic at `namespace` (unknown or
 /// soft-deleted) or `stack`.
 async fn resolve_namespace(data: &Table, stack: &str, name: &str) -> Result<String, Diagnostics> {
-    let registry_error = |e: zae_limiter::Error| data_error(&e, "Cannot read the namespace registry", NAMES.stack, stack);
+    let registry_error =
+        |e: zae_limiter::Error| data_error(&e, "Cannot read the namespace registry", NAMES.stack, stack);
     if let Some(record) = data.get_namespace(name).await.map_err(registry_error)?
         && record.status.resolves()
     {
@@ -526,10 +531,17 @@ async fn create(clients: &AwsClients, plan: LimitModel) -> Outcome<LimitModel> {
 
 /// Read: the namespace's forward record and the config item, in one request. A limit
 /// whose namespace is gone or re-registered is gone too.
-async fn read(clients: &AwsClients, state: LimitModel, warnings: &mut Diagnostics) -> Result<Option<LimitModel>, Diagnostics> {
+async fn read(
+    clients: &AwsClients,
+    state: LimitModel,
+    warnings: &mut Diagnostics,
+) -> Result<Option<LimitModel>, Diagnostics> {
     let namespace_id = state.recorded_namespace_id()?.to_string();
     let data = Table::new(clients.dynamodb.clone(), state.stack.as_str());
-    let readout = match data.read_limit(&state.namespace, &namespace_id, &state.scope().level()).await {
+    let readout = match data
+        .read_limit(&state.namespace, &namespace_id, &state.scope().level())
+        .await
+    {
         Ok(readout) => readout,
         Err(zae_limiter::Error::TableNotFound { .. }) => return Ok(None),
         Err(e) => return Err(data_error(&e, "Cannot read the limit", NAMES.stack, &state.stack)),
@@ -539,7 +551,9 @@ async fn read(clients: &AwsClients, state: LimitModel, warnings: &mut Diagnostic
         .as_ref()
         .is_some_and(|ns| ns.id == namespace_id && ns.status.resolves());
     let stored = match &readout.config_item {
-        Some(item) => stored_limit(item, &state.name).map_err(|e| error_diag(Some(NAMES.name), "Cannot read the limit", e))?,
+        Some(item) => {
+            stored_limit(item, &state.name).map_err(|e| error_diag(Some(NAMES.name), "Cannot read the limit", e))?
+        }
         None => None,
     };
     let Some(stored) = stored.filter(|_| namespace_live) else {
@@ -559,7 +573,10 @@ async fn read(clients: &AwsClients, state: LimitModel, warnings: &mut Diagnostic
     }
     let mut state = state;
     let l = &stored.limit;
-    set_forms!(state, Forms::of(l.capacity(), l.refill_amount(), l.refill_period_seconds()));
+    set_forms!(
+        state,
+        Forms::of(l.capacity(), l.refill_amount(), l.refill_period_seconds())
+    );
     Ok(Some(state.written_in(namespace_id)))
 }
 
@@ -571,9 +588,15 @@ async fn update(clients: &AwsClients, prior: LimitModel, plan: LimitModel) -> Ou
     let principal = audit_principal(clients).await;
     let admin = Table::new(clients.dynamodb.clone(), plan.stack.as_str()).namespace(&namespace_id);
     let failed = |e: zae_limiter::Error| data_error(&e, "Cannot update the limit", NAMES.stack, &plan.stack);
-    let mut written = admin.update_limit(&level, &limit, principal.as_deref()).await.map_err(failed)?;
+    let mut written = admin
+        .update_limit(&level, &limit, principal.as_deref())
+        .await
+        .map_err(failed)?;
     if written == LimitWrite::Missing {
-        written = admin.create_limit(&level, &limit, principal.as_deref()).await.map_err(failed)?;
+        written = admin
+            .create_limit(&level, &limit, principal.as_deref())
+            .await
+            .map_err(failed)?;
     }
     if written != LimitWrite::Written {
         let detail = format!("The limit could not be written ({written:?}); run terraform apply again.");
@@ -636,7 +659,11 @@ impl ResourceModel for LimitResource {
         vec![
             identity_string("stack", true, "Stack name."),
             identity_string("namespace", true, "Namespace name."),
-            identity_string("resource", false, "Resource (omitted for system scope and entity-wide limits)."),
+            identity_string(
+                "resource",
+                false,
+                "Resource (omitted for system scope and entity-wide limits).",
+            ),
             identity_string("entity_id", false, "Entity id (entity scope only)."),
             identity_string("name", true, "Limit name."),
         ]
@@ -834,7 +861,10 @@ mod tests {
         plan_limit(&c, &mut planned);
         assert_eq!(planned.capacity, known(100));
         assert_eq!(planned.scope, known("resource".to_string()));
-        assert_eq!(planned.id, known("zae-demo/tenant-alpha/resource:gpt-4/rpm".to_string()));
+        assert_eq!(
+            planned.id,
+            known("zae-demo/tenant-alpha/resource:gpt-4/rpm".to_string())
+        );
         let c = LimitConfig {
             rate: Known::Unknown,
             entity_id: Known::Unknown,

@@ -10,13 +10,13 @@ pub mod stack_data;
 
 use std::sync::Arc;
 
-use crate::framework::{DataSource, Resource, Typed};
 use crate::aws::AwsClients;
+use crate::framework::{DataSource, Resource, Typed};
 
 /// Every managed resource type.
 pub fn all() -> Vec<Arc<dyn Resource<AwsClients>>> {
     vec![
-        Arc::new(stack::StackResource),
+        Arc::new(Typed(stack::StackResource)),
         Arc::new(Typed(namespace::NamespaceResource)),
         Arc::new(Typed(limit::LimitResource)),
     ]
@@ -25,7 +25,7 @@ pub fn all() -> Vec<Arc<dyn Resource<AwsClients>>> {
 /// Every data source type.
 pub fn all_data_sources() -> Vec<Arc<dyn DataSource<AwsClients>>> {
     vec![
-        Arc::new(stack_data::StackDataSource),
-        Arc::new(namespace_data::NamespaceDataSource),
+        Arc::new(Typed(stack_data::StackDataSource)),
+        Arc::new(Typed(namespace_data::NamespaceDataSource)),
     ]
 }

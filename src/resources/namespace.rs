@@ -22,14 +22,14 @@ use async_trait::async_trait;
 use zae_limiter::admin::{Registration, Table};
 use zae_limiter::schema::namespace::{NamespaceRecord, NamespaceStatus};
 
-use super::common::{OrDiagnostic, computed_string, data_error, error_diag, identity_string, known_string};
+use super::common::{OrDiagnostic, computed_string, data_error, error_diag, identity_string, known};
 use crate::aws::AwsClients;
 use crate::aws::iam_principal::{self, Principal, PrincipalKind};
 use crate::aws::policy_document::NAMESPACE_TAG_KEY;
 use crate::framework::validator::{OneOf, StringCheck, Validator};
 use crate::framework::{
-    Attribute, AttributePath, Block, Diagnostics, IdentityAttribute, ImportId, Known, ModelResource, Nesting,
-    Outcome, Partial, Plan, Private, RequiresReplace, ResourceModel, Schema, Value,
+    Attribute, AttributePath, Block, Diagnostics, IdentityAttribute, ImportId, Known, ModelResource, Nesting, Outcome,
+    Partial, Plan, Private, RequiresReplace, ResourceModel, Schema, Value,
 };
 use crate::model;
 
@@ -242,7 +242,11 @@ impl PrincipalTags {
             return None;
         }
         let names = |kind: PrincipalKind, was: Option<&BTreeSet<String>>| {
-            let names: BTreeSet<String> = principals.iter().filter(|p| p.kind == kind).map(|p| p.name.clone()).collect();
+            let names: BTreeSet<String> = principals
+                .iter()
+                .filter(|p| p.kind == kind)
+                .map(|p| p.name.clone())
+                .collect();
             (!names.is_empty() || was.is_some()).then_some(names)
         };
         Some(PrincipalTags {
@@ -296,7 +300,11 @@ fn id_to_recover(plan: &NamespaceModel, deleted: &[NamespaceRecord]) -> Result<O
                  Set recover = true to restore it (same id and limits), or purge id {} before creating a new one.",
                 plan.name,
                 plan.stack,
-                previous.deleted_at.as_deref().map(|t| format!(" at {t}")).unwrap_or_default(),
+                previous
+                    .deleted_at
+                    .as_deref()
+                    .map(|t| format!(" at {t}"))
+                    .unwrap_or_default(),
                 previous.id,
                 previous.id
             ),
@@ -307,7 +315,11 @@ fn id_to_recover(plan: &NamespaceModel, deleted: &[NamespaceRecord]) -> Result<O
 
 /// The id a new namespace gets: the soft-deleted one's when recovering, else a fresh one.
 async fn choose_id(data: &Table, plan: &NamespaceModel) -> Result<(String, bool), Diagnostics> {
-    if let Some(existing) = data.get_namespace(&plan.name).await.map_err(plan.data_error("Cannot read the namespace registry"))? {
+    if let Some(existing) = data
+        .get_namespace(&plan.name)
+        .await
+        .map_err(plan.data_error("Cannot read the namespace registry"))?
+    {
         return Err(error_diag(
             Some(NAMES.name),
             "Namespace already exists",
@@ -475,14 +487,22 @@ async fn tag_principal(clients: &AwsClients, data: &Table, id: &str, principal: 
 }
 
 /// The listed principals that still carry this namespace's tag.
-async fn still_tagged(clients: &AwsClients, id: &str, listed: BTreeSet<Principal>) -> Result<BTreeSet<Principal>, Diagnostics> {
+async fn still_tagged(
+    clients: &AwsClients,
+    id: &str,
+    listed: BTreeSet<Principal>,
+) -> Result<BTreeSet<Principal>, Diagnostics> {
     let mut tagged = BTreeSet::new();
     for principal in listed {
         let tags = iam_principal::principal_tags(&clients.iam, &principal)
             .await
             .map_err(|e| {
                 let mut d = Diagnostics::new();
-                d.attribute_error(principal_path(principal.kind), "Cannot read the principal's tags", e.to_string());
+                d.attribute_error(
+                    principal_path(principal.kind),
+                    "Cannot read the principal's tags",
+                    e.to_string(),
+                );
                 d
             })?;
         if tags.is_some_and(|tags| tags.get(NAMESPACE_TAG_KEY).map(String::as_str) == Some(id)) {
@@ -497,7 +517,7 @@ async fn still_tagged(clients: &AwsClients, id: &str, listed: BTreeSet<Principal
 /// Read: `None` when the namespace is gone (soft-deleted, purged, re-registered under
 /// another id, or the stack itself is gone); principals whose tag was removed drop out.
 async fn read(clients: &AwsClients, state: NamespaceModel) -> Result<Option<NamespaceModel>, Diagnostics> {
-    let id = known_string(&state.id, NAMES.id)?.to_string();
+    let id = known(&state.id, NAMES.id)?.clone();
     let record = match state.table(clients).get_namespace(&state.name).await {
         Ok(record) => record,
         Err(zae_limiter::Error::TableNotFound { .. }) => return Ok(None),
@@ -515,7 +535,7 @@ async fn read(clients: &AwsClients, state: NamespaceModel) -> Result<Option<Name
 /// Update: only the tags change in place. On failure the state lists exactly the
 /// principals that carry the tag, so the next plan shows the rest.
 async fn update(clients: &AwsClients, prior: NamespaceModel, plan: NamespaceModel) -> Outcome<NamespaceModel> {
-    let id = known_string(&prior.id, NAMES.id)?.to_string();
+    let id = known(&prior.id, NAMES.id)?.clone();
     let mut current = prior.principals();
     let outcome = retag(clients, &prior.table(clients), &id, &mut current, &plan.principals()).await;
     let mut state = NamespaceModel {
@@ -535,7 +555,7 @@ async fn update(clients: &AwsClients, prior: NamespaceModel, plan: NamespaceMode
 
 /// Delete: untag the principals, then soft-delete (and purge with `on_destroy = "purge"`).
 async fn delete(clients: &AwsClients, prior: NamespaceModel) -> Result<(), Diagnostics> {
-    let id = known_string(&prior.id, NAMES.id)?;
+    let id = known(&prior.id, NAMES.id)?.as_str();
     for principal in prior.principals() {
         untag_listed(clients, id, &principal).await?;
     }
@@ -593,7 +613,10 @@ async fn import(clients: &AwsClients, id: ImportId<'_, NamespaceIdentity>) -> Re
         return Err(error_diag(
             None,
             "Namespace not found",
-            format!("Stack {:?} has no active namespace named {:?}.", imported.stack, imported.name),
+            format!(
+                "Stack {:?} has no active namespace named {:?}.",
+                imported.stack, imported.name
+            ),
         ));
     };
     Ok(imported.with_record(&record))
@@ -601,7 +624,9 @@ async fn import(clients: &AwsClients, id: ImportId<'_, NamespaceIdentity>) -> Re
 
 /// Destroying or replacing a namespace with `on_destroy = "purge"` warns in the plan.
 fn warn_of_purge(plan: &mut Plan<'_, AwsClients, NamespaceModel>) {
-    let Some(prior) = plan.prior.as_ref().filter(|p| p.on_destroy == PURGE) else { return };
+    let Some(prior) = plan.prior.as_ref().filter(|p| p.on_destroy == PURGE) else {
+        return;
+    };
     if !(plan.destroying() || plan.replacing) {
         return;
     }
@@ -665,7 +690,12 @@ impl ModelResource<AwsClients> for NamespaceResource {
         read(clients, state).await
     }
 
-    async fn update(&self, clients: &AwsClients, prior: NamespaceModel, plan: NamespaceModel) -> Outcome<NamespaceModel> {
+    async fn update(
+        &self,
+        clients: &AwsClients,
+        prior: NamespaceModel,
+        plan: NamespaceModel,
+    ) -> Outcome<NamespaceModel> {
         update(clients, prior, plan).await
     }
 
