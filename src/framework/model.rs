@@ -503,6 +503,39 @@ macro_rules! model {
     };
 }
 
+/// A required attribute must decode into a type that refuses null (not an `Option`); an
+/// optional one that the provider does not compute must accept null.
+fn check_nullability<M: Model>(block: &Block, sample: &Value) -> Result<(), String> {
+    for attribute in &block.attributes {
+        let mut with_null = sample.clone();
+        with_null.set(&attribute.name, Value::Null);
+        let decoded = M::decode(&with_null);
+        if attribute.required && decoded.is_ok() {
+            return Err(format!(
+                "{} is required, but the model accepts null for it",
+                attribute.name
+            ));
+        }
+        if attribute.optional && !attribute.computed && decoded.is_err() {
+            return Err(format!(
+                "{} is optional, but the model refuses null for it",
+                attribute.name
+            ));
+        }
+    }
+    for nested in &block.blocks {
+        let mut with_null = sample.clone();
+        with_null.set(&nested.type_name, Value::Null);
+        if nested.min_items == 0 && M::decode(&with_null).is_err() {
+            return Err(format!(
+                "block {} is optional, but the model refuses its absence",
+                nested.type_name
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A value of type `ty` in which every part is set: strings `"s"`, numbers `1`, booleans
 /// `true`, one element in every collection. Used to prove model/schema agreement.
 pub fn sample_value(ty: &Type) -> Value {
@@ -544,6 +577,7 @@ where
     if !config.to_value().equivalent(&sample) {
         return Err(format!("the configuration view encodes {:?}", config.to_value()));
     }
+    check_nullability::<M>(block, &sample)?;
     let unknowns = Value::Object(
         M::ATTRIBUTES
             .iter()
@@ -617,6 +651,28 @@ mod tests {
                 Block::new("").attribute(Attribute::string_set("roles").optional()),
             ));
         assert!(check_agreement::<Sample>(&wrong_type).is_err());
+        let optional_name = Block::new("t")
+            .attribute(Attribute::string("name").optional())
+            .attribute(Attribute::number("count").optional())
+            .attribute(Attribute::string("arn").computed())
+            .attribute(Attribute::string_map("tags").optional())
+            .block(NestedBlock::single(
+                "inner",
+                Block::new("").attribute(Attribute::string_set("roles").optional()),
+            ));
+        let err = check_agreement::<Sample>(&optional_name).unwrap_err();
+        assert!(err.contains("name is optional"), "{err}");
+        let required_count = Block::new("t")
+            .attribute(Attribute::string("name").required())
+            .attribute(Attribute::number("count").required())
+            .attribute(Attribute::string("arn").computed())
+            .attribute(Attribute::string_map("tags").optional())
+            .block(NestedBlock::single(
+                "inner",
+                Block::new("").attribute(Attribute::string_set("roles").optional()),
+            ));
+        let err = check_agreement::<Sample>(&required_count).unwrap_err();
+        assert!(err.contains("count is required"), "{err}");
     }
 
     #[test]

@@ -503,146 +503,6 @@ async fn resolve_namespace(data: &Table, stack: &str, name: &str) -> Result<Stri
     Err(error_diag(Some(NAMES.namespace), "Unknown namespace", detail))
 }
 
-/// Create: resolve the namespace, then add this limit to its scope's config item.
-async fn create(clients: &AwsClients, plan: LimitModel) -> Outcome<LimitModel> {
-    let data = Table::new(clients.dynamodb.clone(), plan.stack.as_str());
-    let namespace_id = resolve_namespace(&data, &plan.stack, &plan.namespace).await?;
-    let limit = plan.limit()?;
-    let scope = plan.scope();
-    let principal = audit_principal(clients).await;
-    let written = data
-        .namespace(&namespace_id)
-        .create_limit(&scope.level(), &limit, principal.as_deref())
-        .await
-        .map_err(|e| data_error(&e, "Cannot write the limit", NAMES.stack, &plan.stack))?;
-    if let LimitWrite::AlreadyExists(existing) = written {
-        let detail = format!(
-            "Namespace {:?} already has limit {:?} at {} scope{}. Import it instead: terraform import <address> {}",
-            plan.namespace,
-            limit.name(),
-            scope.kind(),
-            existing.map(|l| format!(" ({l})")).unwrap_or_default(),
-            plan.limit_id()
-        );
-        return Err(error_diag(Some(NAMES.name), "Limit already exists", detail).into());
-    }
-    Ok(plan.written_in(namespace_id))
-}
-
-/// Read: the namespace's forward record and the config item, in one request. A limit
-/// whose namespace is gone or re-registered is gone too.
-async fn read(
-    clients: &AwsClients,
-    state: LimitModel,
-    warnings: &mut Diagnostics,
-) -> Result<Option<LimitModel>, Diagnostics> {
-    let namespace_id = state.recorded_namespace_id()?.to_string();
-    let data = Table::new(clients.dynamodb.clone(), state.stack.as_str());
-    let readout = match data
-        .read_limit(&state.namespace, &namespace_id, &state.scope().level())
-        .await
-    {
-        Ok(readout) => readout,
-        Err(zae_limiter::Error::TableNotFound { .. }) => return Ok(None),
-        Err(e) => return Err(data_error(&e, "Cannot read the limit", NAMES.stack, &state.stack)),
-    };
-    let namespace_live = readout
-        .namespace
-        .as_ref()
-        .is_some_and(|ns| ns.id == namespace_id && ns.status.resolves());
-    let stored = match &readout.config_item {
-        Some(item) => {
-            stored_limit(item, &state.name).map_err(|e| error_diag(Some(NAMES.name), "Cannot read the limit", e))?
-        }
-        None => None,
-    };
-    let Some(stored) = stored.filter(|_| namespace_live) else {
-        tracing::info!(stack = %state.stack, namespace = %state.namespace, limit = %state.name, "limit no longer exists");
-        return Ok(None);
-    };
-    if !stored.unmanaged.is_empty() {
-        warnings.attribute_warning(
-            crate::framework::AttributePath::root(NAMES.name),
-            "Limit has settings Terraform does not manage",
-            format!(
-                "Limit {:?} also carries {} (set outside Terraform); they are left as they are.",
-                state.name,
-                stored.unmanaged.join(", ")
-            ),
-        );
-    }
-    let mut state = state;
-    let l = &stored.limit;
-    set_forms!(
-        state,
-        Forms::of(l.capacity(), l.refill_amount(), l.refill_period_seconds())
-    );
-    Ok(Some(state.written_in(namespace_id)))
-}
-
-/// Update: rewrite this limit's attributes (again, when deleted since the last refresh).
-async fn update(clients: &AwsClients, prior: LimitModel, plan: LimitModel) -> Outcome<LimitModel> {
-    let namespace_id = prior.recorded_namespace_id()?.to_string();
-    let limit = plan.limit()?;
-    let level = plan.scope().level();
-    let principal = audit_principal(clients).await;
-    let admin = Table::new(clients.dynamodb.clone(), plan.stack.as_str()).namespace(&namespace_id);
-    let failed = |e: zae_limiter::Error| data_error(&e, "Cannot update the limit", NAMES.stack, &plan.stack);
-    let mut written = admin
-        .update_limit(&level, &limit, principal.as_deref())
-        .await
-        .map_err(failed)?;
-    if written == LimitWrite::Missing {
-        written = admin
-            .create_limit(&level, &limit, principal.as_deref())
-            .await
-            .map_err(failed)?;
-    }
-    if written != LimitWrite::Written {
-        let detail = format!("The limit could not be written ({written:?}); run terraform apply again.");
-        return Err(error_diag(Some(NAMES.name), "Limit changed outside Terraform during apply", detail).into());
-    }
-    Ok(plan.written_in(namespace_id))
-}
-
-/// Delete: remove this limit's attributes; a missing stack means nothing is left.
-async fn delete(clients: &AwsClients, prior: LimitModel) -> Result<(), Diagnostics> {
-    let namespace_id = prior.recorded_namespace_id()?;
-    let principal = audit_principal(clients).await;
-    let removed = Table::new(clients.dynamodb.clone(), prior.stack.as_str())
-        .namespace(namespace_id)
-        .remove_limit(&prior.scope().level(), &prior.name, principal.as_deref())
-        .await;
-    match removed {
-        Ok(_) | Err(zae_limiter::Error::TableNotFound { .. }) => Ok(()),
-        Err(e) => Err(data_error(&e, "Cannot remove the limit", NAMES.stack, &prior.stack)),
-    }
-}
-
-/// Import by `STACK/NAMESPACE/SCOPE/NAME` or by identity; read completes the state.
-async fn import(clients: &AwsClients, id: ImportId<'_, LimitIdentity>) -> Result<LimitModel, Diagnostics> {
-    let id = match id {
-        ImportId::Identity(identity) => LimitId {
-            scope: Scope::of(identity.entity_id.as_deref(), identity.resource.as_deref()),
-            stack: identity.stack,
-            namespace: identity.namespace,
-            name: identity.name,
-        },
-        ImportId::Text(text) => LimitId::parse(text).map_err(|e| error_diag(None, "Invalid import id", e))?,
-    };
-    let data = Table::new(clients.dynamodb.clone(), id.stack.as_str());
-    let namespace_id = resolve_namespace(&data, &id.stack, &id.namespace).await?;
-    let imported = LimitModel {
-        resource: id.scope.resource().map(str::to_string),
-        entity_id: id.scope.entity_id().map(str::to_string),
-        stack: id.stack,
-        namespace: id.namespace,
-        name: id.name,
-        ..LimitModel::default()
-    };
-    Ok(imported.written_in(namespace_id))
-}
-
 impl ResourceModel for LimitResource {
     type Model = LimitModel;
     type Identity = LimitIdentity;
@@ -692,10 +552,34 @@ impl ModelResource<AwsClients> for LimitResource {
         }
     }
 
+    /// Create: resolve the namespace, then add this limit to its scope's config item.
     async fn create(&self, clients: &AwsClients, plan: LimitModel) -> Outcome<LimitModel> {
-        create(clients, plan).await
+        let data = Table::new(clients.dynamodb.clone(), plan.stack.as_str());
+        let namespace_id = resolve_namespace(&data, &plan.stack, &plan.namespace).await?;
+        let limit = plan.limit()?;
+        let scope = plan.scope();
+        let principal = audit_principal(clients).await;
+        let written = data
+            .namespace(&namespace_id)
+            .create_limit(&scope.level(), &limit, principal.as_deref())
+            .await
+            .map_err(|e| data_error(&e, "Cannot write the limit", NAMES.stack, &plan.stack))?;
+        if let LimitWrite::AlreadyExists(existing) = written {
+            let detail = format!(
+                "Namespace {:?} already has limit {:?} at {} scope{}. Import it instead: terraform import <address> {}",
+                plan.namespace,
+                limit.name(),
+                scope.kind(),
+                existing.map(|l| format!(" ({l})")).unwrap_or_default(),
+                plan.limit_id()
+            );
+            return Err(error_diag(Some(NAMES.name), "Limit already exists", detail).into());
+        }
+        Ok(plan.written_in(namespace_id))
     }
 
+    /// Read: the namespace's forward record and the config item, in one request. A limit
+    /// whose namespace is gone or re-registered is gone too.
     async fn read(
         &self,
         clients: &AwsClients,
@@ -703,19 +587,111 @@ impl ModelResource<AwsClients> for LimitResource {
         _private: &mut Private,
         warnings: &mut Diagnostics,
     ) -> Result<Option<LimitModel>, Diagnostics> {
-        read(clients, state, warnings).await
+        let namespace_id = state.recorded_namespace_id()?.to_string();
+        let data = Table::new(clients.dynamodb.clone(), state.stack.as_str());
+        let readout = match data
+            .read_limit(&state.namespace, &namespace_id, &state.scope().level())
+            .await
+        {
+            Ok(readout) => readout,
+            Err(zae_limiter::Error::TableNotFound { .. }) => return Ok(None),
+            Err(e) => return Err(data_error(&e, "Cannot read the limit", NAMES.stack, &state.stack)),
+        };
+        let namespace_live = readout
+            .namespace
+            .as_ref()
+            .is_some_and(|ns| ns.id == namespace_id && ns.status.resolves());
+        let stored = match &readout.config_item {
+            Some(item) => {
+                stored_limit(item, &state.name).map_err(|e| error_diag(Some(NAMES.name), "Cannot read the limit", e))?
+            }
+            None => None,
+        };
+        let Some(stored) = stored.filter(|_| namespace_live) else {
+            tracing::info!(stack = %state.stack, namespace = %state.namespace, limit = %state.name, "limit no longer exists");
+            return Ok(None);
+        };
+        if !stored.unmanaged.is_empty() {
+            warnings.attribute_warning(
+                crate::framework::AttributePath::root(NAMES.name),
+                "Limit has settings Terraform does not manage",
+                format!(
+                    "Limit {:?} also carries {} (set outside Terraform); they are left as they are.",
+                    state.name,
+                    stored.unmanaged.join(", ")
+                ),
+            );
+        }
+        let mut state = state;
+        let l = &stored.limit;
+        set_forms!(
+            state,
+            Forms::of(l.capacity(), l.refill_amount(), l.refill_period_seconds())
+        );
+        Ok(Some(state.written_in(namespace_id)))
     }
 
+    /// Update: rewrite this limit's attributes (again, when deleted since the last refresh).
     async fn update(&self, clients: &AwsClients, prior: LimitModel, plan: LimitModel) -> Outcome<LimitModel> {
-        update(clients, prior, plan).await
+        let namespace_id = prior.recorded_namespace_id()?.to_string();
+        let limit = plan.limit()?;
+        let level = plan.scope().level();
+        let principal = audit_principal(clients).await;
+        let admin = Table::new(clients.dynamodb.clone(), plan.stack.as_str()).namespace(&namespace_id);
+        let failed = |e: zae_limiter::Error| data_error(&e, "Cannot update the limit", NAMES.stack, &plan.stack);
+        let mut written = admin
+            .update_limit(&level, &limit, principal.as_deref())
+            .await
+            .map_err(failed)?;
+        if written == LimitWrite::Missing {
+            written = admin
+                .create_limit(&level, &limit, principal.as_deref())
+                .await
+                .map_err(failed)?;
+        }
+        if written != LimitWrite::Written {
+            let detail = format!("The limit could not be written ({written:?}); run terraform apply again.");
+            return Err(error_diag(Some(NAMES.name), "Limit changed outside Terraform during apply", detail).into());
+        }
+        Ok(plan.written_in(namespace_id))
     }
 
+    /// Delete: remove this limit's attributes; a missing stack means nothing is left.
     async fn delete(&self, clients: &AwsClients, prior: LimitModel) -> Result<(), Diagnostics> {
-        delete(clients, prior).await
+        let namespace_id = prior.recorded_namespace_id()?;
+        let principal = audit_principal(clients).await;
+        let removed = Table::new(clients.dynamodb.clone(), prior.stack.as_str())
+            .namespace(namespace_id)
+            .remove_limit(&prior.scope().level(), &prior.name, principal.as_deref())
+            .await;
+        match removed {
+            Ok(_) | Err(zae_limiter::Error::TableNotFound { .. }) => Ok(()),
+            Err(e) => Err(data_error(&e, "Cannot remove the limit", NAMES.stack, &prior.stack)),
+        }
     }
 
+    /// Import by `STACK/NAMESPACE/SCOPE/NAME` or by identity; read completes the state.
     async fn import(&self, clients: &AwsClients, id: ImportId<'_, LimitIdentity>) -> Result<LimitModel, Diagnostics> {
-        import(clients, id).await
+        let id = match id {
+            ImportId::Identity(identity) => LimitId {
+                scope: Scope::of(identity.entity_id.as_deref(), identity.resource.as_deref()),
+                stack: identity.stack,
+                namespace: identity.namespace,
+                name: identity.name,
+            },
+            ImportId::Text(text) => LimitId::parse(text).map_err(|e| error_diag(None, "Invalid import id", e))?,
+        };
+        let data = Table::new(clients.dynamodb.clone(), id.stack.as_str());
+        let namespace_id = resolve_namespace(&data, &id.stack, &id.namespace).await?;
+        let imported = LimitModel {
+            resource: id.scope.resource().map(str::to_string),
+            entity_id: id.scope.entity_id().map(str::to_string),
+            stack: id.stack,
+            namespace: id.namespace,
+            name: id.name,
+            ..LimitModel::default()
+        };
+        Ok(imported.written_in(namespace_id))
     }
 }
 

@@ -359,28 +359,6 @@ async fn register(data: &Table, plan: &NamespaceModel, id: &str, recovering: boo
     }
 }
 
-/// Create: the id, the tags, then the registration. A failure untags what it tagged and
-/// leaves nothing in state.
-async fn create(clients: &AwsClients, plan: NamespaceModel) -> Outcome<NamespaceModel> {
-    let data = plan.table(clients);
-    let (id, recovering) = choose_id(&data, &plan).await?;
-    let mut tagged = BTreeSet::new();
-    let registered = match retag(clients, &data, &id, &mut tagged, &plan.principals()).await {
-        Ok(()) => register(&data, &plan, &id, recovering).await,
-        Err(d) => Err(d),
-    };
-    if let Err(d) = registered {
-        untag_all(clients, &id, &tagged).await;
-        return Err(d.into());
-    }
-    tracing::info!(stack = %plan.stack, namespace = %plan.name, namespace_id = %id, principals = tagged.len(), "namespace created");
-    let record = match data.get_namespace(&plan.name).await {
-        Ok(Some(record)) => record,
-        _ => NamespaceRecord::new_active(&id, &plan.name, &zae_limiter::clock::utc_now_string()),
-    };
-    Ok(plan.with_record(&record))
-}
-
 /// Best-effort removal of the tags a failed create added.
 async fn untag_all(clients: &AwsClients, id: &str, tagged: &BTreeSet<Principal>) {
     for principal in tagged {
@@ -514,114 +492,6 @@ async fn still_tagged(
     Ok(tagged)
 }
 
-/// Read: `None` when the namespace is gone (soft-deleted, purged, re-registered under
-/// another id, or the stack itself is gone); principals whose tag was removed drop out.
-async fn read(clients: &AwsClients, state: NamespaceModel) -> Result<Option<NamespaceModel>, Diagnostics> {
-    let id = known(&state.id, NAMES.id)?.clone();
-    let record = match state.table(clients).get_namespace(&state.name).await {
-        Ok(record) => record,
-        Err(zae_limiter::Error::TableNotFound { .. }) => return Ok(None),
-        Err(e) => return Err(state.data_error("Cannot read the namespace")(e)),
-    };
-    let Some(record) = record.filter(|r| r.id == id && r.status.resolves()) else {
-        return Ok(None);
-    };
-    let tagged = still_tagged(clients, &id, state.principals()).await?;
-    let mut state = state.with_record(&record);
-    state.principal_tags = PrincipalTags::listing(&tagged, state.principal_tags.as_ref());
-    Ok(Some(state))
-}
-
-/// Update: only the tags change in place. On failure the state lists exactly the
-/// principals that carry the tag, so the next plan shows the rest.
-async fn update(clients: &AwsClients, prior: NamespaceModel, plan: NamespaceModel) -> Outcome<NamespaceModel> {
-    let id = known(&prior.id, NAMES.id)?.clone();
-    let mut current = prior.principals();
-    let outcome = retag(clients, &prior.table(clients), &id, &mut current, &plan.principals()).await;
-    let mut state = NamespaceModel {
-        id: prior.id,
-        status: prior.status,
-        created_at: prior.created_at,
-        ..plan
-    };
-    match outcome {
-        Ok(()) => Ok(state),
-        Err(d) => {
-            state.principal_tags = PrincipalTags::listing(&current, state.principal_tags.as_ref());
-            Err(Partial::keeping(state, d))
-        }
-    }
-}
-
-/// Delete: untag the principals, then soft-delete (and purge with `on_destroy = "purge"`).
-async fn delete(clients: &AwsClients, prior: NamespaceModel) -> Result<(), Diagnostics> {
-    let id = known(&prior.id, NAMES.id)?.as_str();
-    for principal in prior.principals() {
-        untag_listed(clients, id, &principal).await?;
-    }
-    let data = prior.table(clients);
-    let soft_delete = async {
-        if let Some(record) = data.get_namespace(&prior.name).await?
-            && record.id == id
-        {
-            data.delete_namespace(&prior.name).await?;
-        }
-        if prior.on_destroy == PURGE {
-            let report = data.purge_namespace(id).await?;
-            tracing::info!(stack = %prior.stack, namespace = %prior.name, items = report.items_deleted, "namespace purged");
-        }
-        Ok::<(), zae_limiter::Error>(())
-    };
-    match soft_delete.await {
-        Ok(()) | Err(zae_limiter::Error::TableNotFound { .. }) => Ok(()),
-        Err(e) => Err(prior.data_error("Cannot delete the namespace")(e)),
-    }
-}
-
-/// Import by `STACK/NAME` or by identity: an active namespace only.
-async fn import(clients: &AwsClients, id: ImportId<'_, NamespaceIdentity>) -> Result<NamespaceModel, Diagnostics> {
-    let identity = match id {
-        ImportId::Identity(identity) => identity,
-        ImportId::Text(text) => match text.split_once('/') {
-            Some((stack, name)) => NamespaceIdentity {
-                stack: stack.to_string(),
-                name: name.to_string(),
-            },
-            None => {
-                return Err(error_diag(
-                    None,
-                    "Invalid import id",
-                    format!("Import a namespace as STACK/NAME (e.g. zae-demo/tenant-alpha); got {text:?}."),
-                ));
-            }
-        },
-    };
-    check_namespace_name(&identity.name).or_error("Invalid import id")?;
-    let imported = NamespaceModel {
-        stack: identity.stack,
-        name: identity.name,
-        on_destroy: ON_DESTROY[0].to_string(),
-        recover: false,
-        ..NamespaceModel::default()
-    };
-    let Some(record) = imported
-        .table(clients)
-        .get_namespace(&imported.name)
-        .await
-        .map_err(imported.data_error("Cannot read the namespace"))?
-    else {
-        return Err(error_diag(
-            None,
-            "Namespace not found",
-            format!(
-                "Stack {:?} has no active namespace named {:?}.",
-                imported.stack, imported.name
-            ),
-        ));
-    };
-    Ok(imported.with_record(&record))
-}
-
 /// Destroying or replacing a namespace with `on_destroy = "purge"` warns in the plan.
 fn warn_of_purge(plan: &mut Plan<'_, AwsClients, NamespaceModel>) {
     let Some(prior) = plan.prior.as_ref().filter(|p| p.on_destroy == PURGE) else {
@@ -676,10 +546,30 @@ impl ModelResource<AwsClients> for NamespaceResource {
         warn_of_purge(plan);
     }
 
+    /// Create: the id, the tags, then the registration. A failure untags what it tagged and
+    /// leaves nothing in state.
     async fn create(&self, clients: &AwsClients, plan: NamespaceModel) -> Outcome<NamespaceModel> {
-        create(clients, plan).await
+        let data = plan.table(clients);
+        let (id, recovering) = choose_id(&data, &plan).await?;
+        let mut tagged = BTreeSet::new();
+        let registered = match retag(clients, &data, &id, &mut tagged, &plan.principals()).await {
+            Ok(()) => register(&data, &plan, &id, recovering).await,
+            Err(d) => Err(d),
+        };
+        if let Err(d) = registered {
+            untag_all(clients, &id, &tagged).await;
+            return Err(d.into());
+        }
+        tracing::info!(stack = %plan.stack, namespace = %plan.name, namespace_id = %id, principals = tagged.len(), "namespace created");
+        let record = match data.get_namespace(&plan.name).await {
+            Ok(Some(record)) => record,
+            _ => NamespaceRecord::new_active(&id, &plan.name, &zae_limiter::clock::utc_now_string()),
+        };
+        Ok(plan.with_record(&record))
     }
 
+    /// Read: `None` when the namespace is gone (soft-deleted, purged, re-registered under
+    /// another id, or the stack itself is gone); principals whose tag was removed drop out.
     async fn read(
         &self,
         clients: &AwsClients,
@@ -687,28 +577,118 @@ impl ModelResource<AwsClients> for NamespaceResource {
         _private: &mut Private,
         _warnings: &mut Diagnostics,
     ) -> Result<Option<NamespaceModel>, Diagnostics> {
-        read(clients, state).await
+        let id = known(&state.id, NAMES.id)?.clone();
+        let record = match state.table(clients).get_namespace(&state.name).await {
+            Ok(record) => record,
+            Err(zae_limiter::Error::TableNotFound { .. }) => return Ok(None),
+            Err(e) => return Err(state.data_error("Cannot read the namespace")(e)),
+        };
+        let Some(record) = record.filter(|r| r.id == id && r.status.resolves()) else {
+            return Ok(None);
+        };
+        let tagged = still_tagged(clients, &id, state.principals()).await?;
+        let mut state = state.with_record(&record);
+        state.principal_tags = PrincipalTags::listing(&tagged, state.principal_tags.as_ref());
+        Ok(Some(state))
     }
 
+    /// Update: only the tags change in place. On failure the state lists exactly the
+    /// principals that carry the tag, so the next plan shows the rest.
     async fn update(
         &self,
         clients: &AwsClients,
         prior: NamespaceModel,
         plan: NamespaceModel,
     ) -> Outcome<NamespaceModel> {
-        update(clients, prior, plan).await
+        let id = known(&prior.id, NAMES.id)?.clone();
+        let mut current = prior.principals();
+        let outcome = retag(clients, &prior.table(clients), &id, &mut current, &plan.principals()).await;
+        let mut state = NamespaceModel {
+            id: prior.id,
+            status: prior.status,
+            created_at: prior.created_at,
+            ..plan
+        };
+        match outcome {
+            Ok(()) => Ok(state),
+            Err(d) => {
+                state.principal_tags = PrincipalTags::listing(&current, state.principal_tags.as_ref());
+                Err(Partial::keeping(state, d))
+            }
+        }
     }
 
+    /// Delete: untag the principals, then soft-delete (and purge with `on_destroy = "purge"`).
     async fn delete(&self, clients: &AwsClients, prior: NamespaceModel) -> Result<(), Diagnostics> {
-        delete(clients, prior).await
+        let id = known(&prior.id, NAMES.id)?.as_str();
+        for principal in prior.principals() {
+            untag_listed(clients, id, &principal).await?;
+        }
+        let data = prior.table(clients);
+        let soft_delete = async {
+            if let Some(record) = data.get_namespace(&prior.name).await?
+                && record.id == id
+            {
+                data.delete_namespace(&prior.name).await?;
+            }
+            if prior.on_destroy == PURGE {
+                let report = data.purge_namespace(id).await?;
+                tracing::info!(stack = %prior.stack, namespace = %prior.name, items = report.items_deleted, "namespace purged");
+            }
+            Ok::<(), zae_limiter::Error>(())
+        };
+        match soft_delete.await {
+            Ok(()) | Err(zae_limiter::Error::TableNotFound { .. }) => Ok(()),
+            Err(e) => Err(prior.data_error("Cannot delete the namespace")(e)),
+        }
     }
 
+    /// Import by `STACK/NAME` or by identity: an active namespace only.
     async fn import(
         &self,
         clients: &AwsClients,
         id: ImportId<'_, NamespaceIdentity>,
     ) -> Result<NamespaceModel, Diagnostics> {
-        import(clients, id).await
+        let identity = match id {
+            ImportId::Identity(identity) => identity,
+            ImportId::Text(text) => match text.split_once('/') {
+                Some((stack, name)) => NamespaceIdentity {
+                    stack: stack.to_string(),
+                    name: name.to_string(),
+                },
+                None => {
+                    return Err(error_diag(
+                        None,
+                        "Invalid import id",
+                        format!("Import a namespace as STACK/NAME (e.g. zae-demo/tenant-alpha); got {text:?}."),
+                    ));
+                }
+            },
+        };
+        check_namespace_name(&identity.name).or_error("Invalid import id")?;
+        let imported = NamespaceModel {
+            stack: identity.stack,
+            name: identity.name,
+            on_destroy: ON_DESTROY[0].to_string(),
+            recover: false,
+            ..NamespaceModel::default()
+        };
+        let Some(record) = imported
+            .table(clients)
+            .get_namespace(&imported.name)
+            .await
+            .map_err(imported.data_error("Cannot read the namespace"))?
+        else {
+            return Err(error_diag(
+                None,
+                "Namespace not found",
+                format!(
+                    "Stack {:?} has no active namespace named {:?}.",
+                    imported.stack, imported.name
+                ),
+            ));
+        };
+        Ok(imported.with_record(&record))
     }
 }
 

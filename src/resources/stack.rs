@@ -160,16 +160,23 @@ model! {
 const NAMES: StackNames = StackModel::NAMES;
 
 /// The ARN field of policy `kind` in a stack model or configuration view (both hold these
-/// fields as `Known<String>`).
+/// fields as `Known<String>`), borrowed as asked: `policy_arn!(&state, kind)` or
+/// `policy_arn!(&mut state, kind)`.
 macro_rules! policy_arn {
-    ($stack:expr, $kind:expr) => {
+    (&mut $stack:expr, $kind:expr) => {
+        policy_arn!(@borrow [&mut] $stack, $kind)
+    };
+    (& $stack:expr, $kind:expr) => {
+        policy_arn!(@borrow [&] $stack, $kind)
+    };
+    (@borrow [$($borrow:tt)+] $stack:expr, $kind:expr) => {
         match $kind {
-            PolicyKind::AcquireOnly => &mut $stack.acquire_only_policy_arn,
-            PolicyKind::FullAccess => &mut $stack.full_access_policy_arn,
-            PolicyKind::ReadOnly => &mut $stack.read_only_policy_arn,
-            PolicyKind::NamespaceAcquire => &mut $stack.namespace_acquire_policy_arn,
-            PolicyKind::NamespaceFullAccess => &mut $stack.namespace_full_access_policy_arn,
-            PolicyKind::NamespaceReadOnly => &mut $stack.namespace_read_only_policy_arn,
+            PolicyKind::AcquireOnly => $($borrow)+ $stack.acquire_only_policy_arn,
+            PolicyKind::FullAccess => $($borrow)+ $stack.full_access_policy_arn,
+            PolicyKind::ReadOnly => $($borrow)+ $stack.read_only_policy_arn,
+            PolicyKind::NamespaceAcquire => $($borrow)+ $stack.namespace_acquire_policy_arn,
+            PolicyKind::NamespaceFullAccess => $($borrow)+ $stack.namespace_full_access_policy_arn,
+            PolicyKind::NamespaceReadOnly => $($borrow)+ $stack.namespace_read_only_policy_arn,
         }
     };
 }
@@ -269,12 +276,11 @@ fn plan_restorations(prior: &StackModel, drifted: &[String], planned: &mut Stack
             );
         }
     }
-    let mut prior = prior.clone();
     for (kind, attr) in POLICY_ATTRIBUTES {
-        let missing = policy_arn!(prior, kind).is_null();
+        let missing = policy_arn!(&prior, kind).is_null();
         let edited = drifted.iter().any(|d| d == attr);
         if missing || edited {
-            *policy_arn!(planned, kind) = Known::Unknown;
+            *policy_arn!(&mut planned, kind) = Known::Unknown;
             diags.attribute_warning(
                 AttributePath::root(attr),
                 "Managed policy changed outside Terraform",
@@ -309,23 +315,6 @@ fn plan_stack(plan: &mut Plan<'_, AwsClients, StackModel>) {
     }
 }
 
-/// Create: the table first (nothing exists before it, so a failure leaves no state), then
-/// the rest; from then on every failure returns the state of what exists.
-async fn create(clients: &AwsClients, plan: StackModel) -> Outcome<StackModel> {
-    let timeout = plan.timeout(|t| &t.create, table::DEFAULT_CREATE_TIMEOUT);
-    let settings = plan.table_settings()?;
-    table::create_table(&clients.dynamodb, &settings)
-        .await
-        .or_error_at(NAMES.name, "Cannot create the DynamoDB table")?;
-    let mut state = plan;
-    state.id = Known::Value(state.name.clone());
-    state.table_name = Known::Value(state.name.clone());
-    match finish_create(clients, &settings, timeout, &mut state).await {
-        Ok(()) => Ok(state),
-        Err(d) => Err(Partial::keeping(state, d)),
-    }
-}
-
 /// Steps of create after the table exists; each success is recorded in `state`.
 async fn finish_create(
     clients: &AwsClients,
@@ -350,7 +339,7 @@ async fn finish_create(
         let arn = create_policy(clients, name, kind, &info.arn, &settings.tags)
             .await
             .or_error_at(attr, "Cannot create the managed policy")?;
-        *policy_arn!(state, kind) = Known::Value(arn);
+        *policy_arn!(&mut state, kind) = Known::Value(arn);
     }
     if state.deletion_protection {
         table::set_deletion_protection(&clients.dynamodb, name, true)
@@ -394,7 +383,7 @@ async fn create_policy(
 /// The ARN policy `kind` has (from state), or would have under the stack's name (when
 /// state lost it and the caller's account is known).
 fn expected_policy_arn(clients: &AwsClients, state: &mut StackModel, kind: PolicyKind) -> Option<String> {
-    if let Some(arn) = policy_arn!(state, kind).as_str() {
+    if let Some(arn) = policy_arn!(&state, kind).as_str() {
         return Some(arn.to_string());
     }
     let identity = clients.identity.as_ref()?;
@@ -420,7 +409,7 @@ async fn refresh_policies(
                 .or_error_at(attr, "Cannot read the managed policy")?,
             None => None,
         };
-        *policy_arn!(state, kind) = match found {
+        *policy_arn!(&mut state, kind) = match found {
             None => Known::Null,
             Some(policy) => {
                 if !documents_equivalent(&policy.document, &kind.document(table_arn)) {
@@ -512,19 +501,6 @@ fn own_tags(
     }
 }
 
-/// Update: each setting that changed, recorded in `state` as it succeeds.
-async fn update(clients: &AwsClients, prior: StackModel, plan: StackModel) -> Outcome<StackModel> {
-    let timeout = plan.timeout(|t| &t.update, table::DEFAULT_UPDATE_TIMEOUT);
-    let mut state = StackModel {
-        timeouts: plan.timeouts.clone(),
-        ..prior.clone()
-    };
-    match apply_update(clients, &prior, &plan, timeout, &mut state).await {
-        Ok(()) => Ok(state),
-        Err(d) => Err(Partial::keeping(state, d)),
-    }
-}
-
 async fn set_protection(clients: &AwsClients, name: &str, on: bool, state: &mut StackModel) -> Result<(), Diagnostics> {
     let summary = if on {
         "Cannot enable deletion protection"
@@ -550,10 +526,8 @@ async fn update_policy(
     let attr = policy_attribute(kind);
     let table_arn = known(&prior.table_arn, NAMES.table_arn)?;
     let tags_all = known(&plan.tags_all, NAMES.tags_all)?;
-    let mut planned = plan.clone();
-    let mut prior = prior.clone();
-    let restore = policy_arn!(planned, kind).is_unknown();
-    match policy_arn!(prior, kind).as_str() {
+    let restore = policy_arn!(&plan, kind).is_unknown();
+    match policy_arn!(&prior, kind).as_str() {
         Some(arn) => {
             if restore {
                 iam_policy::update_policy_document(&clients.iam, arn, &kind.document(table_arn))
@@ -570,7 +544,7 @@ async fn update_policy(
             let arn = create_policy(clients, &prior.name, kind, table_arn, tags_all)
                 .await
                 .or_error_at(attr, "Cannot create the managed policy")?;
-            *policy_arn!(state, kind) = Known::Value(arn);
+            *policy_arn!(&mut state, kind) = Known::Value(arn);
         }
     }
     Ok(())
@@ -621,83 +595,6 @@ async fn apply_update(
     Ok(())
 }
 
-/// Delete: refused while AWS protects the table; policies first, then the table.
-async fn delete(clients: &AwsClients, mut prior: StackModel) -> Result<(), Diagnostics> {
-    let timeout = prior.timeout(|t| &t.delete, table::DEFAULT_DELETE_TIMEOUT);
-    let name = prior.name.clone();
-    let found = table::find_table(&clients.dynamodb, &name)
-        .await
-        .or_error("Cannot read the DynamoDB table")?;
-    if found.is_some_and(|info| info.deletion_protection) {
-        return Err(error_diag(
-            Some(NAMES.deletion_protection),
-            "Stack is protected from deletion",
-            format!(
-                "Table {name:?} has deletion protection enabled in AWS. Set deletion_protection = false and apply, then destroy."
-            ),
-        ));
-    }
-    for (kind, attr) in POLICY_ATTRIBUTES {
-        if let Some(arn) = policy_arn!(prior, kind).as_str() {
-            iam_policy::delete_policy(&clients.iam, arn)
-                .await
-                .or_error_at(attr, "Cannot delete the managed policy")?;
-        }
-    }
-    table::delete_table(&clients.dynamodb, &name)
-        .await
-        .or_error("Cannot delete the DynamoDB table")?;
-    unless_stopped(table::wait_table_deleted(&clients.dynamodb, &name, timeout))
-        .await?
-        .or_error("The table was not deleted in time")?;
-    Ok(())
-}
-
-/// Import by name or identity: only a table that matches zae-limiter's definition.
-async fn import(clients: &AwsClients, id: ImportId<'_, StackIdentity>) -> Result<StackModel, Diagnostics> {
-    let name = match id {
-        ImportId::Identity(identity) => identity.name,
-        ImportId::Text(text) => text.to_string(),
-    };
-    zae_limiter::naming::validate_stack_name(&name).map_err(|e| {
-        error_diag(
-            None,
-            "Invalid import id",
-            format!("Import a stack by its name; {name:?} is not a stack name: {}", e.reason),
-        )
-    })?;
-    let Some(info) = table::find_table(&clients.dynamodb, &name)
-        .await
-        .or_error("Cannot read the DynamoDB table")?
-    else {
-        return Err(error_diag(
-            None,
-            "Stack not found",
-            format!(
-                "There is no DynamoDB table named {name:?} in region {}.",
-                clients.region
-            ),
-        ));
-    };
-    let problems = info.definition_problems();
-    if !problems.is_empty() {
-        let list: Vec<String> = problems.iter().map(|p| format!("- {p}")).collect();
-        return Err(error_diag(
-            None,
-            "Not a zae-limiter table",
-            format!(
-                "Table {name:?} does not match the zae-limiter 0.17.0 table definition:\n{}",
-                list.join("\n")
-            ),
-        ));
-    }
-    Ok(StackModel {
-        id: Known::Value(name.clone()),
-        name,
-        ..StackModel::default()
-    })
-}
-
 impl ResourceModel for StackResource {
     type Model = StackModel;
     type Identity = StackIdentity;
@@ -727,8 +624,21 @@ impl ModelResource<AwsClients> for StackResource {
         plan_stack(plan);
     }
 
+    /// Create: the table first (nothing exists before it, so a failure leaves no state), then
+    /// the rest; from then on every failure returns the state of what exists.
     async fn create(&self, clients: &AwsClients, plan: StackModel) -> Outcome<StackModel> {
-        create(clients, plan).await
+        let timeout = plan.timeout(|t| &t.create, table::DEFAULT_CREATE_TIMEOUT);
+        let settings = plan.table_settings()?;
+        table::create_table(&clients.dynamodb, &settings)
+            .await
+            .or_error_at(NAMES.name, "Cannot create the DynamoDB table")?;
+        let mut state = plan;
+        state.id = Known::Value(state.name.clone());
+        state.table_name = Known::Value(state.name.clone());
+        match finish_create(clients, &settings, timeout, &mut state).await {
+            Ok(()) => Ok(state),
+            Err(d) => Err(Partial::keeping(state, d)),
+        }
     }
 
     async fn read(
@@ -741,16 +651,94 @@ impl ModelResource<AwsClients> for StackResource {
         refresh(clients, state, private).await
     }
 
+    /// Update: each setting that changed, recorded in `state` as it succeeds.
     async fn update(&self, clients: &AwsClients, prior: StackModel, plan: StackModel) -> Outcome<StackModel> {
-        update(clients, prior, plan).await
+        let timeout = plan.timeout(|t| &t.update, table::DEFAULT_UPDATE_TIMEOUT);
+        let mut state = StackModel {
+            timeouts: plan.timeouts.clone(),
+            ..prior.clone()
+        };
+        match apply_update(clients, &prior, &plan, timeout, &mut state).await {
+            Ok(()) => Ok(state),
+            Err(d) => Err(Partial::keeping(state, d)),
+        }
     }
 
+    /// Delete: refused while AWS protects the table; policies first, then the table.
     async fn delete(&self, clients: &AwsClients, prior: StackModel) -> Result<(), Diagnostics> {
-        delete(clients, prior).await
+        let timeout = prior.timeout(|t| &t.delete, table::DEFAULT_DELETE_TIMEOUT);
+        let name = prior.name.clone();
+        let found = table::find_table(&clients.dynamodb, &name)
+            .await
+            .or_error("Cannot read the DynamoDB table")?;
+        if found.is_some_and(|info| info.deletion_protection) {
+            return Err(error_diag(
+                Some(NAMES.deletion_protection),
+                "Stack is protected from deletion",
+                format!(
+                    "Table {name:?} has deletion protection enabled in AWS. Set deletion_protection = false and apply, then destroy."
+                ),
+            ));
+        }
+        for (kind, attr) in POLICY_ATTRIBUTES {
+            if let Some(arn) = policy_arn!(&prior, kind).as_str() {
+                iam_policy::delete_policy(&clients.iam, arn)
+                    .await
+                    .or_error_at(attr, "Cannot delete the managed policy")?;
+            }
+        }
+        table::delete_table(&clients.dynamodb, &name)
+            .await
+            .or_error("Cannot delete the DynamoDB table")?;
+        unless_stopped(table::wait_table_deleted(&clients.dynamodb, &name, timeout))
+            .await?
+            .or_error("The table was not deleted in time")?;
+        Ok(())
     }
 
+    /// Import by name or identity: only a table that matches zae-limiter's definition.
     async fn import(&self, clients: &AwsClients, id: ImportId<'_, StackIdentity>) -> Result<StackModel, Diagnostics> {
-        import(clients, id).await
+        let name = match id {
+            ImportId::Identity(identity) => identity.name,
+            ImportId::Text(text) => text.to_string(),
+        };
+        zae_limiter::naming::validate_stack_name(&name).map_err(|e| {
+            error_diag(
+                None,
+                "Invalid import id",
+                format!("Import a stack by its name; {name:?} is not a stack name: {}", e.reason),
+            )
+        })?;
+        let Some(info) = table::find_table(&clients.dynamodb, &name)
+            .await
+            .or_error("Cannot read the DynamoDB table")?
+        else {
+            return Err(error_diag(
+                None,
+                "Stack not found",
+                format!(
+                    "There is no DynamoDB table named {name:?} in region {}.",
+                    clients.region
+                ),
+            ));
+        };
+        let problems = info.definition_problems();
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(|p| format!("- {p}")).collect();
+            return Err(error_diag(
+                None,
+                "Not a zae-limiter table",
+                format!(
+                    "Table {name:?} does not match the zae-limiter 0.17.0 table definition:\n{}",
+                    list.join("\n")
+                ),
+            ));
+        }
+        Ok(StackModel {
+            id: Known::Value(name.clone()),
+            name,
+            ..StackModel::default()
+        })
     }
 }
 
