@@ -114,15 +114,9 @@ fn iam_retryable(err: &AwsError) -> bool {
 }
 
 fn iam_tags(tags: &Tags, operation: &'static str) -> Result<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| AwsError::build(operation, e))
-        })
-        .collect()
+    super::tags::sdk_tags(tags, operation, |key, value| {
+        Tag::builder().key(key).value(value).build()
+    })
 }
 
 fn tag_map(tags: &[Tag]) -> Tags {

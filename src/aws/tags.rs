@@ -67,6 +67,18 @@ pub fn check_tag(key: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The SDK tag list of a tag map; `build` makes one SDK tag (IAM and DynamoDB each have
+/// their own `Tag` type with the same builder shape).
+pub(crate) fn sdk_tags<T>(
+    tags: &Tags,
+    operation: &'static str,
+    build: impl Fn(&str, &str) -> std::result::Result<T, aws_smithy_types::error::operation::BuildError>,
+) -> super::Result<Vec<T>> {
+    tags.iter()
+        .map(|(key, value)| build(key, value).map_err(|e| super::AwsError::build(operation, e)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

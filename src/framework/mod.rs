@@ -6,6 +6,7 @@
 pub mod codec;
 pub mod data_source;
 pub mod diag;
+pub mod model;
 pub mod path;
 pub mod plan_modifier;
 pub mod planning;
@@ -15,12 +16,14 @@ pub mod resource;
 pub mod schema;
 pub mod stop;
 pub mod timeouts;
+pub mod typed;
 pub mod types;
 pub mod validator;
 pub mod value;
 
 pub use data_source::{DataSource, ReadDataRequest};
 pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use model::{ConfigOf, FromValue, Known, Model, ToValue};
 pub use path::AttributePath;
 pub use plan_modifier::{PlanModifier, RequiresReplace, UseStateForUnknown};
 pub use private::Private;
@@ -31,5 +34,6 @@ pub use resource::{
     ValidateRequest,
 };
 pub use schema::{Attribute, AttributeKind, Block, NestedBlock, Nesting, Schema};
+pub use typed::{ImportId, ModelDataSource, ModelResource, Outcome, Partial, Plan, ResourceModel, Typed};
 pub use types::Type;
 pub use value::{Number, Value};

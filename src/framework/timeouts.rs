@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use super::schema::{Attribute, Block, NestedBlock};
 use super::validator::StringCheck;
-use super::value::Value;
 
 /// Name of the block in configuration.
 pub const BLOCK_NAME: &str = "timeouts";
@@ -27,12 +26,23 @@ pub fn block(operations: &[&str]) -> NestedBlock {
     NestedBlock::single(BLOCK_NAME, b)
 }
 
-/// The configured timeout for `operation` in a resource value, or `default`.
-pub fn get(resource: &Value, operation: &str, default: Duration) -> Duration {
-    resource
-        .get(BLOCK_NAME)
-        .get(operation)
-        .as_str()
+crate::model! {
+    /// A `timeouts` block offering create, update and delete (`block(&["create", "update", "delete"])`).
+    pub struct Timeouts, config TimeoutsConfig, names TimeoutsNames {
+        /// Time limit for create.
+        pub create: Option<String>,
+        /// Time limit for update.
+        pub update: Option<String>,
+        /// Time limit for delete.
+        pub delete: Option<String>,
+    }
+}
+
+/// The time limit one operation's setting gives (`pick` chooses it from the block), or
+/// `default` when the block or the setting is absent. Settings were validated at plan time.
+pub fn configured(timeouts: Option<&Timeouts>, pick: fn(&Timeouts) -> &Option<String>, default: Duration) -> Duration {
+    timeouts
+        .and_then(|t| pick(t).as_deref())
         .and_then(|s| parse_duration(s).ok())
         .unwrap_or(default)
 }
@@ -90,11 +100,19 @@ mod tests {
 
     #[test]
     fn reads_configured_value_or_default() {
-        let mut t = Value::Object(Default::default());
-        t.set("create", "2m".into());
-        let mut r = Value::Object(Default::default());
-        r.set(BLOCK_NAME, t);
-        assert_eq!(get(&r, "create", Duration::from_secs(1)), Duration::from_secs(120));
-        assert_eq!(get(&r, "delete", Duration::from_secs(1)), Duration::from_secs(1));
+        let t = Timeouts {
+            create: Some("2m".into()),
+            ..Timeouts::default()
+        };
+        let one = Duration::from_secs(1);
+        assert_eq!(configured(Some(&t), |t| &t.create, one), Duration::from_secs(120));
+        assert_eq!(configured(Some(&t), |t| &t.delete, one), one);
+        assert_eq!(configured(None, |t| &t.create, one), one);
+    }
+
+    #[test]
+    fn the_model_agrees_with_the_block() {
+        let block = block(&["create", "update", "delete"]).block;
+        crate::framework::model::check_agreement::<Timeouts>(&block).unwrap();
     }
 }

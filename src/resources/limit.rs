@@ -13,24 +13,22 @@
 //! item), so a limit changed or deleted outside Terraform, or a namespace deleted under
 //! it, shows in the next plan.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use zae_limiter::Limit;
 use zae_limiter::admin::{LimitWrite, Table, stored_limit};
 use zae_limiter::limit::{MAX_PERIOD_SECONDS, MAX_TOKENS};
 use zae_limiter::schema::keys::DEFAULT_RESOURCE;
 
+use super::common::{audit_principal, data_error, error_diag, identity_string, known};
 use super::limit_id::{LimitId, Scope};
 use super::namespace::namespace_name_validator;
-use crate::framework::planning::empty_object;
+use crate::aws::AwsClients;
 use crate::framework::validator::{OneOf, StringCheck};
 use crate::framework::{
-    Attribute, AttributePath, Block, CreateRequest, DeleteRequest, DeleteResponse, Diagnostics, IdentityAttribute,
-    ImportRequest, ImportState, ModifyPlanRequest, ModifyPlanResponse, ReadRequest, RequiresReplace, Resource,
-    ResourceIdentity, Schema, StateResponse, Type, UpdateRequest, UseStateForUnknown, ValidateRequest, Value,
+    Attribute, Block, Diagnostics, IdentityAttribute, ImportId, Known, ModelResource, Outcome, Plan, Private,
+    RequiresReplace, ResourceModel, Schema, UseStateForUnknown,
 };
-use crate::aws::AwsClients;
+use crate::model;
 
 /// Resource type name.
 pub const TYPE_NAME: &str = "zae_limiter_limit";
@@ -39,8 +37,6 @@ pub const TYPE_NAME: &str = "zae_limiter_limit";
 pub const PERIODS: [(&str, i64); 4] = [("second", 1), ("minute", 60), ("hour", 3600), ("day", 86_400)];
 
 const PER_VALUES: [&str; 4] = ["second", "minute", "hour", "day"];
-const RATE_FORM: [&str; 3] = ["rate", "per", "burst"];
-const STORED_FORM: [&str; 3] = ["capacity", "refill_amount", "refill_period_seconds"];
 
 /// The `zae_limiter_limit` resource.
 #[derive(Debug, Default)]
@@ -139,14 +135,57 @@ fn check_resource(resource: &str) -> Result<(), String> {
     zae_limiter::validate::validate_resource(resource).map_err(|e| e.to_string())
 }
 
-fn str_attr<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
-    value.get(name).as_str()
+model! {
+    /// The state of a `zae_limiter_limit` (see [`schema`]).
+    pub struct LimitModel, config LimitConfig, names LimitNames {
+        /// `STACK/NAMESPACE/SCOPE/NAME`.
+        pub id: Known<String>,
+        /// Stack name.
+        pub stack: String,
+        /// Namespace name.
+        pub namespace: String,
+        /// Resource, for resource scope and per-resource entity limits.
+        pub resource: Option<String>,
+        /// Entity id, for entity scope.
+        pub entity_id: Option<String>,
+        /// `system`, `resource` or `entity`.
+        pub scope: Known<String>,
+        /// Limit name.
+        pub name: String,
+        /// Refill amount per `per`.
+        pub rate: Known<i64>,
+        /// `second`, `minute`, `hour` or `day`.
+        pub per: Known<String>,
+        /// Bucket ceiling (= capacity).
+        pub burst: Known<i64>,
+        /// Stored form: bucket ceiling.
+        pub capacity: Known<i64>,
+        /// Stored form: tokens per refill period.
+        pub refill_amount: Known<i64>,
+        /// Stored form: refill period in seconds.
+        pub refill_period_seconds: Known<i64>,
+        /// Opaque id of the namespace.
+        pub namespace_id: Known<String>,
+    }
 }
 
-/// The scope a configuration or state names.
-fn scope_of(value: &Value) -> Scope {
-    Scope::of(str_attr(value, "entity_id"), str_attr(value, "resource"))
+model! {
+    /// The identity of a `zae_limiter_limit`.
+    pub struct LimitIdentity, config LimitIdentityConfig, names LimitIdentityNames {
+        /// Stack name.
+        pub stack: String,
+        /// Namespace name.
+        pub namespace: String,
+        /// Resource (omitted for system scope and entity-wide limits).
+        pub resource: Option<String>,
+        /// Entity id (entity scope only).
+        pub entity_id: Option<String>,
+        /// Limit name.
+        pub name: String,
+    }
 }
+
+const NAMES: LimitNames = LimitModel::NAMES;
 
 fn period_seconds(per: &str) -> Option<i64> {
     PERIODS.iter().find(|(p, _)| *p == per).map(|(_, s)| *s)
@@ -156,83 +195,178 @@ fn period_name(seconds: i64) -> Option<&'static str> {
     PERIODS.iter().find(|(_, s)| *s == seconds).map(|(p, _)| *p)
 }
 
-/// The stored form (capacity, refill amount, period) a known configuration asks for;
-/// `None` while any input is unknown or missing.
-fn stored_form(config: &Value) -> Option<(i64, i64, i64)> {
-    if !config.get("rate").is_null() || !config.get("per").is_null() {
-        let rate = config.get("rate").as_i64()?;
-        let period = period_seconds(config.get("per").as_str()?)?;
-        let capacity = match config.get("burst") {
-            Value::Null => rate,
-            burst => burst.as_i64()?,
+/// A limit in both forms the schema offers: `rate`/`per`/`burst` (null when the period
+/// has no name) and the stored `capacity`/`refill_amount`/`refill_period_seconds`.
+#[derive(Debug, Clone, PartialEq)]
+struct Forms {
+    rate: Known<i64>,
+    per: Known<String>,
+    burst: Known<i64>,
+    capacity: Known<i64>,
+    refill_amount: Known<i64>,
+    refill_period_seconds: Known<i64>,
+}
+
+impl Forms {
+    /// Both forms of `(capacity, refill_amount, period)`.
+    fn of(capacity: i64, refill_amount: i64, period: i64) -> Forms {
+        let named = period_name(period);
+        Forms {
+            rate: named.map(|_| refill_amount).into(),
+            per: named.map(str::to_string).into(),
+            burst: named.map(|_| capacity).into(),
+            capacity: Known::Value(capacity),
+            refill_amount: Known::Value(refill_amount),
+            refill_period_seconds: Known::Value(period),
+        }
+    }
+}
+
+/// Writes both forms into a model or configuration view (they share these field types).
+macro_rules! set_forms {
+    ($target:expr, $forms:expr) => {{
+        let forms: Forms = $forms;
+        $target.rate = forms.rate;
+        $target.per = forms.per;
+        $target.burst = forms.burst;
+        $target.capacity = forms.capacity;
+        $target.refill_amount = forms.refill_amount;
+        $target.refill_period_seconds = forms.refill_period_seconds;
+    }};
+}
+
+impl LimitConfig {
+    /// The scope, once `entity_id` and `resource` are known.
+    fn scope(&self) -> Option<Scope> {
+        if self.entity_id.is_unknown() || self.resource.is_unknown() {
+            return None;
+        }
+        Some(Scope::of(self.entity_id.as_str(), self.resource.as_str()))
+    }
+
+    /// Whether the limit is given as `rate` per `per` (else in the stored form).
+    fn uses_rate_form(&self) -> bool {
+        self.rate.is_set() || self.per.is_set()
+    }
+
+    /// The stored form (capacity, refill amount, period) the configuration asks for;
+    /// `None` while any input is unknown or missing.
+    fn stored_form(&self) -> Option<(i64, i64, i64)> {
+        if self.uses_rate_form() {
+            let rate = *self.rate.value()?;
+            let period = period_seconds(self.per.as_str()?)?;
+            let capacity = match &self.burst {
+                Known::Null => rate,
+                burst => *burst.value()?,
+            };
+            Some((capacity, rate, period))
+        } else {
+            Some((
+                *self.capacity.value()?,
+                *self.refill_amount.value()?,
+                *self.refill_period_seconds.value()?,
+            ))
+        }
+    }
+
+    /// The id, once every part of it is known.
+    fn limit_id(&self) -> Option<LimitId> {
+        Some(LimitId {
+            stack: self.stack.as_str()?.to_string(),
+            namespace: self.namespace.as_str()?.to_string(),
+            scope: self.scope()?,
+            name: self.name.as_str()?.to_string(),
+        })
+    }
+}
+
+impl LimitModel {
+    fn scope(&self) -> Scope {
+        Scope::of(self.entity_id.as_deref(), self.resource.as_deref())
+    }
+
+    fn limit_id(&self) -> LimitId {
+        LimitId {
+            stack: self.stack.clone(),
+            namespace: self.namespace.clone(),
+            scope: self.scope(),
+            name: self.name.clone(),
+        }
+    }
+
+    /// The limit the (planned) state describes, in the stored form.
+    fn limit(&self) -> Result<Limit, Diagnostics> {
+        let invalid = |detail: String| error_diag(Some(NAMES.name), "Invalid limit", detail);
+        let known = |value: &Known<i64>, attr: &str| {
+            value
+                .value()
+                .copied()
+                .ok_or_else(|| invalid(format!("{attr} is not known")))
         };
-        Some((capacity, rate, period))
-    } else {
-        Some((
-            config.get("capacity").as_i64()?,
-            config.get("refill_amount").as_i64()?,
-            config.get("refill_period_seconds").as_i64()?,
-        ))
+        let capacity = known(&self.capacity, NAMES.capacity)?;
+        let refill_amount = known(&self.refill_amount, NAMES.refill_amount)?;
+        let period = known(&self.refill_period_seconds, NAMES.refill_period_seconds)?;
+        Limit::custom(&self.name, capacity, refill_amount, period).map_err(|e| invalid(e.to_string()))
+    }
+
+    /// The opaque namespace id recorded in state.
+    fn recorded_namespace_id(&self) -> Result<&str, Diagnostics> {
+        known(&self.namespace_id, NAMES.namespace_id).map(String::as_str)
+    }
+
+    /// Records where the limit was written: namespace id, scope and id.
+    fn written_in(mut self, namespace_id: String) -> LimitModel {
+        self.namespace_id = Known::Value(namespace_id);
+        self.scope = Known::Value(self.scope().kind().to_string());
+        self.id = Known::Value(self.limit_id().to_string());
+        self
     }
 }
 
-/// Writes both forms of `(capacity, refill_amount, period)` into `state`.
-fn set_forms(state: &mut Value, capacity: i64, refill_amount: i64, period: i64) {
-    state.set("capacity", Value::int(capacity));
-    state.set("refill_amount", Value::int(refill_amount));
-    state.set("refill_period_seconds", Value::int(period));
-    match period_name(period) {
-        Some(per) => {
-            state.set("rate", Value::int(refill_amount));
-            state.set("per", per.into());
-            state.set("burst", Value::int(capacity));
-        }
-        None => {
-            for attr in RATE_FORM {
-                state.set(attr, Value::Null);
-            }
-        }
-    }
-}
-
-/// Checks one whole-number argument: known values must be whole, positive and in range.
-fn check_number(config: &Value, attr: &str, max: i64, diags: &mut Diagnostics) {
-    let value = config.get(attr);
-    if value.is_null() || value.is_unknown() {
-        return;
-    }
-    let path = AttributePath::root(attr);
-    match value.as_i64() {
-        Some(n) if n <= 0 => diags.attribute_error(
-            path,
+/// Checks one whole-number argument: a known value must be positive and in range.
+fn check_number(value: &Known<i64>, attr: &str, max: i64, diags: &mut Diagnostics) {
+    let Some(&n) = value.value() else { return };
+    if n <= 0 {
+        diags.extend(error_diag(
+            Some(attr),
             "Value must be positive",
-            format!("{attr} must be a whole number greater than 0, got {n}. A limit must refill (quotas are not supported here)."),
-        ),
-        Some(n) if n > max => diags.attribute_error(
-            path,
+            format!(
+                "{attr} must be a whole number greater than 0, got {n}. A limit must refill (quotas are not supported here)."
+            ),
+        ));
+    } else if n > max {
+        diags.extend(error_diag(
+            Some(attr),
             "Value too large",
             format!("{attr} must be at most {max} (zae-limiter's bound), got {n}."),
-        ),
-        Some(_) => {}
-        None => diags.attribute_error(
-            path,
-            "Whole number required",
-            format!("{attr} must be a whole number, got {value:?}."),
-        ),
+        ));
     }
 }
 
-/// zae-limiter's limit rules (spec §4.3) and this resource's argument rules, at plan time.
-fn validate(config: &Value, diags: &mut Diagnostics) {
-    let given = |attrs: [&'static str; 3]| -> Vec<&'static str> {
-        attrs.into_iter().filter(|a| !config.get(a).is_null()).collect()
-    };
-    let rate_form = given(RATE_FORM);
-    let stored = given(STORED_FORM);
+/// The names of the arguments of each form that are set.
+fn given_forms(config: &LimitConfig) -> (Vec<&'static str>, Vec<&'static str>) {
+    let set = |pairs: [(&'static str, bool); 3]| pairs.into_iter().filter(|(_, s)| *s).map(|(n, _)| n).collect();
+    let rate_form = set([
+        (NAMES.rate, config.rate.is_set()),
+        (NAMES.per, config.per.is_set()),
+        (NAMES.burst, config.burst.is_set()),
+    ]);
+    let stored = set([
+        (NAMES.capacity, config.capacity.is_set()),
+        (NAMES.refill_amount, config.refill_amount.is_set()),
+        (NAMES.refill_period_seconds, config.refill_period_seconds.is_set()),
+    ]);
+    (rate_form, stored)
+}
+
+/// Exactly one form, complete.
+fn validate_forms(config: &LimitConfig, diags: &mut Diagnostics) {
+    let (rate_form, stored) = given_forms(config);
+    let mut error = |attr: &str, summary: &str, detail: String| diags.extend(error_diag(Some(attr), summary, detail));
     if !rate_form.is_empty() && !stored.is_empty() {
         for attr in &stored {
-            diags.attribute_error(
-                AttributePath::root(attr),
+            error(
+                attr,
                 "Conflicting limit arguments",
                 format!(
                     "{attr} conflicts with {}: give the limit either as rate + per (+ burst), or in the stored form capacity + refill_amount + refill_period_seconds.",
@@ -241,117 +375,124 @@ fn validate(config: &Value, diags: &mut Diagnostics) {
             );
         }
     } else if !rate_form.is_empty() {
-        for required in ["rate", "per"] {
-            if config.get(required).is_null() {
-                diags.attribute_error(
-                    AttributePath::root(required),
+        for (required, set) in [(NAMES.rate, config.rate.is_set()), (NAMES.per, config.per.is_set())] {
+            if !set {
+                error(
+                    required,
                     "Missing limit argument",
                     format!("{required} is required with {}.", rate_form.join(", ")),
                 );
             }
         }
     } else if !stored.is_empty() {
-        for required in STORED_FORM {
-            if config.get(required).is_null() {
-                diags.attribute_error(
-                    AttributePath::root(required),
+        for required in [NAMES.capacity, NAMES.refill_amount, NAMES.refill_period_seconds] {
+            if !stored.contains(&required) {
+                error(
+                    required,
                     "Missing limit argument",
-                    format!("The stored form needs capacity, refill_amount and refill_period_seconds; {required} is missing."),
+                    format!(
+                        "The stored form needs capacity, refill_amount and refill_period_seconds; {required} is missing."
+                    ),
                 );
             }
         }
     } else {
-        diags.attribute_error(
-            AttributePath::root("rate"),
+        error(
+            NAMES.rate,
             "Missing limit arguments",
-            "Give rate and per (and optionally burst), or capacity, refill_amount and refill_period_seconds.",
+            "Give rate and per (and optionally burst), or capacity, refill_amount and refill_period_seconds.".into(),
         );
     }
-    for attr in ["rate", "burst", "capacity", "refill_amount"] {
-        check_number(config, attr, MAX_TOKENS, diags);
-    }
-    check_number(config, "refill_period_seconds", MAX_PERIOD_SECONDS, diags);
+}
 
-    // Scope arguments.
-    let entity = !config.get("entity_id").is_null();
-    let resource = !config.get("resource").is_null();
-    if let Some(scope) = config.get("scope").as_str() {
-        let mut conflict = |attr: &str, detail: String| {
-            diags.attribute_error(AttributePath::root(attr), "Conflicting scope arguments", detail)
-        };
-        match scope {
-            "system" if entity => conflict("entity_id", "scope = \"system\" cannot have an entity_id.".into()),
-            "system" if resource => conflict(
-                "resource",
-                "scope = \"system\" applies to every resource: omit resource (or use scope = \"resource\").".into(),
-            ),
-            "resource" if entity => conflict(
-                "entity_id",
-                "scope = \"resource\" is a resource default: omit entity_id (or use scope = \"entity\").".into(),
-            ),
-            "resource" if !resource && !config.get("resource").is_unknown() => {
-                conflict("resource", "scope = \"resource\" needs a resource.".into())
-            }
-            "entity" if !entity && !config.get("entity_id").is_unknown() => {
-                conflict("entity_id", "scope = \"entity\" needs an entity_id.".into())
-            }
-            _ => {}
+/// `scope`, when given, must agree with `resource` and `entity_id`.
+fn validate_scope(config: &LimitConfig, diags: &mut Diagnostics) {
+    let Some(scope) = config.scope.as_str() else { return };
+    let entity = config.entity_id.is_set();
+    let resource = config.resource.is_set();
+    let conflict = |attr: &str, detail: &str| error_diag(Some(attr), "Conflicting scope arguments", detail);
+    let found = match scope {
+        "system" if entity => Some(conflict(
+            NAMES.entity_id,
+            "scope = \"system\" cannot have an entity_id.",
+        )),
+        "system" if resource => Some(conflict(
+            NAMES.resource,
+            "scope = \"system\" applies to every resource: omit resource (or use scope = \"resource\").",
+        )),
+        "resource" if entity => Some(conflict(
+            NAMES.entity_id,
+            "scope = \"resource\" is a resource default: omit entity_id (or use scope = \"entity\").",
+        )),
+        "resource" if !resource => Some(conflict(NAMES.resource, "scope = \"resource\" needs a resource.")),
+        "entity" if !entity => Some(conflict(NAMES.entity_id, "scope = \"entity\" needs an entity_id.")),
+        _ => None,
+    };
+    if let Some(d) = found {
+        diags.extend(d);
+    }
+}
+
+/// zae-limiter's limit rules (spec §4.3) and this resource's argument rules, at plan time.
+fn validate(config: &LimitConfig, diags: &mut Diagnostics) {
+    validate_forms(config, diags);
+    for (value, attr) in [
+        (&config.rate, NAMES.rate),
+        (&config.burst, NAMES.burst),
+        (&config.capacity, NAMES.capacity),
+        (&config.refill_amount, NAMES.refill_amount),
+    ] {
+        check_number(value, attr, MAX_TOKENS, diags);
+    }
+    check_number(
+        &config.refill_period_seconds,
+        NAMES.refill_period_seconds,
+        MAX_PERIOD_SECONDS,
+        diags,
+    );
+    validate_scope(config, diags);
+}
+
+/// A computed argument left null in configuration is unknown until its inputs are known.
+fn unknown_unless_configured<T>(configured: &Known<T>, planned: &mut Known<T>) {
+    if configured.is_null() {
+        *planned = Known::Unknown;
+    }
+}
+
+/// The plan: the scope, both forms of the limit and the id, as far as they are known.
+fn plan_limit(config: &LimitConfig, planned: &mut LimitConfig) {
+    if let Some(scope) = config.scope() {
+        planned.scope = Known::Value(scope.kind().to_string());
+    }
+    match config.stored_form() {
+        Some((capacity, refill_amount, period)) => set_forms!(planned, Forms::of(capacity, refill_amount, period)),
+        None => {
+            // Computed from arguments not known yet: unknown unless configured.
+            unknown_unless_configured(&config.rate, &mut planned.rate);
+            unknown_unless_configured(&config.per, &mut planned.per);
+            unknown_unless_configured(&config.burst, &mut planned.burst);
+            unknown_unless_configured(&config.capacity, &mut planned.capacity);
+            unknown_unless_configured(&config.refill_amount, &mut planned.refill_amount);
+            unknown_unless_configured(&config.refill_period_seconds, &mut planned.refill_period_seconds);
         }
     }
-}
-
-/// The principal recorded in audit events: the provider's STS caller.
-async fn audit_principal(clients: &AwsClients) -> Option<String> {
-    match clients.caller_identity().await {
-        Ok(identity) if !identity.arn.is_empty() => Some(identity.arn),
-        Ok(_) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot look up the caller; audit events get a NULL principal");
-            None
-        }
-    }
-}
-
-fn data_error(diags: &mut Diagnostics, summary: &str, err: &zae_limiter::Error, stack: &str) {
-    match err {
-        zae_limiter::Error::TableNotFound { .. } => diags.attribute_error(
-            AttributePath::root("stack"),
-            "Unknown stack",
-            format!("There is no zae-limiter stack {stack:?}: its DynamoDB table does not exist in this region."),
-        ),
-        other => diags.error(summary, other.to_string()),
-    }
-}
-
-fn limit_of(state: &Value) -> Result<Limit, String> {
-    let name = str_attr(state, "name").unwrap_or_default();
-    let (capacity, refill_amount, period) =
-        stored_form(state).ok_or_else(|| "the limit's parameters are not known".to_string())?;
-    Limit::custom(name, capacity, refill_amount, period).map_err(|e| e.to_string())
-}
-
-fn limit_id(state: &Value) -> LimitId {
-    LimitId {
-        stack: str_attr(state, "stack").unwrap_or_default().to_string(),
-        namespace: str_attr(state, "namespace").unwrap_or_default().to_string(),
-        scope: scope_of(state),
-        name: str_attr(state, "name").unwrap_or_default().to_string(),
+    if let Some(id) = config.limit_id() {
+        planned.id = Known::Value(id.to_string());
     }
 }
 
 /// The id of the active namespace `name`, or a diagnostic at `namespace` (unknown or
 /// soft-deleted) or `stack`.
 async fn resolve_namespace(data: &Table, stack: &str, name: &str) -> Result<String, Diagnostics> {
-    let mut diags = Diagnostics::new();
-    match data.get_namespace(name).await {
-        Ok(Some(record)) if record.status.resolves() => return Ok(record.id),
-        Ok(_) => {}
-        Err(e) => {
-            data_error(&mut diags, "Cannot read the namespace registry", &e, stack);
-            return Err(diags);
-        }
+    let registry_error =
+        |e: zae_limiter::Error| data_error(&e, "Cannot read the namespace registry", NAMES.stack, stack);
+    if let Some(record) = data.get_namespace(name).await.map_err(registry_error)?
+        && record.status.resolves()
+    {
+        return Ok(record.id);
     }
-    let deleted = data.find_deleted_namespaces(name).await.unwrap_or_default();
+    let deleted = data.find_deleted_namespaces(name).await.map_err(registry_error)?;
     let detail = match deleted.first() {
         Some(record) => format!(
             "Namespace {name:?} of stack {stack:?} is soft-deleted (id {}). Limits cannot be set on a deleted namespace: recover it first (recover = true on its zae_limiter_namespace).",
@@ -359,12 +500,13 @@ async fn resolve_namespace(data: &Table, stack: &str, name: &str) -> Result<Stri
         ),
         None => format!("Stack {stack:?} has no namespace named {name:?}. Register it first (zae_limiter_namespace)."),
     };
-    diags.attribute_error(AttributePath::root("namespace"), "Unknown namespace", detail);
-    Err(diags)
+    Err(error_diag(Some(NAMES.namespace), "Unknown namespace", detail))
 }
 
-#[async_trait]
-impl Resource<AwsClients> for LimitResource {
+impl ResourceModel for LimitResource {
+    type Model = LimitModel;
+    type Identity = LimitIdentity;
+
     fn type_name(&self) -> &'static str {
         TYPE_NAME
     }
@@ -373,294 +515,213 @@ impl Resource<AwsClients> for LimitResource {
         schema()
     }
 
-    async fn validate_config(&self, req: &ValidateRequest<'_>, diags: &mut Diagnostics) {
-        validate(req.config, diags);
+    fn identity_attributes(&self) -> Vec<IdentityAttribute> {
+        vec![
+            identity_string("stack", true, "Stack name."),
+            identity_string("namespace", true, "Namespace name."),
+            identity_string(
+                "resource",
+                false,
+                "Resource (omitted for system scope and entity-wide limits).",
+            ),
+            identity_string("entity_id", false, "Entity id (entity scope only)."),
+            identity_string("name", true, "Limit name."),
+        ]
     }
 
-    async fn modify_plan(&self, req: &ModifyPlanRequest<'_, AwsClients>, resp: &mut ModifyPlanResponse) {
-        if resp.planned_state.is_null() {
-            return;
+    fn identity(&self, state: &LimitModel) -> LimitIdentity {
+        LimitIdentity {
+            stack: state.stack.clone(),
+            namespace: state.namespace.clone(),
+            resource: state.resource.clone(),
+            entity_id: state.entity_id.clone(),
+            name: state.name.clone(),
         }
-        let config = req.config;
-        let planned = &mut resp.planned_state;
-        let scope_known = !config.get("entity_id").is_unknown() && !config.get("resource").is_unknown();
-        if scope_known {
-            planned.set("scope", scope_of(config).kind().into());
-        }
-        match stored_form(config) {
-            Some((capacity, refill_amount, period)) => set_forms(planned, capacity, refill_amount, period),
-            None => {
-                for attr in RATE_FORM.iter().chain(STORED_FORM.iter()) {
-                    if config.get(attr).is_null() {
-                        planned.set(attr, Value::unknown());
-                    }
-                }
-            }
-        }
-        let named = ["stack", "namespace", "name"]
-            .iter()
-            .all(|a| config.get(a).as_str().is_some());
-        if named && scope_known {
-            planned.set("id", limit_id(config).to_string().into());
+    }
+}
+
+#[async_trait]
+impl ModelResource<AwsClients> for LimitResource {
+    async fn validate(&self, config: &LimitConfig, diags: &mut Diagnostics) {
+        validate(config, diags);
+    }
+
+    async fn plan(&self, plan: &mut Plan<'_, AwsClients, LimitModel>) {
+        if let Some(planned) = plan.planned.as_mut() {
+            plan_limit(&plan.config, planned);
         }
     }
 
-    async fn create(&self, req: &CreateRequest<'_, AwsClients>, resp: &mut StateResponse) {
-        let mut state = req.planned_state.clone();
-        let stack = str_attr(&state, "stack").unwrap_or_default().to_string();
-        let namespace = str_attr(&state, "namespace").unwrap_or_default().to_string();
-        let data = Table::new(req.provider.dynamodb.clone(), stack.as_str());
-        let namespace_id = match resolve_namespace(&data, &stack, &namespace).await {
-            Ok(id) => id,
-            Err(d) => {
-                resp.diagnostics.extend(d);
-                return;
-            }
-        };
-        let limit = match limit_of(&state) {
-            Ok(limit) => limit,
-            Err(e) => {
-                resp.diagnostics
-                    .attribute_error(AttributePath::root("name"), "Invalid limit", e);
-                return;
-            }
-        };
-        let scope = scope_of(&state);
-        let principal = audit_principal(req.provider).await;
+    /// Create: resolve the namespace, then add this limit to its scope's config item.
+    async fn create(&self, clients: &AwsClients, plan: LimitModel) -> Outcome<LimitModel> {
+        let data = Table::new(clients.dynamodb.clone(), plan.stack.as_str());
+        let namespace_id = resolve_namespace(&data, &plan.stack, &plan.namespace).await?;
+        let limit = plan.limit()?;
+        let scope = plan.scope();
+        let principal = audit_principal(clients).await;
         let written = data
             .namespace(&namespace_id)
             .create_limit(&scope.level(), &limit, principal.as_deref())
-            .await;
-        match written {
-            Ok(LimitWrite::Written) => {}
-            Ok(LimitWrite::AlreadyExists(existing)) => {
-                let id = limit_id(&state);
-                resp.diagnostics.attribute_error(
-                    AttributePath::root("name"),
-                    "Limit already exists",
-                    format!(
-                        "Namespace {namespace:?} already has limit {:?} at {} scope{}. Import it instead: terraform import <address> {id}",
-                        limit.name(),
-                        scope.kind(),
-                        existing.map(|l| format!(" ({l})")).unwrap_or_default()
-                    ),
-                );
-                return;
-            }
-            Ok(LimitWrite::Missing) => {}
-            Err(e) => {
-                data_error(&mut resp.diagnostics, "Cannot write the limit", &e, &stack);
-                return;
-            }
+            .await
+            .map_err(|e| data_error(&e, "Cannot write the limit", NAMES.stack, &plan.stack))?;
+        if let LimitWrite::AlreadyExists(existing) = written {
+            let detail = format!(
+                "Namespace {:?} already has limit {:?} at {} scope{}. Import it instead: terraform import <address> {}",
+                plan.namespace,
+                limit.name(),
+                scope.kind(),
+                existing.map(|l| format!(" ({l})")).unwrap_or_default(),
+                plan.limit_id()
+            );
+            return Err(error_diag(Some(NAMES.name), "Limit already exists", detail).into());
         }
-        state.set("namespace_id", namespace_id.into());
-        state.set("scope", scope.kind().into());
-        state.set("id", limit_id(&state).to_string().into());
-        resp.new_state = state;
+        Ok(plan.written_in(namespace_id))
     }
 
-    async fn read(&self, req: &ReadRequest<'_, AwsClients>, resp: &mut StateResponse) {
-        let mut state = req.current_state.clone();
-        let stack = str_attr(&state, "stack").unwrap_or_default().to_string();
-        let namespace = str_attr(&state, "namespace").unwrap_or_default().to_string();
-        let namespace_id = str_attr(&state, "namespace_id").unwrap_or_default().to_string();
-        let name = str_attr(&state, "name").unwrap_or_default().to_string();
-        let data = Table::new(req.provider.dynamodb.clone(), stack.as_str());
+    /// Read: the namespace's forward record and the config item, in one request. A limit
+    /// whose namespace is gone or re-registered is gone too.
+    async fn read(
+        &self,
+        clients: &AwsClients,
+        state: LimitModel,
+        _private: &mut Private,
+        warnings: &mut Diagnostics,
+    ) -> Result<Option<LimitModel>, Diagnostics> {
+        let namespace_id = state.recorded_namespace_id()?.to_string();
+        let data = Table::new(clients.dynamodb.clone(), state.stack.as_str());
         let readout = match data
-            .read_limit(&namespace, &namespace_id, &scope_of(&state).level())
+            .read_limit(&state.namespace, &namespace_id, &state.scope().level())
             .await
         {
             Ok(readout) => readout,
-            Err(zae_limiter::Error::TableNotFound { .. }) => {
-                resp.new_state = Value::Null;
-                return;
-            }
-            Err(e) => {
-                resp.new_state = req.current_state.clone();
-                data_error(&mut resp.diagnostics, "Cannot read the limit", &e, &stack);
-                return;
-            }
+            Err(zae_limiter::Error::TableNotFound { .. }) => return Ok(None),
+            Err(e) => return Err(data_error(&e, "Cannot read the limit", NAMES.stack, &state.stack)),
         };
         let namespace_live = readout
             .namespace
             .as_ref()
             .is_some_and(|ns| ns.id == namespace_id && ns.status.resolves());
-        let stored = match readout.config_item.as_ref().map(|item| stored_limit(item, &name)) {
-            Some(Ok(stored)) => stored,
-            None => None,
-            Some(Err(e)) => {
-                resp.new_state = req.current_state.clone();
-                resp.diagnostics
-                    .attribute_error(AttributePath::root("name"), "Cannot read the limit", e.to_string());
-                return;
+        let stored = match &readout.config_item {
+            Some(item) => {
+                stored_limit(item, &state.name).map_err(|e| error_diag(Some(NAMES.name), "Cannot read the limit", e))?
             }
+            None => None,
         };
         let Some(stored) = stored.filter(|_| namespace_live) else {
-            tracing::info!(%stack, %namespace, limit = %name, "limit no longer exists");
-            resp.new_state = Value::Null;
-            return;
+            tracing::info!(stack = %state.stack, namespace = %state.namespace, limit = %state.name, "limit no longer exists");
+            return Ok(None);
         };
         if !stored.unmanaged.is_empty() {
-            resp.diagnostics.attribute_warning(
-                AttributePath::root("name"),
+            warnings.attribute_warning(
+                crate::framework::AttributePath::root(NAMES.name),
                 "Limit has settings Terraform does not manage",
                 format!(
-                    "Limit {name:?} also carries {} (set outside Terraform); they are left as they are.",
+                    "Limit {:?} also carries {} (set outside Terraform); they are left as they are.",
+                    state.name,
                     stored.unmanaged.join(", ")
                 ),
             );
         }
+        let mut state = state;
         let l = &stored.limit;
-        set_forms(&mut state, l.capacity(), l.refill_amount(), l.refill_period_seconds());
-        state.set("scope", scope_of(&state).kind().into());
-        state.set("id", limit_id(&state).to_string().into());
-        resp.new_state = state;
+        set_forms!(
+            state,
+            Forms::of(l.capacity(), l.refill_amount(), l.refill_period_seconds())
+        );
+        Ok(Some(state.written_in(namespace_id)))
     }
 
-    async fn update(&self, req: &UpdateRequest<'_, AwsClients>, resp: &mut StateResponse) {
-        let state = req.planned_state.clone();
-        let stack = str_attr(&state, "stack").unwrap_or_default().to_string();
-        let namespace_id = str_attr(req.prior_state, "namespace_id")
-            .unwrap_or_default()
-            .to_string();
-        let limit = match limit_of(&state) {
-            Ok(limit) => limit,
-            Err(e) => {
-                resp.diagnostics
-                    .attribute_error(AttributePath::root("name"), "Invalid limit", e);
-                return;
-            }
-        };
-        let level = scope_of(&state).level();
-        let principal = audit_principal(req.provider).await;
-        let admin = Table::new(req.provider.dynamodb.clone(), stack.as_str()).namespace(&namespace_id);
-        let mut written = admin.update_limit(&level, &limit, principal.as_deref()).await;
-        if matches!(written, Ok(LimitWrite::Missing)) {
-            // Deleted since the last refresh: write it again.
-            written = admin.create_limit(&level, &limit, principal.as_deref()).await;
+    /// Update: rewrite this limit's attributes (again, when deleted since the last refresh).
+    async fn update(&self, clients: &AwsClients, prior: LimitModel, plan: LimitModel) -> Outcome<LimitModel> {
+        let namespace_id = prior.recorded_namespace_id()?.to_string();
+        let limit = plan.limit()?;
+        let level = plan.scope().level();
+        let principal = audit_principal(clients).await;
+        let admin = Table::new(clients.dynamodb.clone(), plan.stack.as_str()).namespace(&namespace_id);
+        let failed = |e: zae_limiter::Error| data_error(&e, "Cannot update the limit", NAMES.stack, &plan.stack);
+        let mut written = admin
+            .update_limit(&level, &limit, principal.as_deref())
+            .await
+            .map_err(failed)?;
+        if written == LimitWrite::Missing {
+            written = admin
+                .create_limit(&level, &limit, principal.as_deref())
+                .await
+                .map_err(failed)?;
         }
-        match written {
-            Ok(LimitWrite::Written) => resp.new_state = state,
-            Ok(other) => resp.diagnostics.attribute_error(
-                AttributePath::root("name"),
-                "Limit changed outside Terraform during apply",
-                format!("The limit could not be written ({other:?}); run terraform apply again."),
-            ),
-            Err(e) => data_error(&mut resp.diagnostics, "Cannot update the limit", &e, &stack),
+        if written != LimitWrite::Written {
+            let detail = format!("The limit could not be written ({written:?}); run terraform apply again.");
+            return Err(error_diag(Some(NAMES.name), "Limit changed outside Terraform during apply", detail).into());
         }
+        Ok(plan.written_in(namespace_id))
     }
 
-    async fn delete(&self, req: &DeleteRequest<'_, AwsClients>, resp: &mut DeleteResponse) {
-        let prior = req.prior_state;
-        let stack = str_attr(prior, "stack").unwrap_or_default();
-        let namespace_id = str_attr(prior, "namespace_id").unwrap_or_default();
-        let name = str_attr(prior, "name").unwrap_or_default();
-        let principal = audit_principal(req.provider).await;
-        let removed = Table::new(req.provider.dynamodb.clone(), stack)
+    /// Delete: remove this limit's attributes; a missing stack means nothing is left.
+    async fn delete(&self, clients: &AwsClients, prior: LimitModel) -> Result<(), Diagnostics> {
+        let namespace_id = prior.recorded_namespace_id()?;
+        let principal = audit_principal(clients).await;
+        let removed = Table::new(clients.dynamodb.clone(), prior.stack.as_str())
             .namespace(namespace_id)
-            .remove_limit(&scope_of(prior).level(), name, principal.as_deref())
+            .remove_limit(&prior.scope().level(), &prior.name, principal.as_deref())
             .await;
         match removed {
-            Ok(_) | Err(zae_limiter::Error::TableNotFound { .. }) => {}
-            Err(e) => data_error(&mut resp.diagnostics, "Cannot remove the limit", &e, stack),
+            Ok(_) | Err(zae_limiter::Error::TableNotFound { .. }) => Ok(()),
+            Err(e) => Err(data_error(&e, "Cannot remove the limit", NAMES.stack, &prior.stack)),
         }
     }
 
-    fn importer(&self) -> Option<&dyn ImportState<AwsClients>> {
-        Some(self)
-    }
-
-    fn identity(&self) -> Option<&dyn ResourceIdentity> {
-        Some(self)
-    }
-}
-
-impl ResourceIdentity for LimitResource {
-    fn attributes(&self) -> Vec<IdentityAttribute> {
-        let attr = |name, required, description| IdentityAttribute {
-            name,
-            ty: Type::String,
-            required_for_import: required,
-            optional_for_import: !required,
-            description,
-        };
-        vec![
-            attr("stack", true, "Stack name."),
-            attr("namespace", true, "Namespace name."),
-            attr(
-                "resource",
-                false,
-                "Resource (omitted for system scope and entity-wide limits).",
-            ),
-            attr("entity_id", false, "Entity id (entity scope only)."),
-            attr("name", true, "Limit name."),
-        ]
-    }
-
-    fn identity_of(&self, state: &Value) -> Value {
-        let mut identity = Value::Object(BTreeMap::new());
-        for attr in ["stack", "namespace", "resource", "entity_id", "name"] {
-            identity.set(attr, state.get(attr).clone());
-        }
-        identity
-    }
-}
-
-#[async_trait]
-impl ImportState<AwsClients> for LimitResource {
-    async fn import(&self, req: &ImportRequest<'_, AwsClients>, resp: &mut StateResponse) {
-        let id = match req.identity {
-            Some(identity) => LimitId {
-                stack: str_attr(identity, "stack").unwrap_or_default().to_string(),
-                namespace: str_attr(identity, "namespace").unwrap_or_default().to_string(),
-                scope: scope_of(identity),
-                name: str_attr(identity, "name").unwrap_or_default().to_string(),
+    /// Import by `STACK/NAMESPACE/SCOPE/NAME` or by identity; read completes the state.
+    async fn import(&self, clients: &AwsClients, id: ImportId<'_, LimitIdentity>) -> Result<LimitModel, Diagnostics> {
+        let id = match id {
+            ImportId::Identity(identity) => LimitId {
+                scope: Scope::of(identity.entity_id.as_deref(), identity.resource.as_deref()),
+                stack: identity.stack,
+                namespace: identity.namespace,
+                name: identity.name,
             },
-            None => match LimitId::parse(req.id.trim()) {
-                Ok(id) => id,
-                Err(e) => {
-                    resp.diagnostics.error("Invalid import id", e);
-                    return;
-                }
-            },
+            ImportId::Text(text) => LimitId::parse(text).map_err(|e| error_diag(None, "Invalid import id", e))?,
         };
-        let data = Table::new(req.provider.dynamodb.clone(), id.stack.as_str());
-        let namespace_id = match resolve_namespace(&data, &id.stack, &id.namespace).await {
-            Ok(ns) => ns,
-            Err(d) => {
-                resp.diagnostics.extend(d);
-                return;
-            }
+        let data = Table::new(clients.dynamodb.clone(), id.stack.as_str());
+        let namespace_id = resolve_namespace(&data, &id.stack, &id.namespace).await?;
+        let imported = LimitModel {
+            resource: id.scope.resource().map(str::to_string),
+            entity_id: id.scope.entity_id().map(str::to_string),
+            stack: id.stack,
+            namespace: id.namespace,
+            name: id.name,
+            ..LimitModel::default()
         };
-        let mut state = empty_object(&schema().block);
-        state.set("stack", id.stack.clone().into());
-        state.set("namespace", id.namespace.clone().into());
-        state.set("resource", id.scope.resource().map(str::to_string).into());
-        state.set("entity_id", id.scope.entity_id().map(str::to_string).into());
-        state.set("scope", id.scope.kind().into());
-        state.set("name", id.name.clone().into());
-        state.set("namespace_id", namespace_id.into());
-        state.set("id", id.to_string().into());
-        resp.new_state = state;
+        Ok(imported.written_in(namespace_id))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framework::typed::check_agreement;
 
-    fn config(pairs: &[(&str, Value)]) -> Value {
-        let mut v = empty_object(&schema().block);
-        v.set("stack", "zae-demo".into());
-        v.set("namespace", "tenant-alpha".into());
-        v.set("name", "rpm".into());
-        for (k, x) in pairs {
-            v.set(k, x.clone());
-        }
-        v
+    fn known<T>(value: T) -> Known<T> {
+        Known::Value(value)
     }
 
-    fn errors_at(config: &Value) -> Vec<String> {
+    fn config() -> LimitConfig {
+        LimitConfig {
+            stack: known("zae-demo".into()),
+            namespace: known("tenant-alpha".into()),
+            name: known("rpm".into()),
+            ..LimitConfig::default()
+        }
+    }
+
+    fn rate_config(rate: i64, per: &str) -> LimitConfig {
+        LimitConfig {
+            rate: known(rate),
+            per: known(per.into()),
+            ..config()
+        }
+    }
+
+    fn errors_at(config: &LimitConfig) -> Vec<String> {
         let mut d = Diagnostics::new();
         validate(config, &mut d);
         d.iter()
@@ -669,78 +730,127 @@ mod tests {
     }
 
     #[test]
+    fn the_models_agree_with_the_schemas() {
+        check_agreement(&LimitResource).unwrap();
+    }
+
+    #[test]
     fn rate_form_computes_the_stored_form() {
-        let c = config(&[
-            ("rate", Value::int(100)),
-            ("per", "minute".into()),
-            ("burst", Value::int(150)),
-        ]);
+        let c = LimitConfig {
+            burst: known(150),
+            ..rate_config(100, "minute")
+        };
         assert!(errors_at(&c).is_empty());
-        assert_eq!(stored_form(&c), Some((150, 100, 60)));
-        let c = config(&[("rate", Value::int(10)), ("per", "second".into())]);
-        assert_eq!(stored_form(&c), Some((10, 10, 1)));
-        let c = config(&[("rate", Value::unknown()), ("per", "second".into())]);
-        assert_eq!(stored_form(&c), None);
+        assert_eq!(c.stored_form(), Some((150, 100, 60)));
+        assert_eq!(rate_config(10, "second").stored_form(), Some((10, 10, 1)));
+        let c = LimitConfig {
+            rate: Known::Unknown,
+            ..rate_config(1, "second")
+        };
+        assert_eq!(c.stored_form(), None);
     }
 
     #[test]
     fn forms_are_mutually_exclusive_and_complete() {
-        let c = config(&[
-            ("rate", Value::int(1)),
-            ("per", "minute".into()),
-            ("capacity", Value::int(5)),
-        ]);
+        let c = LimitConfig {
+            capacity: known(5),
+            ..rate_config(1, "minute")
+        };
         assert_eq!(errors_at(&c), vec!["capacity"]);
-        assert_eq!(errors_at(&config(&[("rate", Value::int(1))])), vec!["per"]);
-        assert_eq!(errors_at(&config(&[("burst", Value::int(1))])), vec!["rate", "per"]);
-        assert_eq!(
-            errors_at(&config(&[
-                ("capacity", Value::int(1)),
-                ("refill_amount", Value::int(1))
-            ])),
-            vec!["refill_period_seconds"]
-        );
-        assert_eq!(errors_at(&config(&[])), vec!["rate"]);
+        let rate_only = LimitConfig {
+            rate: known(1),
+            ..config()
+        };
+        assert_eq!(errors_at(&rate_only), vec!["per"]);
+        let burst_only = LimitConfig {
+            burst: known(1),
+            ..config()
+        };
+        assert_eq!(errors_at(&burst_only), vec!["rate", "per"]);
+        let two_of_three = LimitConfig {
+            capacity: known(1),
+            refill_amount: known(1),
+            ..config()
+        };
+        assert_eq!(errors_at(&two_of_three), vec!["refill_period_seconds"]);
+        assert_eq!(errors_at(&config()), vec!["rate"]);
     }
 
     #[test]
     fn numbers_follow_zae_limiter_bounds() {
-        let c = config(&[("rate", Value::int(0)), ("per", "minute".into())]);
-        assert_eq!(errors_at(&c), vec!["rate"]);
-        let c = config(&[
-            ("capacity", Value::int(MAX_TOKENS + 1)),
-            ("refill_amount", Value::int(1)),
-            ("refill_period_seconds", Value::int(MAX_PERIOD_SECONDS + 1)),
-        ]);
+        assert_eq!(errors_at(&rate_config(0, "minute")), vec!["rate"]);
+        let c = LimitConfig {
+            capacity: known(MAX_TOKENS + 1),
+            refill_amount: known(1),
+            refill_period_seconds: known(MAX_PERIOD_SECONDS + 1),
+            ..config()
+        };
         assert_eq!(errors_at(&c), vec!["capacity", "refill_period_seconds"]);
     }
 
     #[test]
     fn scope_conflicts_name_the_attribute() {
-        let base = [("rate", Value::int(1)), ("per", Value::string("minute"))];
-        let mut c = config(&base);
-        c.set("scope", "system".into());
-        c.set("resource", "gpt-4".into());
+        let c = LimitConfig {
+            scope: known("system".into()),
+            resource: known("gpt-4".into()),
+            ..rate_config(1, "minute")
+        };
         assert_eq!(errors_at(&c), vec!["resource"]);
-        let mut c = config(&base);
-        c.set("scope", "entity".into());
+        let c = LimitConfig {
+            scope: known("entity".into()),
+            ..rate_config(1, "minute")
+        };
         assert_eq!(errors_at(&c), vec!["entity_id"]);
-        let mut c = config(&base);
-        c.set("scope", "resource".into());
-        c.set("resource", "gpt-4".into());
-        c.set("entity_id", "k".into());
+        let c = LimitConfig {
+            scope: known("resource".into()),
+            resource: known("gpt-4".into()),
+            entity_id: known("k".into()),
+            ..rate_config(1, "minute")
+        };
         assert_eq!(errors_at(&c), vec!["entity_id"]);
+        let unknown_resource = LimitConfig {
+            scope: known("resource".into()),
+            resource: Known::Unknown,
+            ..rate_config(1, "minute")
+        };
+        assert!(errors_at(&unknown_resource).is_empty());
     }
 
     #[test]
     fn both_forms_appear_in_state() {
-        let mut s = config(&[]);
-        set_forms(&mut s, 150, 100, 60);
-        assert_eq!(s.get("per"), &Value::string("minute"));
-        assert_eq!(s.get("burst"), &Value::int(150));
-        set_forms(&mut s, 5, 5, 120);
-        assert!(s.get("per").is_null() && s.get("rate").is_null());
-        assert_eq!(s.get("refill_period_seconds"), &Value::int(120));
+        let mut s = LimitModel::default();
+        set_forms!(s, Forms::of(150, 100, 60));
+        assert_eq!(s.per, known("minute".to_string()));
+        assert_eq!(s.burst, known(150));
+        set_forms!(s, Forms::of(5, 5, 120));
+        assert!(s.per.is_null() && s.rate.is_null());
+        assert_eq!(s.refill_period_seconds, known(120));
+    }
+
+    #[test]
+    fn plans_show_both_forms_and_the_id_once_known() {
+        let c = LimitConfig {
+            resource: known("gpt-4".into()),
+            ..rate_config(100, "minute")
+        };
+        let mut planned = c.clone();
+        plan_limit(&c, &mut planned);
+        assert_eq!(planned.capacity, known(100));
+        assert_eq!(planned.scope, known("resource".to_string()));
+        assert_eq!(
+            planned.id,
+            known("zae-demo/tenant-alpha/resource:gpt-4/rpm".to_string())
+        );
+        let c = LimitConfig {
+            rate: Known::Unknown,
+            entity_id: Known::Unknown,
+            ..rate_config(1, "minute")
+        };
+        let mut planned = c.clone();
+        plan_limit(&c, &mut planned);
+        assert!(planned.capacity.is_unknown() && planned.burst.is_unknown());
+        assert!(planned.rate.is_unknown() && planned.per == known("minute".to_string()));
+        assert!(planned.id.is_null() && planned.scope.is_null());
     }
 
     #[test]

@@ -16,22 +16,22 @@
 //! soft-delete, or with `on_destroy = "purge"` soft-delete and purge every item of the
 //! namespace (GSI4). Planning a purge warns that it is permanent.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use zae_limiter::admin::{Registration, Table};
 use zae_limiter::schema::namespace::{NamespaceRecord, NamespaceStatus};
 
+use super::common::{OrDiagnostic, computed_string, data_error, error_diag, identity_string, known};
+use crate::aws::AwsClients;
 use crate::aws::iam_principal::{self, Principal, PrincipalKind};
 use crate::aws::policy_document::NAMESPACE_TAG_KEY;
-use crate::framework::planning::empty_object;
 use crate::framework::validator::{OneOf, StringCheck, Validator};
 use crate::framework::{
-    Attribute, AttributePath, Block, CreateRequest, DeleteRequest, DeleteResponse, Diagnostics, IdentityAttribute,
-    ImportRequest, ImportState, ModifyPlanRequest, ModifyPlanResponse, Nesting, ReadRequest, RequiresReplace, Resource,
-    ResourceIdentity, Schema, StateResponse, Type, UpdateRequest, UseStateForUnknown, Value,
+    Attribute, AttributePath, Block, Diagnostics, IdentityAttribute, ImportId, Known, ModelResource, Nesting, Outcome,
+    Partial, Plan, Private, RequiresReplace, ResourceModel, Schema, Value,
 };
-use crate::aws::AwsClients;
+use crate::model;
 
 /// Resource type name.
 pub const TYPE_NAME: &str = "zae_limiter_namespace";
@@ -112,13 +112,6 @@ impl Validator for PrincipalNames {
     }
 }
 
-fn computed_string(name: &str, description: &str) -> Attribute {
-    Attribute::string(name)
-        .computed()
-        .description(description)
-        .plan_modifier(UseStateForUnknown)
-}
-
 /// The resource schema.
 pub fn schema() -> Schema {
     let block = Block::new(
@@ -186,345 +179,197 @@ pub fn schema() -> Schema {
     Schema::new(block)
 }
 
-fn str_attr<'a>(state: &'a Value, name: &str) -> &'a str {
-    state.get(name).as_str().unwrap_or_default()
+model! {
+    /// The state of a `zae_limiter_namespace` (see [`schema`]).
+    pub struct NamespaceModel, config NamespaceConfig, names NamespaceNames {
+        /// The namespace's opaque id.
+        pub id: Known<String>,
+        /// Stack name.
+        pub stack: String,
+        /// Namespace name.
+        pub name: String,
+        /// IAM principals tagged with the id.
+        pub principal_tags: Option<PrincipalTags>,
+        /// `soft_delete` or `purge`.
+        pub on_destroy: String,
+        /// Recover a soft-deleted namespace of the same name on create.
+        pub recover: bool,
+        /// `active` once registered.
+        pub status: Known<String>,
+        /// When the namespace was registered.
+        pub created_at: Known<String>,
+    }
 }
 
-/// The principals listed in a `principal_tags` value.
-fn principals_of(value: &Value) -> BTreeSet<Principal> {
-    let mut out = BTreeSet::new();
-    for (attr, kind) in [("roles", PrincipalKind::Role), ("users", PrincipalKind::User)] {
-        for name in value.get(attr).as_string_list().unwrap_or_default() {
-            out.insert(Principal { kind, name });
-        }
+model! {
+    /// The `principal_tags` attribute: IAM roles and users tagged with the namespace id.
+    pub struct PrincipalTags, config PrincipalTagsConfig, names PrincipalTagsNames {
+        /// Role names.
+        pub roles: Option<BTreeSet<String>>,
+        /// User names.
+        pub users: Option<BTreeSet<String>>,
     }
-    out
+}
+
+model! {
+    /// The identity of a `zae_limiter_namespace`.
+    pub struct NamespaceIdentity, config NamespaceIdentityConfig, names NamespaceIdentityNames {
+        /// Stack name.
+        pub stack: String,
+        /// Namespace name.
+        pub name: String,
+    }
+}
+
+const NAMES: NamespaceNames = NamespaceModel::NAMES;
+
+/// `on_destroy` value that purges the namespace's data.
+const PURGE: &str = "purge";
+
+impl PrincipalTags {
+    /// The principals listed in a `principal_tags` value.
+    fn principals(tags: Option<&PrincipalTags>) -> BTreeSet<Principal> {
+        let Some(tags) = tags else { return BTreeSet::new() };
+        let roles = tags.roles.iter().flatten().map(Principal::role);
+        let users = tags.users.iter().flatten().map(Principal::user);
+        roles.chain(users).collect()
+    }
+
+    /// A `principal_tags` value listing `principals`, shaped like `like`: a set (or the
+    /// whole value) that was null stays null when it would be empty.
+    fn listing(principals: &BTreeSet<Principal>, like: Option<&PrincipalTags>) -> Option<PrincipalTags> {
+        if like.is_none() && principals.is_empty() {
+            return None;
+        }
+        let names = |kind: PrincipalKind, was: Option<&BTreeSet<String>>| {
+            let names: BTreeSet<String> = principals
+                .iter()
+                .filter(|p| p.kind == kind)
+                .map(|p| p.name.clone())
+                .collect();
+            (!names.is_empty() || was.is_some()).then_some(names)
+        };
+        Some(PrincipalTags {
+            roles: names(PrincipalKind::Role, like.and_then(|l| l.roles.as_ref())),
+            users: names(PrincipalKind::User, like.and_then(|l| l.users.as_ref())),
+        })
+    }
 }
 
 /// The path of the set listing principals of `kind`.
 fn principal_path(kind: PrincipalKind) -> AttributePath {
-    AttributePath::root("principal_tags").attribute(match kind {
-        PrincipalKind::Role => "roles",
-        PrincipalKind::User => "users",
+    let names = PrincipalTags::NAMES;
+    AttributePath::root(NAMES.principal_tags).attribute(match kind {
+        PrincipalKind::Role => names.roles,
+        PrincipalKind::User => names.users,
     })
 }
 
-/// A `principal_tags` value listing `principals`, shaped like `like` (a null set stays
-/// null when it would be empty).
-fn principal_tags_value(principals: &BTreeSet<Principal>, like: &Value) -> Value {
-    if like.is_null() && principals.is_empty() {
-        return Value::Null;
+impl NamespaceModel {
+    fn table(&self, clients: &AwsClients) -> Table {
+        Table::new(clients.dynamodb.clone(), self.stack.as_str())
     }
-    let mut object = Value::Object(BTreeMap::new());
-    for (attr, kind) in [("roles", PrincipalKind::Role), ("users", PrincipalKind::User)] {
-        let names: Vec<Value> = principals
-            .iter()
-            .filter(|p| p.kind == kind)
-            .map(|p| Value::string(p.name.clone()))
-            .collect();
-        let value = if names.is_empty() && like.get(attr).is_null() {
-            Value::Null
-        } else {
-            Value::Set(names)
-        };
-        object.set(attr, value);
+
+    fn principals(&self) -> BTreeSet<Principal> {
+        PrincipalTags::principals(self.principal_tags.as_ref())
     }
-    object
-}
 
-fn table(clients: &AwsClients, state: &Value) -> Table {
-    Table::new(clients.dynamodb.clone(), str_attr(state, "stack"))
-}
+    /// The registry fields, from the namespace record.
+    fn with_record(mut self, record: &NamespaceRecord) -> NamespaceModel {
+        self.id = Known::Value(record.id.clone());
+        self.status = Known::Value(record.status.as_str().to_string());
+        self.created_at = Known::Value(record.created_at.clone());
+        self
+    }
 
-/// A diagnostic for a client-crate failure, at `stack` when the table is missing.
-fn data_error(diags: &mut Diagnostics, summary: &str, err: &zae_limiter::Error, stack: &str) {
-    match err {
-        zae_limiter::Error::TableNotFound { .. } => diags.attribute_error(
-            AttributePath::root("stack"),
-            "Unknown stack",
-            format!("There is no zae-limiter stack {stack:?}: its DynamoDB table does not exist in this region."),
-        ),
-        other => diags.error(summary, other.to_string()),
+    fn data_error<'a>(&'a self, summary: &'a str) -> impl Fn(zae_limiter::Error) -> Diagnostics + 'a {
+        move |e| data_error(&e, summary, NAMES.stack, &self.stack)
     }
 }
 
-/// Sets the registry fields of `state` from the namespace record.
-fn set_record(state: &mut Value, record: &NamespaceRecord) {
-    state.set("id", record.id.clone().into());
-    state.set("status", record.status.as_str().into());
-    state.set("created_at", record.created_at.clone().into());
-}
-
-#[async_trait]
-impl Resource<AwsClients> for NamespaceResource {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    fn schema(&self) -> Schema {
-        schema()
-    }
-
-    async fn modify_plan(&self, req: &ModifyPlanRequest<'_, AwsClients>, resp: &mut ModifyPlanResponse) {
-        let destroying = resp.planned_state.is_null();
-        let replacing = !resp.requires_replace.is_empty();
-        if (destroying || replacing) && str_attr(req.prior_state, "on_destroy") == "purge" {
-            let name = str_attr(req.prior_state, "name");
-            let id = str_attr(req.prior_state, "id");
-            resp.diagnostics.attribute_warning(
-                AttributePath::root("on_destroy"),
-                "Namespace will be purged",
-                format!(
-                    "{} namespace {name:?} (id {id}) with on_destroy = \"purge\" PERMANENTLY DELETES every item of the \
-                     namespace: its limits, entities, buckets, usage and audit events. This cannot be undone.",
-                    if destroying { "Destroying" } else { "Replacing" }
-                ),
-            );
-        }
-    }
-
-    async fn create(&self, req: &CreateRequest<'_, AwsClients>, resp: &mut StateResponse) {
-        let mut state = req.planned_state.clone();
-        match create_namespace(req.provider, &state).await {
-            Ok(record) => {
-                set_record(&mut state, &record);
-                resp.new_state = state;
-            }
-            Err(diags) => resp.diagnostics.extend(diags),
-        }
-    }
-
-    async fn read(&self, req: &ReadRequest<'_, AwsClients>, resp: &mut StateResponse) {
-        let mut state = req.current_state.clone();
-        match refresh(req.provider, &mut state).await {
-            Ok(true) => resp.new_state = state,
-            Ok(false) => resp.new_state = Value::Null,
-            Err(diags) => {
-                resp.new_state = req.current_state.clone();
-                resp.diagnostics.extend(diags);
-            }
-        }
-    }
-
-    async fn update(&self, req: &UpdateRequest<'_, AwsClients>, resp: &mut StateResponse) {
-        let id = str_attr(req.prior_state, "id").to_string();
-        let desired = principals_of(req.planned_state.get("principal_tags"));
-        let mut current = principals_of(req.prior_state.get("principal_tags"));
-        let outcome = retag(req.provider, req.planned_state, &id, &mut current, &desired).await;
-        let mut state = req.planned_state.clone();
-        for attr in ["id", "status", "created_at"] {
-            state.set(attr, req.prior_state.get(attr).clone());
-        }
-        if let Err(diags) = outcome {
-            state.set(
-                "principal_tags",
-                principal_tags_value(&current, req.planned_state.get("principal_tags")),
-            );
-            resp.diagnostics.extend(diags);
-        }
-        resp.new_state = state;
-    }
-
-    async fn delete(&self, req: &DeleteRequest<'_, AwsClients>, resp: &mut DeleteResponse) {
-        if let Err(diags) = delete_namespace(req.provider, req.prior_state).await {
-            resp.diagnostics.extend(diags);
-        }
-    }
-
-    fn importer(&self) -> Option<&dyn ImportState<AwsClients>> {
-        Some(self)
-    }
-
-    fn identity(&self) -> Option<&dyn ResourceIdentity> {
-        Some(self)
-    }
-}
-
-impl ResourceIdentity for NamespaceResource {
-    fn attributes(&self) -> Vec<IdentityAttribute> {
-        vec![
-            IdentityAttribute {
-                name: "stack",
-                ty: Type::String,
-                required_for_import: true,
-                optional_for_import: false,
-                description: "Stack name.",
-            },
-            IdentityAttribute {
-                name: "name",
-                ty: Type::String,
-                required_for_import: true,
-                optional_for_import: false,
-                description: "Namespace name.",
-            },
-        ]
-    }
-
-    fn identity_of(&self, state: &Value) -> Value {
-        let mut identity = Value::Object(BTreeMap::new());
-        identity.set("stack", state.get("stack").clone());
-        identity.set("name", state.get("name").clone());
-        identity
-    }
-}
-
-#[async_trait]
-impl ImportState<AwsClients> for NamespaceResource {
-    async fn import(&self, req: &ImportRequest<'_, AwsClients>, resp: &mut StateResponse) {
-        let (stack, name) = match req.identity {
-            Some(identity) => (
-                str_attr(identity, "stack").to_string(),
-                str_attr(identity, "name").to_string(),
+/// A soft-deleted namespace with the planned name: recovered with `recover = true`, else
+/// a diagnostic naming its id.
+fn id_to_recover(plan: &NamespaceModel, deleted: &[NamespaceRecord]) -> Result<Option<String>, Diagnostics> {
+    match deleted.first() {
+        Some(previous) if plan.recover => Ok(Some(previous.id.clone())),
+        Some(previous) => Err(error_diag(
+            Some(NAMES.name),
+            "Namespace was soft-deleted",
+            format!(
+                "Namespace {:?} of stack {:?} was soft-deleted{} and still holds its data under id {}. \
+                 Set recover = true to restore it (same id and limits), or purge id {} before creating a new one.",
+                plan.name,
+                plan.stack,
+                previous
+                    .deleted_at
+                    .as_deref()
+                    .map(|t| format!(" at {t}"))
+                    .unwrap_or_default(),
+                previous.id,
+                previous.id
             ),
-            None => match req.id.split_once('/') {
-                Some((stack, name)) => (stack.to_string(), name.to_string()),
-                None => {
-                    resp.diagnostics.error(
-                        "Invalid import id",
-                        format!(
-                            "Import a namespace as STACK/NAME (e.g. zae-demo/tenant-alpha); got {:?}.",
-                            req.id
-                        ),
-                    );
-                    return;
-                }
-            },
-        };
-        if let Err(message) = check_namespace_name(&name) {
-            resp.diagnostics.error("Invalid import id", message);
-            return;
-        }
-        let data = Table::new(req.provider.dynamodb.clone(), stack.as_str());
-        let record = match data.get_namespace(&name).await {
-            Ok(Some(record)) => record,
-            Ok(None) => {
-                resp.diagnostics.error(
-                    "Namespace not found",
-                    format!("Stack {stack:?} has no active namespace named {name:?}."),
-                );
-                return;
-            }
-            Err(e) => {
-                data_error(&mut resp.diagnostics, "Cannot read the namespace", &e, &stack);
-                return;
-            }
-        };
-        let mut state = empty_object(&schema().block);
-        state.set("stack", stack.into());
-        state.set("name", name.into());
-        state.set("on_destroy", "soft_delete".into());
-        state.set("recover", false.into());
-        set_record(&mut state, &record);
-        resp.new_state = state;
+        )),
+        None => Ok(None),
     }
 }
 
-/// Create: the id, the tags, then the registration.
-async fn create_namespace(clients: &AwsClients, planned: &Value) -> Result<NamespaceRecord, Diagnostics> {
-    let stack = str_attr(planned, "stack");
-    let name = str_attr(planned, "name");
-    let data = table(clients, planned);
-    let mut diags = Diagnostics::new();
-    match data.get_namespace(name).await {
-        Ok(None) => {}
-        Ok(Some(existing)) => {
-            diags.attribute_error(
-                AttributePath::root("name"),
-                "Namespace already exists",
-                format!(
-                    "Stack {stack:?} already has a namespace {name:?} (id {}). Import it instead: terraform import <address> {stack}/{name}",
-                    existing.id
-                ),
-            );
-            return Err(diags);
-        }
-        Err(e) => {
-            data_error(&mut diags, "Cannot read the namespace registry", &e, stack);
-            return Err(diags);
-        }
+/// The id a new namespace gets: the soft-deleted one's when recovering, else a fresh one.
+async fn choose_id(data: &Table, plan: &NamespaceModel) -> Result<(String, bool), Diagnostics> {
+    if let Some(existing) = data
+        .get_namespace(&plan.name)
+        .await
+        .map_err(plan.data_error("Cannot read the namespace registry"))?
+    {
+        return Err(error_diag(
+            Some(NAMES.name),
+            "Namespace already exists",
+            format!(
+                "Stack {:?} already has a namespace {:?} (id {}). Import it instead: terraform import <address> {}/{}",
+                plan.stack, plan.name, existing.id, plan.stack, plan.name
+            ),
+        ));
     }
-    let deleted = data.find_deleted_namespaces(name).await.map_err(|e| {
-        let mut d = Diagnostics::new();
-        data_error(&mut d, "Cannot read the namespace registry", &e, stack);
-        d
-    })?;
-    let recover = planned.get("recover").as_bool() == Some(true);
-    let recovering =
-        match deleted.first() {
-            Some(previous) if recover => Some(previous.id.clone()),
-            Some(previous) => {
-                diags.attribute_error(
-                AttributePath::root("name"),
-                "Namespace was soft-deleted",
-                format!(
-                    "Namespace {name:?} of stack {stack:?} was soft-deleted{} and still holds its data under id {}. \
-                     Set recover = true to restore it (same id and limits), or purge id {} before creating a new one.",
-                    previous.deleted_at.as_deref().map(|t| format!(" at {t}")).unwrap_or_default(),
-                    previous.id,
-                    previous.id
-                ),
-            );
-                return Err(diags);
-            }
-            None => None,
-        };
-    let id = recovering.clone().unwrap_or_else(zae_limiter::clock::new_namespace_id);
-    let desired = principals_of(planned.get("principal_tags"));
-    let mut tagged = BTreeSet::new();
-    if let Err(d) = retag(clients, planned, &id, &mut tagged, &desired).await {
-        untag_all(clients, &data, &id, &tagged).await;
-        return Err(d);
-    }
-    let registered = match &recovering {
-        Some(id) => data.recover_namespace(id).await.map(|_| None),
-        None => data.register_namespace_with_id(name, &id).await.map(Some),
+    let deleted = data
+        .find_deleted_namespaces(&plan.name)
+        .await
+        .map_err(plan.data_error("Cannot read the namespace registry"))?;
+    Ok(match id_to_recover(plan, &deleted)? {
+        Some(id) => (id, true),
+        None => (zae_limiter::clock::new_namespace_id(), false),
+    })
+}
+
+/// Registers the namespace under `id` (or recovers it).
+async fn register(data: &Table, plan: &NamespaceModel, id: &str, recovering: bool) -> Result<(), Diagnostics> {
+    let registered = if recovering {
+        data.recover_namespace(id).await.map(|_| None)
+    } else {
+        data.register_namespace_with_id(&plan.name, id).await.map(Some)
     };
-    let failure = match registered {
-        Ok(Some(Registration::NameTaken(existing))) => {
-            let mut d = Diagnostics::new();
-            d.attribute_error(
-                AttributePath::root("name"),
-                "Namespace already exists",
-                format!(
-                    "Namespace {name:?} was registered by someone else meanwhile (id {}).",
-                    existing.id
-                ),
-            );
-            Some(d)
-        }
-        Ok(_) => None,
-        Err(e) => {
-            let mut d = Diagnostics::new();
-            data_error(&mut d, "Cannot register the namespace", &e, stack);
-            Some(d)
-        }
-    };
-    if let Some(d) = failure {
-        untag_all(clients, &data, &id, &tagged).await;
-        return Err(d);
-    }
-    tracing::info!(stack, namespace = name, namespace_id = %id, principals = tagged.len(), "namespace created");
-    match data.get_namespace(name).await {
-        Ok(Some(record)) => Ok(record),
-        _ => Ok(NamespaceRecord::new_active(
-            &id,
-            name,
-            &zae_limiter::clock::utc_now_string(),
+    match registered.map_err(plan.data_error("Cannot register the namespace"))? {
+        Some(Registration::NameTaken(existing)) => Err(error_diag(
+            Some(NAMES.name),
+            "Namespace already exists",
+            format!(
+                "Namespace {:?} was registered by someone else meanwhile (id {}).",
+                plan.name, existing.id
+            ),
         )),
+        _ => Ok(()),
     }
 }
 
 /// Best-effort removal of the tags a failed create added.
-async fn untag_all(clients: &AwsClients, data: &Table, id: &str, tagged: &BTreeSet<Principal>) {
+async fn untag_all(clients: &AwsClients, id: &str, tagged: &BTreeSet<Principal>) {
     for principal in tagged {
-        if let Err(e) = untag_if_ours(clients, data, id, principal).await {
+        if let Err(e) = untag_if_ours(clients, id, principal).await {
             tracing::warn!(%principal, error = %e, "cannot remove the namespace tag after a failed create");
         }
     }
 }
 
 /// Untags `principal` when its tag still names namespace `id`.
-async fn untag_if_ours(clients: &AwsClients, _data: &Table, id: &str, principal: &Principal) -> crate::aws::Result<()> {
+async fn untag_if_ours(clients: &AwsClients, id: &str, principal: &Principal) -> crate::aws::Result<()> {
     match iam_principal::principal_tags(&clients.iam, principal).await? {
         Some(tags) if tags.get(NAMESPACE_TAG_KEY).map(String::as_str) == Some(id) => {
             iam_principal::untag_principal(&clients.iam, principal, NAMESPACE_TAG_KEY).await?;
@@ -534,36 +379,36 @@ async fn untag_if_ours(clients: &AwsClients, _data: &Table, id: &str, principal:
     }
 }
 
+/// Untags one principal, as a diagnostic on its set.
+async fn untag_listed(clients: &AwsClients, id: &str, principal: &Principal) -> Result<(), Diagnostics> {
+    untag_if_ours(clients, id, principal).await.map_err(|e| {
+        let mut d = Diagnostics::new();
+        d.attribute_error(
+            principal_path(principal.kind),
+            "Cannot remove the namespace tag",
+            format!("Removing tag {NAMESPACE_TAG_KEY} from {principal} failed: {e}"),
+        );
+        d
+    })
+}
+
 /// Moves the tagged set `current` towards `desired`: untags principals no longer listed,
 /// tags new ones with `id`. `current` always reflects what is done, also on failure.
 async fn retag(
     clients: &AwsClients,
-    planned: &Value,
+    data: &Table,
     id: &str,
     current: &mut BTreeSet<Principal>,
     desired: &BTreeSet<Principal>,
 ) -> Result<(), Diagnostics> {
-    let data = table(clients, planned);
-    let mut diags = Diagnostics::new();
     let removed: Vec<Principal> = current.difference(desired).cloned().collect();
     for principal in removed {
-        match untag_if_ours(clients, &data, id, &principal).await {
-            Ok(()) => {
-                current.remove(&principal);
-            }
-            Err(e) => {
-                diags.attribute_error(
-                    principal_path(principal.kind),
-                    "Cannot remove the namespace tag",
-                    format!("Removing tag {NAMESPACE_TAG_KEY} from {principal} failed: {e}"),
-                );
-                return Err(diags);
-            }
-        }
+        untag_listed(clients, id, &principal).await?;
+        current.remove(&principal);
     }
     let added: Vec<Principal> = desired.difference(current).cloned().collect();
     for principal in added {
-        tag_principal(clients, &data, id, &principal).await?;
+        tag_principal(clients, data, id, &principal).await?;
         current.insert(principal);
     }
     Ok(())
@@ -583,7 +428,8 @@ async fn tag_principal(clients: &AwsClients, data: &Table, id: &str, principal: 
             return Err(fail(
                 "IAM principal not found",
                 format!(
-                    "{principal} does not exist, so it cannot be tagged {NAMESPACE_TAG_KEY} = {id}. Create it first or remove it from the list."
+                    "{principal} does not exist, so it cannot be tagged {NAMESPACE_TAG_KEY} = {id}. \
+                     Create it first or remove it from the list."
                 ),
             ));
         }
@@ -596,7 +442,8 @@ async fn tag_principal(clients: &AwsClients, data: &Table, id: &str, principal: 
                 return Err(fail(
                     "Principal belongs to another namespace",
                     format!(
-                        "{principal} is tagged {NAMESPACE_TAG_KEY} = {other}, the id of active namespace {:?}. A principal acts in one namespace only: remove it from that namespace first.",
+                        "{principal} is tagged {NAMESPACE_TAG_KEY} = {other}, the id of active namespace {:?}. \
+                         A principal acts in one namespace only: remove it from that namespace first.",
                         record.name
                     ),
                 ));
@@ -617,87 +464,231 @@ async fn tag_principal(clients: &AwsClients, data: &Table, id: &str, principal: 
         })
 }
 
-/// Refreshes `state`; `Ok(false)` when the namespace is gone (soft-deleted, purged,
-/// re-registered under another id, or the stack itself is gone).
-async fn refresh(clients: &AwsClients, state: &mut Value) -> Result<bool, Diagnostics> {
-    let data = table(clients, state);
-    let id = str_attr(state, "id").to_string();
-    let record = match data.get_namespace(str_attr(state, "name")).await {
-        Ok(record) => record,
-        Err(zae_limiter::Error::TableNotFound { .. }) => return Ok(false),
-        Err(e) => {
-            let mut d = Diagnostics::new();
-            data_error(&mut d, "Cannot read the namespace", &e, str_attr(state, "stack"));
-            return Err(d);
-        }
-    };
-    let Some(record) = record.filter(|r| r.id == id && r.status.resolves()) else {
-        return Ok(false);
-    };
-    set_record(state, &record);
-    let listed = principals_of(state.get("principal_tags"));
+/// The listed principals that still carry this namespace's tag.
+async fn still_tagged(
+    clients: &AwsClients,
+    id: &str,
+    listed: BTreeSet<Principal>,
+) -> Result<BTreeSet<Principal>, Diagnostics> {
     let mut tagged = BTreeSet::new();
     for principal in listed {
-        match iam_principal::principal_tags(&clients.iam, &principal).await {
-            Ok(Some(tags)) if tags.get(NAMESPACE_TAG_KEY) == Some(&id) => {
-                tagged.insert(principal);
-            }
-            Ok(_) => tracing::info!(%principal, "principal lost its namespace tag"),
-            Err(e) => {
+        let tags = iam_principal::principal_tags(&clients.iam, &principal)
+            .await
+            .map_err(|e| {
                 let mut d = Diagnostics::new();
                 d.attribute_error(
                     principal_path(principal.kind),
                     "Cannot read the principal's tags",
                     e.to_string(),
                 );
-                return Err(d);
+                d
+            })?;
+        if tags.is_some_and(|tags| tags.get(NAMESPACE_TAG_KEY).map(String::as_str) == Some(id)) {
+            tagged.insert(principal);
+        } else {
+            tracing::info!(%principal, "principal lost its namespace tag");
+        }
+    }
+    Ok(tagged)
+}
+
+/// Destroying or replacing a namespace with `on_destroy = "purge"` warns in the plan.
+fn warn_of_purge(plan: &mut Plan<'_, AwsClients, NamespaceModel>) {
+    let Some(prior) = plan.prior.as_ref().filter(|p| p.on_destroy == PURGE) else {
+        return;
+    };
+    if !(plan.destroying() || plan.replacing) {
+        return;
+    }
+    plan.diagnostics.attribute_warning(
+        AttributePath::root(NAMES.on_destroy),
+        "Namespace will be purged",
+        format!(
+            "{} namespace {:?} (id {}) with on_destroy = \"purge\" PERMANENTLY DELETES every item of the \
+             namespace: its limits, entities, buckets, usage and audit events. This cannot be undone.",
+            if plan.destroying() { "Destroying" } else { "Replacing" },
+            prior.name,
+            prior.id.as_str().unwrap_or("unknown"),
+        ),
+    );
+}
+
+impl ResourceModel for NamespaceResource {
+    type Model = NamespaceModel;
+    type Identity = NamespaceIdentity;
+
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    fn identity_attributes(&self) -> Vec<IdentityAttribute> {
+        vec![
+            identity_string("stack", true, "Stack name."),
+            identity_string("name", true, "Namespace name."),
+        ]
+    }
+
+    fn identity(&self, state: &NamespaceModel) -> NamespaceIdentity {
+        NamespaceIdentity {
+            stack: state.stack.clone(),
+            name: state.name.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl ModelResource<AwsClients> for NamespaceResource {
+    async fn plan(&self, plan: &mut Plan<'_, AwsClients, NamespaceModel>) {
+        warn_of_purge(plan);
+    }
+
+    /// Create: the id, the tags, then the registration. A failure untags what it tagged and
+    /// leaves nothing in state.
+    async fn create(&self, clients: &AwsClients, plan: NamespaceModel) -> Outcome<NamespaceModel> {
+        let data = plan.table(clients);
+        let (id, recovering) = choose_id(&data, &plan).await?;
+        let mut tagged = BTreeSet::new();
+        let registered = match retag(clients, &data, &id, &mut tagged, &plan.principals()).await {
+            Ok(()) => register(&data, &plan, &id, recovering).await,
+            Err(d) => Err(d),
+        };
+        if let Err(d) = registered {
+            untag_all(clients, &id, &tagged).await;
+            return Err(d.into());
+        }
+        tracing::info!(stack = %plan.stack, namespace = %plan.name, namespace_id = %id, principals = tagged.len(), "namespace created");
+        let record = match data.get_namespace(&plan.name).await {
+            Ok(Some(record)) => record,
+            _ => NamespaceRecord::new_active(&id, &plan.name, &zae_limiter::clock::utc_now_string()),
+        };
+        Ok(plan.with_record(&record))
+    }
+
+    /// Read: `None` when the namespace is gone (soft-deleted, purged, re-registered under
+    /// another id, or the stack itself is gone); principals whose tag was removed drop out.
+    async fn read(
+        &self,
+        clients: &AwsClients,
+        state: NamespaceModel,
+        _private: &mut Private,
+        _warnings: &mut Diagnostics,
+    ) -> Result<Option<NamespaceModel>, Diagnostics> {
+        let id = known(&state.id, NAMES.id)?.clone();
+        let record = match state.table(clients).get_namespace(&state.name).await {
+            Ok(record) => record,
+            Err(zae_limiter::Error::TableNotFound { .. }) => return Ok(None),
+            Err(e) => return Err(state.data_error("Cannot read the namespace")(e)),
+        };
+        let Some(record) = record.filter(|r| r.id == id && r.status.resolves()) else {
+            return Ok(None);
+        };
+        let tagged = still_tagged(clients, &id, state.principals()).await?;
+        let mut state = state.with_record(&record);
+        state.principal_tags = PrincipalTags::listing(&tagged, state.principal_tags.as_ref());
+        Ok(Some(state))
+    }
+
+    /// Update: only the tags change in place. On failure the state lists exactly the
+    /// principals that carry the tag, so the next plan shows the rest.
+    async fn update(
+        &self,
+        clients: &AwsClients,
+        prior: NamespaceModel,
+        plan: NamespaceModel,
+    ) -> Outcome<NamespaceModel> {
+        let id = known(&prior.id, NAMES.id)?.clone();
+        let mut current = prior.principals();
+        let outcome = retag(clients, &prior.table(clients), &id, &mut current, &plan.principals()).await;
+        let mut state = NamespaceModel {
+            id: prior.id,
+            status: prior.status,
+            created_at: prior.created_at,
+            ..plan
+        };
+        match outcome {
+            Ok(()) => Ok(state),
+            Err(d) => {
+                state.principal_tags = PrincipalTags::listing(&current, state.principal_tags.as_ref());
+                Err(Partial::keeping(state, d))
             }
         }
     }
-    let like = state.get("principal_tags").clone();
-    state.set("principal_tags", principal_tags_value(&tagged, &like));
-    Ok(true)
-}
 
-async fn delete_namespace(clients: &AwsClients, prior: &Value) -> Result<(), Diagnostics> {
-    let data = table(clients, prior);
-    let stack = str_attr(prior, "stack");
-    let name = str_attr(prior, "name");
-    let id = str_attr(prior, "id");
-    let mut diags = Diagnostics::new();
-    for principal in principals_of(prior.get("principal_tags")) {
-        if let Err(e) = untag_if_ours(clients, &data, id, &principal).await {
-            diags.attribute_error(
-                principal_path(principal.kind),
-                "Cannot remove the namespace tag",
-                format!("Removing tag {NAMESPACE_TAG_KEY} from {principal} failed: {e}"),
-            );
-            return Err(diags);
+    /// Delete: untag the principals, then soft-delete (and purge with `on_destroy = "purge"`).
+    async fn delete(&self, clients: &AwsClients, prior: NamespaceModel) -> Result<(), Diagnostics> {
+        let id = known(&prior.id, NAMES.id)?.as_str();
+        for principal in prior.principals() {
+            untag_listed(clients, id, &principal).await?;
+        }
+        let data = prior.table(clients);
+        let soft_delete = async {
+            if let Some(record) = data.get_namespace(&prior.name).await?
+                && record.id == id
+            {
+                data.delete_namespace(&prior.name).await?;
+            }
+            if prior.on_destroy == PURGE {
+                let report = data.purge_namespace(id).await?;
+                tracing::info!(stack = %prior.stack, namespace = %prior.name, items = report.items_deleted, "namespace purged");
+            }
+            Ok::<(), zae_limiter::Error>(())
+        };
+        match soft_delete.await {
+            Ok(()) | Err(zae_limiter::Error::TableNotFound { .. }) => Ok(()),
+            Err(e) => Err(prior.data_error("Cannot delete the namespace")(e)),
         }
     }
-    let soft_delete = async {
-        if let Some(record) = data.get_namespace(name).await?
-            && record.id == id
-        {
-            data.delete_namespace(name).await?;
-        }
-        if str_attr(prior, "on_destroy") == "purge" {
-            let report = data.purge_namespace(id).await?;
-            tracing::info!(
-                stack,
-                namespace = name,
-                items = report.items_deleted,
-                "namespace purged"
-            );
-        }
-        Ok::<(), zae_limiter::Error>(())
-    };
-    match soft_delete.await {
-        Ok(()) | Err(zae_limiter::Error::TableNotFound { .. }) => Ok(()),
-        Err(e) => {
-            data_error(&mut diags, "Cannot delete the namespace", &e, stack);
-            Err(diags)
-        }
+
+    /// Import by `STACK/NAME` or by identity: an active namespace only.
+    async fn import(
+        &self,
+        clients: &AwsClients,
+        id: ImportId<'_, NamespaceIdentity>,
+    ) -> Result<NamespaceModel, Diagnostics> {
+        let identity = match id {
+            ImportId::Identity(identity) => identity,
+            ImportId::Text(text) => match text.split_once('/') {
+                Some((stack, name)) => NamespaceIdentity {
+                    stack: stack.to_string(),
+                    name: name.to_string(),
+                },
+                None => {
+                    return Err(error_diag(
+                        None,
+                        "Invalid import id",
+                        format!("Import a namespace as STACK/NAME (e.g. zae-demo/tenant-alpha); got {text:?}."),
+                    ));
+                }
+            },
+        };
+        check_namespace_name(&identity.name).or_error("Invalid import id")?;
+        let imported = NamespaceModel {
+            stack: identity.stack,
+            name: identity.name,
+            on_destroy: ON_DESTROY[0].to_string(),
+            recover: false,
+            ..NamespaceModel::default()
+        };
+        let Some(record) = imported
+            .table(clients)
+            .get_namespace(&imported.name)
+            .await
+            .map_err(imported.data_error("Cannot read the namespace"))?
+        else {
+            return Err(error_diag(
+                None,
+                "Namespace not found",
+                format!(
+                    "Stack {:?} has no active namespace named {:?}.",
+                    imported.stack, imported.name
+                ),
+            ));
+        };
+        Ok(imported.with_record(&record))
     }
 }
 
@@ -726,17 +717,25 @@ mod tests {
 
     #[test]
     fn principal_tags_round_trip_and_keep_nulls() {
-        let mut value = Value::Object(BTreeMap::new());
-        value.set("roles", Value::Set(vec!["a".into(), "b".into()]));
-        value.set("users", Value::Null);
-        let principals = principals_of(&value);
+        let tags = PrincipalTags {
+            roles: Some(["a".to_string(), "b".to_string()].into()),
+            users: None,
+        };
+        let principals = PrincipalTags::principals(Some(&tags));
         assert_eq!(principals.len(), 2);
-        assert_eq!(principal_tags_value(&principals, &value), value);
+        assert_eq!(PrincipalTags::listing(&principals, Some(&tags)), Some(tags.clone()));
         let only_a: BTreeSet<Principal> = [Principal::role("a")].into();
-        let shrunk = principal_tags_value(&only_a, &value);
-        assert_eq!(shrunk.get("roles"), &Value::Set(vec!["a".into()]));
-        assert!(shrunk.get("users").is_null());
-        assert_eq!(principal_tags_value(&BTreeSet::new(), &Value::Null), Value::Null);
+        let shrunk = PrincipalTags::listing(&only_a, Some(&tags)).unwrap();
+        assert_eq!(shrunk.roles, Some(["a".to_string()].into()));
+        assert_eq!(shrunk.users, None);
+        let none_left = PrincipalTags::listing(&BTreeSet::new(), Some(&tags)).unwrap();
+        assert_eq!(none_left.roles, Some(BTreeSet::new()));
+        assert_eq!(PrincipalTags::listing(&BTreeSet::new(), None), None);
+    }
+
+    #[test]
+    fn the_models_agree_with_the_schemas() {
+        crate::framework::typed::check_agreement(&NamespaceResource).unwrap();
     }
 
     #[test]

@@ -8,9 +8,11 @@
 use async_trait::async_trait;
 use zae_limiter::admin::Table;
 
+use super::common::{data_error, error_diag};
 use super::namespace::namespace_name_validator;
-use crate::framework::{Attribute, AttributePath, Block, DataSource, Diagnostics, ReadDataRequest, Schema, Value};
 use crate::aws::AwsClients;
+use crate::framework::{Attribute, Block, Diagnostics, Known, ModelDataSource, Schema};
+use crate::model;
 
 /// Data source type name.
 pub const TYPE_NAME: &str = "zae_limiter_namespace";
@@ -57,8 +59,30 @@ pub fn schema() -> Schema {
     Schema::new(block)
 }
 
+model! {
+    /// What the `zae_limiter_namespace` data source finds.
+    pub struct NamespaceDataModel, config NamespaceDataConfig, names NamespaceDataNames {
+        /// Stack name.
+        pub stack: String,
+        /// Namespace name.
+        pub name: String,
+        /// Opaque id.
+        pub id: Known<String>,
+        /// `active` or `deleted`.
+        pub status: Known<String>,
+        /// When it was registered.
+        pub created_at: Known<String>,
+        /// When it was soft-deleted.
+        pub deleted_at: Known<String>,
+    }
+}
+
+const NAMES: NamespaceDataNames = NamespaceDataModel::NAMES;
+
 #[async_trait]
-impl DataSource<AwsClients> for NamespaceDataSource {
+impl ModelDataSource<AwsClients> for NamespaceDataSource {
+    type Model = NamespaceDataModel;
+
     fn type_name(&self) -> &'static str {
         TYPE_NAME
     }
@@ -67,45 +91,42 @@ impl DataSource<AwsClients> for NamespaceDataSource {
         schema()
     }
 
-    async fn read(&self, req: &ReadDataRequest<'_, AwsClients>, diags: &mut Diagnostics) -> Value {
-        let mut out = req.config.clone();
-        let stack = req.config.get("stack").as_str().unwrap_or_default();
-        let name = req.config.get("name").as_str().unwrap_or_default();
-        let data = Table::new(req.provider.dynamodb.clone(), stack);
-        let found = match data.get_namespace(name).await {
-            Ok(Some(record)) => Some(record),
-            Ok(None) => data
-                .find_deleted_namespaces(name)
+    async fn read(&self, clients: &AwsClients, config: NamespaceDataModel) -> Result<NamespaceDataModel, Diagnostics> {
+        let data = Table::new(clients.dynamodb.clone(), config.stack.as_str());
+        let registry_error =
+            |e: zae_limiter::Error| data_error(&e, "Cannot read the namespace registry", NAMES.stack, &config.stack);
+        let found = match data.get_namespace(&config.name).await.map_err(registry_error)? {
+            Some(active) => Some(active),
+            None => data
+                .find_deleted_namespaces(&config.name)
                 .await
-                .map(|d| d.into_iter().next())
-                .unwrap_or_default(),
-            Err(zae_limiter::Error::TableNotFound { .. }) => {
-                diags.attribute_error(
-                    AttributePath::root("stack"),
-                    "Unknown stack",
-                    format!(
-                        "There is no zae-limiter stack {stack:?}: its DynamoDB table does not exist in this region."
-                    ),
-                );
-                return out;
-            }
-            Err(e) => {
-                diags.error("Cannot read the namespace registry", e.to_string());
-                return out;
-            }
+                .map_err(registry_error)?
+                .into_iter()
+                .next(),
         };
         let Some(record) = found else {
-            diags.attribute_error(
-                AttributePath::root("name"),
+            return Err(error_diag(
+                Some(NAMES.name),
                 "Namespace not found",
-                format!("Stack {stack:?} has no namespace named {name:?}."),
-            );
-            return out;
+                format!("Stack {:?} has no namespace named {:?}.", config.stack, config.name),
+            ));
         };
-        out.set("id", record.id.into());
-        out.set("status", record.status.as_str().into());
-        out.set("created_at", record.created_at.into());
-        out.set("deleted_at", record.deleted_at.into());
-        out
+        Ok(NamespaceDataModel {
+            id: Known::Value(record.id),
+            status: Known::Value(record.status.as_str().to_string()),
+            created_at: Known::Value(record.created_at),
+            deleted_at: record.deleted_at.into(),
+            ..config
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_agrees_with_the_schema() {
+        crate::framework::model::check_agreement::<NamespaceDataModel>(&schema().block).unwrap();
     }
 }

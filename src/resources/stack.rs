@@ -12,16 +12,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 
-use crate::aws::policy_document::PolicyKind;
-use crate::aws::{iam_policy, table};
-use crate::framework::validator::{IntBetween, StringCheck};
+use super::common::{OrDiagnostic, computed_string, error_diag, identity_string, known, unless_stopped};
+use crate::aws::policy_document::{PolicyKind, documents_equivalent};
+use crate::aws::{AwsClients, iam_policy, table};
+use crate::framework::timeouts::{self, Timeouts};
+use crate::framework::validator::{IntBetween, MapEntries, StringCheck};
 use crate::framework::{
-    Attribute, AttributePath, Block, CreateRequest, DeleteRequest, DeleteResponse, Diagnostics, IdentityAttribute,
-    ImportRequest, ImportState, ModifyPlanRequest, ModifyPlanResponse, Private, ReadRequest, RequiresReplace, Resource,
-    ResourceIdentity, Schema, StateResponse, Type, UpdateRequest, UseStateForUnknown, Value, timeouts,
+    Attribute, AttributePath, Block, Diagnostics, IdentityAttribute, ImportId, Known, ModelResource, Outcome, Partial,
+    Plan, Private, RequiresReplace, ResourceModel, Schema,
 };
-use crate::aws::AwsClients;
-use crate::provider::schema::tag_check;
+use crate::model;
 
 /// Resource type name.
 pub const TYPE_NAME: &str = "zae_limiter_stack";
@@ -57,13 +57,6 @@ pub(crate) fn stack_name_check() -> StringCheck {
     })
 }
 
-fn computed_string(name: &str, description: &str) -> Attribute {
-    Attribute::string(name)
-        .computed()
-        .description(description)
-        .plan_modifier(UseStateForUnknown)
-}
-
 /// The resource schema.
 pub fn schema() -> Schema {
     let mut block = Block::new(
@@ -89,7 +82,7 @@ pub fn schema() -> Schema {
             .default_value(false)
             .description("Protects the table from deletion. While on, `terraform destroy` is refused at plan time."),
     )
-    .attribute(Attribute::string_map("tags").optional().description("Tags for the table and policies.").validator(tag_check("Invalid tag")))
+    .attribute(Attribute::string_map("tags").optional().description("Tags for the table and policies.").validator(MapEntries::new("Invalid tag", crate::aws::tags::check_tag)))
     .attribute(
         Attribute::string_map("tags_all")
             .computed()
@@ -114,345 +107,263 @@ pub fn schema() -> Schema {
     Schema::new(block)
 }
 
-fn tags_of(value: &Value) -> Option<BTreeMap<String, String>> {
-    value.as_string_map()
+model! {
+    /// The state of a `zae_limiter_stack` (see [`schema`]).
+    pub struct StackModel, config StackConfig, names StackNames {
+        /// The stack name.
+        pub id: Known<String>,
+        /// Stack name (= table name).
+        pub name: String,
+        /// Point-in-time recovery period in days (0 = off).
+        pub pitr_recovery_days: i64,
+        /// Deletion protection of the table.
+        pub deletion_protection: bool,
+        /// The resource's own tags.
+        pub tags: Option<BTreeMap<String, String>>,
+        /// Every tag: managed, default and own.
+        pub tags_all: Known<BTreeMap<String, String>>,
+        /// Table name.
+        pub table_name: Known<String>,
+        /// Table ARN.
+        pub table_arn: Known<String>,
+        /// Stream ARN.
+        pub stream_arn: Known<String>,
+        /// Schema version in the version record.
+        pub schema_version: Known<String>,
+        /// Id of the `default` namespace.
+        pub default_namespace_id: Known<String>,
+        /// ARN of the `-acq` policy.
+        pub acquire_only_policy_arn: Known<String>,
+        /// ARN of the `-full` policy.
+        pub full_access_policy_arn: Known<String>,
+        /// ARN of the `-read` policy.
+        pub read_only_policy_arn: Known<String>,
+        /// ARN of the `-ns-acq` policy.
+        pub namespace_acquire_policy_arn: Known<String>,
+        /// ARN of the `-ns-full` policy.
+        pub namespace_full_access_policy_arn: Known<String>,
+        /// ARN of the `-ns-read` policy.
+        pub namespace_read_only_policy_arn: Known<String>,
+        /// Time limits.
+        pub timeouts: Option<Timeouts>,
+    }
+}
+
+model! {
+    /// The identity of a `zae_limiter_stack`.
+    pub struct StackIdentity, config StackIdentityConfig, names StackIdentityNames {
+        /// Stack name.
+        pub name: String,
+    }
+}
+
+const NAMES: StackNames = StackModel::NAMES;
+
+/// The ARN field of policy `kind` in a stack model or configuration view (both hold these
+/// fields as `Known<String>`), borrowed as asked: `policy_arn!(&state, kind)` or
+/// `policy_arn!(&mut state, kind)`.
+macro_rules! policy_arn {
+    (&mut $stack:expr, $kind:expr) => {
+        policy_arn!(@borrow [&mut] $stack, $kind)
+    };
+    (& $stack:expr, $kind:expr) => {
+        policy_arn!(@borrow [&] $stack, $kind)
+    };
+    (@borrow [$($borrow:tt)+] $stack:expr, $kind:expr) => {
+        match $kind {
+            PolicyKind::AcquireOnly => $($borrow)+ $stack.acquire_only_policy_arn,
+            PolicyKind::FullAccess => $($borrow)+ $stack.full_access_policy_arn,
+            PolicyKind::ReadOnly => $($borrow)+ $stack.read_only_policy_arn,
+            PolicyKind::NamespaceAcquire => $($borrow)+ $stack.namespace_acquire_policy_arn,
+            PolicyKind::NamespaceFullAccess => $($borrow)+ $stack.namespace_full_access_policy_arn,
+            PolicyKind::NamespaceReadOnly => $($borrow)+ $stack.namespace_read_only_policy_arn,
+        }
+    };
+}
+
+/// The state attribute holding policy `kind`'s ARN.
+fn policy_attribute(kind: PolicyKind) -> &'static str {
+    POLICY_ATTRIBUTES
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or("", |(_, attr)| *attr)
 }
 
 /// `tags_all` from known values: the managed `Application` tag, then default tags, then
-/// the resource's tags (later wins); `None` while anything is unknown.
-fn merged_tags(default_tags: &BTreeMap<String, String>, tags: &Value) -> Option<BTreeMap<String, String>> {
-    let mut all = BTreeMap::new();
-    all.extend(default_tags.clone());
-    all.extend(tags_of(tags)?);
-    Some(table::definition::effective_tags(&all))
+/// the resource's tags (later wins).
+fn merged_tags(
+    default_tags: &BTreeMap<String, String>,
+    tags: Option<&BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
+    let mut all = default_tags.clone();
+    all.extend(tags.cloned().unwrap_or_default());
+    table::definition::effective_tags(&all)
 }
 
-fn string_map_value(map: &BTreeMap<String, String>) -> Value {
-    Value::string_map(map.iter().map(|(k, v)| (k.clone(), v.clone())))
-}
-
-fn name_of(state: &Value) -> String {
-    state.get("name").as_str().unwrap_or_default().to_string()
-}
-
-fn pitr_days(state: &Value) -> u16 {
-    state
-        .get("pitr_recovery_days")
-        .as_i64()
-        .and_then(|d| u16::try_from(d).ok())
-        .unwrap_or(table::pitr::DEFAULT_PITR_DAYS)
-}
-
-fn error_detail(err: &dyn std::fmt::Display) -> String {
-    err.to_string()
-}
-
-#[async_trait]
-impl Resource<AwsClients> for StackResource {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
+/// The planned `tags_all`: unknown while `tags` is.
+fn planned_tags_all(
+    default_tags: &BTreeMap<String, String>,
+    tags: &Known<BTreeMap<String, String>>,
+) -> Known<BTreeMap<String, String>> {
+    match tags {
+        Known::Unknown => Known::Unknown,
+        tags => Known::Value(merged_tags(default_tags, tags.value())),
     }
+}
 
-    fn schema(&self) -> Schema {
-        schema()
-    }
+fn pitr_days(days: i64) -> u16 {
+    u16::try_from(days).unwrap_or(table::pitr::DEFAULT_PITR_DAYS)
+}
 
-    async fn modify_plan(&self, req: &ModifyPlanRequest<'_, AwsClients>, resp: &mut ModifyPlanResponse) {
-        let destroying = resp.planned_state.is_null();
-        let replacing = !resp.requires_replace.is_empty();
-        if (destroying || replacing) && req.prior_state.get("deletion_protection").as_bool() == Some(true) {
-            let name = name_of(req.prior_state);
-            resp.diagnostics.attribute_error(
-                AttributePath::root("deletion_protection"),
-                "Stack is protected from deletion",
-                format!(
-                    "Stack {name:?} has deletion_protection = true, so it cannot be {}. Set deletion_protection = false and apply first.",
-                    if destroying { "destroyed" } else { "replaced" }
-                ),
-            );
-        }
-        if destroying {
-            return;
-        }
-        let planned = &mut resp.planned_state;
-        if let Some(name) = req.config.get("name").as_str() {
-            planned.set("id", name.into());
-            planned.set("table_name", name.into());
-        }
-        let defaults = req.provider.map(|p| p.default_tags.clone()).unwrap_or_default();
-        let tags_all = match merged_tags(&defaults, req.config.get("tags")) {
-            Some(all) => string_map_value(&all),
-            None => Value::unknown(),
-        };
-        planned.set("tags_all", tags_all);
-        // Data-plane records deleted outside Terraform are written again by an update.
-        if !req.prior_state.is_null() {
-            for (attr, record) in [
-                ("schema_version", "version record"),
-                ("default_namespace_id", "default namespace"),
-            ] {
-                if req.prior_state.get(attr).is_null() {
-                    planned.set(attr, Value::unknown());
-                    resp.diagnostics.attribute_warning(
-                        AttributePath::root(attr),
-                        "zae-limiter record missing",
-                        format!("The table has no {record}; zae-limiter clients cannot connect without it. This apply writes it again."),
-                    );
-                }
-            }
-        }
-        // Policies deleted or edited outside Terraform are restored by an update.
-        let drifted: Vec<String> = req
-            .prior_private
-            .get(DRIFTED_POLICIES)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default();
-        if !req.prior_state.is_null() {
-            for (kind, attr) in POLICY_ATTRIBUTES {
-                let missing = req.prior_state.get(attr).is_null();
-                let edited = drifted.iter().any(|d| d == attr);
-                if missing || edited {
-                    planned.set(attr, Value::unknown());
-                    resp.diagnostics.attribute_warning(
-                        AttributePath::root(attr),
-                        "Managed policy changed outside Terraform",
-                        format!(
-                            "The {} policy {}; this apply restores it.",
-                            kind.name_suffix().trim_start_matches('-'),
-                            if missing { "is missing" } else { "document was edited" }
-                        ),
-                    );
-                }
-            }
-        }
-        resp.planned_private = req.prior_private.clone();
-        resp.planned_private.remove(DRIFTED_POLICIES);
-    }
-
-    async fn create(&self, req: &CreateRequest<'_, AwsClients>, resp: &mut StateResponse) {
-        let timeout = timeouts::get(req.planned_state, "create", table::DEFAULT_CREATE_TIMEOUT);
-        let mut state = req.planned_state.clone();
-        let name = name_of(&state);
-        let clients = req.provider;
-        let tags_all = tags_of(state.get("tags_all")).unwrap_or_default();
-        let settings = table::TableSettings {
-            name: name.clone(),
-            pitr_recovery_days: pitr_days(&state),
+impl StackModel {
+    fn table_settings(&self) -> Result<table::TableSettings, Diagnostics> {
+        Ok(table::TableSettings {
+            name: self.name.clone(),
+            pitr_recovery_days: pitr_days(self.pitr_recovery_days),
             deletion_protection: false,
-            tags: tags_all.clone(),
-        };
-        // Nothing exists yet: a failure here leaves no state.
-        if let Err(e) = table::create_table(&clients.dynamodb, &settings).await {
-            resp.diagnostics.attribute_error(
-                AttributePath::root("name"),
-                "Cannot create the DynamoDB table",
-                error_detail(&e),
-            );
-            return;
-        }
-        state.set("id", name.clone().into());
-        state.set("table_name", name.clone().into());
-        // From here on the table exists: always hand Terraform a state naming it.
-        let outcome = finish_create(clients, &name, &settings, &tags_all, timeout, &mut state).await;
-        settle_unknowns(&mut state);
-        resp.new_state = state;
-        if let Err(diag) = outcome {
-            resp.diagnostics.extend(diag);
-        }
+            tags: known(&self.tags_all, NAMES.tags_all)?.clone(),
+        })
     }
 
-    async fn read(&self, req: &ReadRequest<'_, AwsClients>, resp: &mut StateResponse) {
-        let mut state = req.current_state.clone();
-        let mut private = req.private.clone();
-        match refresh(req.provider, &mut state, &mut private).await {
-            Ok(true) => {
-                resp.new_state = state;
-                resp.private = private;
-            }
-            Ok(false) => resp.new_state = Value::Null,
-            Err(diags) => {
-                resp.new_state = req.current_state.clone();
-                resp.private = req.private.clone();
-                resp.diagnostics.extend(diags);
-            }
-        }
-    }
-
-    async fn update(&self, req: &UpdateRequest<'_, AwsClients>, resp: &mut StateResponse) {
-        let timeout = timeouts::get(req.planned_state, "update", table::DEFAULT_UPDATE_TIMEOUT);
-        let mut state = req.prior_state.clone();
-        let outcome = apply_update(req.provider, req.prior_state, req.planned_state, timeout, &mut state).await;
-        settle_unknowns(&mut state);
-        resp.new_state = state;
-        if let Err(diags) = outcome {
-            resp.diagnostics.extend(diags);
-        }
-    }
-
-    async fn delete(&self, req: &DeleteRequest<'_, AwsClients>, resp: &mut DeleteResponse) {
-        let timeout = timeouts::get(req.prior_state, "delete", table::DEFAULT_DELETE_TIMEOUT);
-        if let Err(diags) = delete_stack(req.provider, req.prior_state, timeout).await {
-            resp.diagnostics.extend(diags);
-        }
-    }
-
-    fn importer(&self) -> Option<&dyn ImportState<AwsClients>> {
-        Some(self)
-    }
-
-    fn identity(&self) -> Option<&dyn ResourceIdentity> {
-        Some(self)
+    fn timeout(&self, pick: fn(&Timeouts) -> &Option<String>, default: Duration) -> Duration {
+        timeouts::configured(self.timeouts.as_ref(), pick, default)
     }
 }
 
-impl ResourceIdentity for StackResource {
-    fn attributes(&self) -> Vec<IdentityAttribute> {
-        vec![IdentityAttribute {
-            name: "name",
-            ty: Type::String,
-            required_for_import: true,
-            optional_for_import: false,
-            description: "Stack name.",
-        }]
+/// Refuses to plan the destruction or replacement of a protected stack.
+fn refuse_unprotected_loss(plan: &mut Plan<'_, AwsClients, StackModel>) {
+    let Some(prior) = plan.prior.as_ref().filter(|p| p.deletion_protection) else {
+        return;
+    };
+    if !(plan.destroying() || plan.replacing) {
+        return;
     }
+    plan.diagnostics.extend(error_diag(
+        Some(NAMES.deletion_protection),
+        "Stack is protected from deletion",
+        format!(
+            "Stack {:?} has deletion_protection = true, so it cannot be {}. Set deletion_protection = false and apply first.",
+            prior.name,
+            if plan.destroying() { "destroyed" } else { "replaced" }
+        ),
+    ));
+}
 
-    fn identity_of(&self, state: &Value) -> Value {
-        let mut identity = Value::Object(BTreeMap::new());
-        identity.set("name", state.get("name").clone());
-        identity
+/// Data-plane records and policies that were deleted or edited outside Terraform are
+/// planned as unknown (restored by the update), with a warning each.
+fn plan_restorations(prior: &StackModel, drifted: &[String], planned: &mut StackConfig, diags: &mut Diagnostics) {
+    let records = [
+        (
+            prior.schema_version.is_null(),
+            &mut planned.schema_version,
+            NAMES.schema_version,
+            "version record",
+        ),
+        (
+            prior.default_namespace_id.is_null(),
+            &mut planned.default_namespace_id,
+            NAMES.default_namespace_id,
+            "default namespace",
+        ),
+    ];
+    for (missing, planned_value, attr, record) in records {
+        if missing {
+            *planned_value = Known::Unknown;
+            diags.attribute_warning(
+                AttributePath::root(attr),
+                "zae-limiter record missing",
+                format!("The table has no {record}; zae-limiter clients cannot connect without it. This apply writes it again."),
+            );
+        }
+    }
+    for (kind, attr) in POLICY_ATTRIBUTES {
+        let missing = policy_arn!(&prior, kind).is_null();
+        let edited = drifted.iter().any(|d| d == attr);
+        if missing || edited {
+            *policy_arn!(&mut planned, kind) = Known::Unknown;
+            diags.attribute_warning(
+                AttributePath::root(attr),
+                "Managed policy changed outside Terraform",
+                format!(
+                    "The {} policy {}; this apply restores it.",
+                    kind.name_suffix().trim_start_matches('-'),
+                    if missing { "is missing" } else { "document was edited" }
+                ),
+            );
+        }
     }
 }
 
-#[async_trait]
-impl ImportState<AwsClients> for StackResource {
-    async fn import(&self, req: &ImportRequest<'_, AwsClients>, resp: &mut StateResponse) {
-        let name = match req.identity {
-            Some(identity) => identity.get("name").as_str().unwrap_or_default().to_string(),
-            None => req.id.trim().to_string(),
-        };
-        if let Err(e) = zae_limiter::naming::validate_stack_name(&name) {
-            resp.diagnostics.error(
-                "Invalid import id",
-                format!(
-                    "Import a stack by its name; {:?} is not a stack name: {}",
-                    name, e.reason
-                ),
-            );
-            return;
-        }
-        let found = match table::find_table(&req.provider.dynamodb, &name).await {
-            Ok(found) => found,
-            Err(e) => {
-                resp.diagnostics
-                    .error("Cannot read the DynamoDB table", error_detail(&e));
-                return;
-            }
-        };
-        let Some(info) = found else {
-            resp.diagnostics.error(
-                "Stack not found",
-                format!(
-                    "There is no DynamoDB table named {name:?} in region {}.",
-                    req.provider.region
-                ),
-            );
-            return;
-        };
-        let problems = info.definition_problems();
-        if !problems.is_empty() {
-            let list: Vec<String> = problems.iter().map(|p| format!("- {p}")).collect();
-            resp.diagnostics.error(
-                "Not a zae-limiter table",
-                format!(
-                    "Table {name:?} does not match the zae-limiter 0.17.0 table definition:\n{}",
-                    list.join("\n")
-                ),
-            );
-            return;
-        }
-        let mut state = crate::framework::planning::empty_object(&schema().block);
-        state.set("id", name.clone().into());
-        state.set("name", name.into());
-        state.set("pitr_recovery_days", Value::int(0));
-        state.set("deletion_protection", false.into());
-        resp.new_state = state;
+/// The plan: protection against loss, computed names and tags, and restorations.
+fn plan_stack(plan: &mut Plan<'_, AwsClients, StackModel>) {
+    refuse_unprotected_loss(plan);
+    let defaults = plan.provider.map(|p| p.default_tags.clone()).unwrap_or_default();
+    let drifted: Vec<String> = plan
+        .prior_private
+        .get(DRIFTED_POLICIES)
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    plan.planned_private.remove(DRIFTED_POLICIES);
+    let Some(planned) = plan.planned.as_mut() else { return };
+    if let Some(name) = plan.config.name.value() {
+        planned.id = Known::Value(name.clone());
+        planned.table_name = Known::Value(name.clone());
     }
-}
-
-/// Replaces unknowns left in a state (after a partial failure) with null.
-fn settle_unknowns(state: &mut Value) {
-    if let Value::Object(attrs) = state {
-        for value in attrs.values_mut() {
-            if value.is_unknown() {
-                *value = Value::Null;
-            }
-        }
+    planned.tags_all = planned_tags_all(&defaults, &plan.config.tags);
+    if let Some(prior) = &plan.prior {
+        plan_restorations(prior, &drifted, planned, &mut plan.diagnostics);
     }
 }
 
 /// Steps of create after the table exists; each success is recorded in `state`.
 async fn finish_create(
     clients: &AwsClients,
-    name: &str,
     settings: &table::TableSettings,
-    tags_all: &BTreeMap<String, String>,
     timeout: Duration,
-    state: &mut Value,
+    state: &mut StackModel,
 ) -> Result<(), Diagnostics> {
+    let name = settings.name.as_str();
     let info = unless_stopped(table::wait_table_active(&clients.dynamodb, name, timeout))
         .await?
-        .map_err(|e| error("The table did not become ACTIVE", &e))?;
-    state.set("table_arn", info.arn.clone().into());
-    state.set("stream_arn", info.stream_arn.clone().into());
+        .or_error("The table did not become ACTIVE")?;
+    state.table_arn = Known::Value(info.arn.clone());
+    state.stream_arn = info.stream_arn.clone().into();
     table::ttl::enable_ttl(&clients.dynamodb, name)
         .await
-        .map_err(|e| error("Cannot enable TTL on the table", &e))?;
+        .or_error("Cannot enable TTL on the table")?;
     table::pitr::set_pitr(&clients.dynamodb, name, settings.pitr_recovery_days)
         .await
-        .map_err(|e| attr_error("pitr_recovery_days", "Cannot configure point-in-time recovery", &e))?;
+        .or_error_at(NAMES.pitr_recovery_days, "Cannot configure point-in-time recovery")?;
     bootstrap_data_plane(clients, name, state).await?;
     for (kind, attr) in POLICY_ATTRIBUTES {
-        let arn = create_policy(clients, name, kind, &info.arn, tags_all)
+        let arn = create_policy(clients, name, kind, &info.arn, &settings.tags)
             .await
-            .map_err(|e| attr_error(attr, "Cannot create the managed policy", &e))?;
-        state.set(attr, arn.into());
+            .or_error_at(attr, "Cannot create the managed policy")?;
+        *policy_arn!(&mut state, kind) = Known::Value(arn);
     }
-    if state.get("deletion_protection").as_bool() == Some(true) {
+    if state.deletion_protection {
         table::set_deletion_protection(&clients.dynamodb, name, true)
             .await
-            .map_err(|e| attr_error("deletion_protection", "Cannot enable deletion protection", &e))?;
+            .or_error_at(NAMES.deletion_protection, "Cannot enable deletion protection")?;
     }
     Ok(())
 }
 
-/// Runs a long wait unless Terraform asks the provider to stop (Ctrl-C), in which case the
-/// operation ends with an error and the state keeps what exists.
-async fn unless_stopped<T>(wait: impl std::future::Future<Output = T>) -> Result<T, Diagnostics> {
-    tokio::select! {
-        out = wait => Ok(out),
-        () = crate::framework::stop::wait() => {
-            let mut d = Diagnostics::new();
-            d.error("Stopped", "Terraform asked the provider to stop; the stack was left as it is and is recorded in state.");
-            Err(d)
-        }
-    }
-}
-
 /// The two data-plane writes of a zae-limiter deploy (spec §9.6 steps 4–5): the version
 /// record and the `default` namespace.
-async fn bootstrap_data_plane(clients: &AwsClients, name: &str, state: &mut Value) -> Result<(), Diagnostics> {
+async fn bootstrap_data_plane(clients: &AwsClients, name: &str, state: &mut StackModel) -> Result<(), Diagnostics> {
     let data = zae_limiter::admin::Table::new(clients.dynamodb.clone(), name);
     // No aggregator Lambda is deployed by this resource yet, so the truthful lambda
     // version is "none" (NULL), which every client treats as compatible.
     data.write_version_record(None, UPDATED_BY)
         .await
-        .map_err(|e| error("Cannot write the version record", &e))?;
-    state.set("schema_version", zae_limiter::version::CURRENT_SCHEMA_VERSION.into());
+        .or_error("Cannot write the version record")?;
+    state.schema_version = Known::Value(zae_limiter::version::CURRENT_SCHEMA_VERSION.to_string());
     let id = data
         .register_namespace(DEFAULT_NAMESPACE)
         .await
-        .map_err(|e| error("Cannot register the default namespace", &e))?;
-    state.set("default_namespace_id", id.into());
+        .or_error("Cannot register the default namespace")?;
+    state.default_namespace_id = Known::Value(id);
     Ok(())
 }
 
@@ -469,109 +380,112 @@ async fn create_policy(
     Ok(policy.arn)
 }
 
-fn error(summary: &str, err: &dyn std::fmt::Display) -> Diagnostics {
-    let mut d = Diagnostics::new();
-    d.error(summary, error_detail(err));
-    d
+/// The ARN policy `kind` has (from state), or would have under the stack's name (when
+/// state lost it and the caller's account is known).
+fn expected_policy_arn(clients: &AwsClients, state: &mut StackModel, kind: PolicyKind) -> Option<String> {
+    if let Some(arn) = policy_arn!(&state, kind).as_str() {
+        return Some(arn.to_string());
+    }
+    let identity = clients.identity.as_ref()?;
+    Some(iam_policy::policy_arn(
+        &identity.account_id,
+        &identity.partition,
+        None,
+        &kind.policy_name(&state.name),
+    ))
 }
 
-fn attr_error(attr: &str, summary: &str, err: &dyn std::fmt::Display) -> Diagnostics {
-    let mut d = Diagnostics::new();
-    d.attribute_error(AttributePath::root(attr), summary, error_detail(err));
-    d
+/// Refreshes the six policy ARNs; returns the attributes whose document drifted.
+async fn refresh_policies(
+    clients: &AwsClients,
+    state: &mut StackModel,
+    table_arn: &str,
+) -> Result<Vec<String>, Diagnostics> {
+    let mut drifted = Vec::new();
+    for (kind, attr) in POLICY_ATTRIBUTES {
+        let found = match expected_policy_arn(clients, state, kind) {
+            Some(arn) => iam_policy::find_policy(&clients.iam, &arn)
+                .await
+                .or_error_at(attr, "Cannot read the managed policy")?,
+            None => None,
+        };
+        *policy_arn!(&mut state, kind) = match found {
+            None => Known::Null,
+            Some(policy) => {
+                if !documents_equivalent(&policy.document, &kind.document(table_arn)) {
+                    drifted.push(attr.to_string());
+                }
+                Known::Value(policy.arn)
+            }
+        };
+    }
+    Ok(drifted)
 }
 
-/// Refreshes `state` (a value of [`schema`]) from AWS. `Ok(false)` when the table is gone.
-/// Also the lookup of the `zae_limiter_stack` data source.
+/// Refreshes the stack from AWS; `None` when the table is gone. Also the lookup of the
+/// `zae_limiter_stack` data source.
 pub(crate) async fn refresh(
     clients: &AwsClients,
-    state: &mut Value,
+    mut state: StackModel,
     private: &mut Private,
-) -> Result<bool, Diagnostics> {
-    let name = name_of(state);
+) -> Result<Option<StackModel>, Diagnostics> {
+    let name = state.name.clone();
     let Some(info) = table::find_table(&clients.dynamodb, &name)
         .await
-        .map_err(|e| error("Cannot read the DynamoDB table", &e))?
+        .or_error("Cannot read the DynamoDB table")?
+        .filter(|info| info.status != "DELETING")
     else {
-        return Ok(false);
+        return Ok(None);
     };
-    if info.status == "DELETING" {
-        return Ok(false);
-    }
-    state.set("id", name.clone().into());
-    state.set("table_name", name.clone().into());
-    state.set("table_arn", info.arn.clone().into());
-    state.set("stream_arn", info.stream_arn.clone().into());
-    state.set("deletion_protection", info.deletion_protection.into());
+    state.id = Known::Value(name.clone());
+    state.table_name = Known::Value(name.clone());
+    state.table_arn = Known::Value(info.arn.clone());
+    state.stream_arn = info.stream_arn.clone().into();
+    state.deletion_protection = info.deletion_protection;
     let pitr = table::pitr::describe_pitr(&clients.dynamodb, &name)
         .await
-        .map_err(|e| error("Cannot read point-in-time recovery", &e))?;
-    state.set("pitr_recovery_days", Value::int(i64::from(pitr.effective_days())));
+        .or_error("Cannot read point-in-time recovery")?;
+    state.pitr_recovery_days = i64::from(pitr.effective_days());
     let remote_tags = table::tagging::list_tags(&clients.dynamodb, &info.arn)
         .await
-        .map_err(|e| error("Cannot read the table's tags", &e))?;
-    state.set("tags", own_tags(state.get("tags"), &remote_tags, &clients.default_tags));
-    state.set("tags_all", string_map_value(&remote_tags));
+        .or_error("Cannot read the table's tags")?;
+    state.tags = own_tags(state.tags.as_ref(), &remote_tags, &clients.default_tags);
+    state.tags_all = Known::Value(remote_tags);
 
     let data = zae_limiter::admin::Table::new(clients.dynamodb.clone(), name.as_str());
     let record = data
         .get_version_record(false)
         .await
-        .map_err(|e| error("Cannot read the version record", &e))?;
-    state.set("schema_version", record.map(|r| r.schema_version).into());
+        .or_error("Cannot read the version record")?;
+    state.schema_version = record.and_then(|r| r.schema_version).into();
     let default_ns = data
         .get_namespace(DEFAULT_NAMESPACE)
         .await
-        .map_err(|e| error("Cannot read the default namespace", &e))?;
-    state.set("default_namespace_id", default_ns.map(|ns| ns.id).into());
+        .or_error("Cannot read the default namespace")?;
+    state.default_namespace_id = default_ns.map(|ns| ns.id).into();
 
-    let mut drifted = Vec::new();
-    for (kind, attr) in POLICY_ATTRIBUTES {
-        let arn = match state.get(attr).as_str() {
-            Some(arn) => Some(arn.to_string()),
-            None => clients.identity.as_ref().map(|identity| {
-                iam_policy::policy_arn(
-                    &identity.account_id,
-                    &identity.partition,
-                    None,
-                    &kind.policy_name(&name),
-                )
-            }),
-        };
-        let found = match arn {
-            Some(arn) => iam_policy::find_policy(&clients.iam, &arn)
-                .await
-                .map_err(|e| attr_error(attr, "Cannot read the managed policy", &e))?,
-            None => None,
-        };
-        match found {
-            None => state.set(attr, Value::Null),
-            Some(policy) => {
-                if !crate::aws::policy_document::documents_equivalent(&policy.document, &kind.document(&info.arn)) {
-                    drifted.push(attr.to_string());
-                }
-                state.set(attr, policy.arn.into());
-            }
-        }
-    }
+    let drifted = refresh_policies(clients, &mut state, &info.arn).await?;
     if drifted.is_empty() {
         private.remove(DRIFTED_POLICIES);
     } else {
         private.set(DRIFTED_POLICIES, json!(drifted));
     }
-    Ok(true)
+    Ok(Some(state))
 }
 
 /// The resource's own `tags` as seen in AWS: everything except the managed tag and default
-/// tags with their default value. Keeps a null `tags` null when nothing of the user's is
+/// tags with their default value. A null `tags` stays null when nothing of the user's is
 /// left.
-fn own_tags(prior: &Value, remote: &BTreeMap<String, String>, defaults: &BTreeMap<String, String>) -> Value {
+fn own_tags(
+    prior: Option<&BTreeMap<String, String>>,
+    remote: &BTreeMap<String, String>,
+    defaults: &BTreeMap<String, String>,
+) -> Option<BTreeMap<String, String>> {
     let (app_key, app_value) = zae_limiter::schema::table::APPLICATION_TAG;
-    let prior_tags = tags_of(prior).unwrap_or_default();
     let own: BTreeMap<String, String> = remote
         .iter()
         .filter(|(k, v)| {
-            if prior_tags.contains_key(*k) {
+            if prior.is_some_and(|p| p.contains_key(*k)) {
                 return true;
             }
             let managed = k.as_str() == app_key && v.as_str() == app_value;
@@ -580,119 +494,252 @@ fn own_tags(prior: &Value, remote: &BTreeMap<String, String>, defaults: &BTreeMa
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    if own.is_empty() && prior.is_null() {
-        Value::Null
+    if own.is_empty() && prior.is_none() {
+        None
     } else {
-        string_map_value(&own)
+        Some(own)
     }
+}
+
+async fn set_protection(clients: &AwsClients, name: &str, on: bool, state: &mut StackModel) -> Result<(), Diagnostics> {
+    let summary = if on {
+        "Cannot enable deletion protection"
+    } else {
+        "Cannot turn off deletion protection"
+    };
+    table::set_deletion_protection(&clients.dynamodb, name, on)
+        .await
+        .or_error_at(NAMES.deletion_protection, summary)?;
+    state.deletion_protection = on;
+    Ok(())
+}
+
+/// Brings one managed policy to the plan: recreate it when missing, restore its document
+/// when edited, retag it when the tags changed.
+async fn update_policy(
+    clients: &AwsClients,
+    kind: PolicyKind,
+    (prior, plan): (&StackModel, &StackModel),
+    tags_changed: bool,
+    state: &mut StackModel,
+) -> Result<(), Diagnostics> {
+    let attr = policy_attribute(kind);
+    let table_arn = known(&prior.table_arn, NAMES.table_arn)?;
+    let tags_all = known(&plan.tags_all, NAMES.tags_all)?;
+    let restore = policy_arn!(&plan, kind).is_unknown();
+    match policy_arn!(&prior, kind).as_str() {
+        Some(arn) => {
+            if restore {
+                iam_policy::update_policy_document(&clients.iam, arn, &kind.document(table_arn))
+                    .await
+                    .or_error_at(attr, "Cannot restore the managed policy document")?;
+            }
+            if restore || tags_changed {
+                iam_policy::sync_policy_tags(&clients.iam, arn, tags_all)
+                    .await
+                    .or_error_at(attr, "Cannot update the policy's tags")?;
+            }
+        }
+        None => {
+            let arn = create_policy(clients, &prior.name, kind, table_arn, tags_all)
+                .await
+                .or_error_at(attr, "Cannot create the managed policy")?;
+            *policy_arn!(&mut state, kind) = Known::Value(arn);
+        }
+    }
+    Ok(())
 }
 
 async fn apply_update(
     clients: &AwsClients,
-    prior: &Value,
-    planned: &Value,
+    prior: &StackModel,
+    plan: &StackModel,
     timeout: Duration,
-    state: &mut Value,
+    state: &mut StackModel,
 ) -> Result<(), Diagnostics> {
-    let name = name_of(prior);
+    let name = prior.name.as_str();
     let dynamodb = &clients.dynamodb;
-    let table_arn = prior.get("table_arn").as_str().unwrap_or_default().to_string();
-    let protect = planned.get("deletion_protection").as_bool().unwrap_or(false);
     // Turning protection off comes first so later failures cannot strand a protected table
     // the user asked to unprotect; turning it on comes last.
-    if !protect && prior.get("deletion_protection").as_bool() == Some(true) {
-        table::set_deletion_protection(dynamodb, &name, false)
-            .await
-            .map_err(|e| attr_error("deletion_protection", "Cannot turn off deletion protection", &e))?;
-        state.set("deletion_protection", false.into());
+    if !plan.deletion_protection && prior.deletion_protection {
+        set_protection(clients, name, false, state).await?;
     }
-    unless_stopped(table::wait_table_active(dynamodb, &name, timeout))
+    unless_stopped(table::wait_table_active(dynamodb, name, timeout))
         .await?
-        .map_err(|e| error("The table is not ACTIVE", &e))?;
-    let days = pitr_days(planned);
-    if days != pitr_days(prior) {
-        table::pitr::set_pitr(dynamodb, &name, days)
+        .or_error("The table is not ACTIVE")?;
+    if plan.pitr_recovery_days != prior.pitr_recovery_days {
+        table::pitr::set_pitr(dynamodb, name, pitr_days(plan.pitr_recovery_days))
             .await
-            .map_err(|e| attr_error("pitr_recovery_days", "Cannot configure point-in-time recovery", &e))?;
-        state.set("pitr_recovery_days", Value::int(i64::from(days)));
+            .or_error_at(NAMES.pitr_recovery_days, "Cannot configure point-in-time recovery")?;
+        state.pitr_recovery_days = plan.pitr_recovery_days;
     }
-    let tags_all = tags_of(planned.get("tags_all")).unwrap_or_default();
-    if !planned.get("tags_all").equivalent(prior.get("tags_all")) {
-        table::tagging::sync_tags(dynamodb, &table_arn, &tags_all)
+    let tags_changed = plan.tags_all != prior.tags_all;
+    if tags_changed {
+        let table_arn = known(&prior.table_arn, NAMES.table_arn)?;
+        let tags_all = known(&plan.tags_all, NAMES.tags_all)?;
+        table::tagging::sync_tags(dynamodb, table_arn, tags_all)
             .await
-            .map_err(|e| attr_error("tags", "Cannot update the table's tags", &e))?;
+            .or_error_at(NAMES.tags, "Cannot update the table's tags")?;
     }
-    state.set("tags", planned.get("tags").clone());
-    state.set("tags_all", planned.get("tags_all").clone());
-    if state.get("schema_version").is_null() || state.get("default_namespace_id").is_null() {
-        bootstrap_data_plane(clients, &name, state).await?;
+    state.tags = plan.tags.clone();
+    state.tags_all = plan.tags_all.clone();
+    if state.schema_version.is_null() || state.default_namespace_id.is_null() {
+        bootstrap_data_plane(clients, name, state).await?;
     }
-    for (kind, attr) in POLICY_ATTRIBUTES {
-        let document = kind.document(&table_arn);
-        match prior.get(attr).as_str() {
-            Some(arn) if !planned.get(attr).is_unknown() => {
-                if !planned.get("tags_all").equivalent(prior.get("tags_all")) {
-                    iam_policy::sync_policy_tags(&clients.iam, arn, &tags_all)
-                        .await
-                        .map_err(|e| attr_error(attr, "Cannot update the policy's tags", &e))?;
-                }
-            }
-            Some(arn) => {
-                // Edited outside Terraform: restore the document.
-                iam_policy::update_policy_document(&clients.iam, arn, &document)
-                    .await
-                    .map_err(|e| attr_error(attr, "Cannot restore the managed policy document", &e))?;
-                iam_policy::sync_policy_tags(&clients.iam, arn, &tags_all)
-                    .await
-                    .map_err(|e| attr_error(attr, "Cannot update the policy's tags", &e))?;
-            }
-            None => {
-                let arn = create_policy(clients, &name, kind, &table_arn, &tags_all)
-                    .await
-                    .map_err(|e| attr_error(attr, "Cannot create the managed policy", &e))?;
-                state.set(attr, arn.into());
-            }
-        }
+    for (kind, _) in POLICY_ATTRIBUTES {
+        update_policy(clients, kind, (prior, plan), tags_changed, state).await?;
     }
-    if protect && prior.get("deletion_protection").as_bool() != Some(true) {
-        table::set_deletion_protection(dynamodb, &name, true)
-            .await
-            .map_err(|e| attr_error("deletion_protection", "Cannot enable deletion protection", &e))?;
-        state.set("deletion_protection", true.into());
+    if plan.deletion_protection && !prior.deletion_protection {
+        set_protection(clients, name, true, state).await?;
     }
-    state.set("pitr_recovery_days", planned.get("pitr_recovery_days").clone());
     Ok(())
 }
 
-async fn delete_stack(clients: &AwsClients, prior: &Value, timeout: Duration) -> Result<(), Diagnostics> {
-    let name = name_of(prior);
-    if let Some(info) = table::find_table(&clients.dynamodb, &name)
-        .await
-        .map_err(|e| error("Cannot read the DynamoDB table", &e))?
-        && info.deletion_protection
-    {
-        let mut d = Diagnostics::new();
-        d.attribute_error(
-            AttributePath::root("deletion_protection"),
-            "Stack is protected from deletion",
-            format!("Table {name:?} has deletion protection enabled in AWS. Set deletion_protection = false and apply, then destroy."),
-        );
-        return Err(d);
+impl ResourceModel for StackResource {
+    type Model = StackModel;
+    type Identity = StackIdentity;
+
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
     }
-    for (_, attr) in POLICY_ATTRIBUTES {
-        if let Some(arn) = prior.get(attr).as_str() {
-            iam_policy::delete_policy(&clients.iam, arn)
-                .await
-                .map_err(|e| attr_error(attr, "Cannot delete the managed policy", &e))?;
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    fn identity_attributes(&self) -> Vec<IdentityAttribute> {
+        vec![identity_string("name", true, "Stack name.")]
+    }
+
+    fn identity(&self, state: &StackModel) -> StackIdentity {
+        StackIdentity {
+            name: state.name.clone(),
         }
     }
-    table::delete_table(&clients.dynamodb, &name)
-        .await
-        .map_err(|e| error("Cannot delete the DynamoDB table", &e))?;
-    unless_stopped(table::wait_table_deleted(&clients.dynamodb, &name, timeout))
-        .await?
-        .map_err(|e| error("The table was not deleted in time", &e))?;
-    Ok(())
+}
+
+#[async_trait]
+impl ModelResource<AwsClients> for StackResource {
+    async fn plan(&self, plan: &mut Plan<'_, AwsClients, StackModel>) {
+        plan_stack(plan);
+    }
+
+    /// Create: the table first (nothing exists before it, so a failure leaves no state), then
+    /// the rest; from then on every failure returns the state of what exists.
+    async fn create(&self, clients: &AwsClients, plan: StackModel) -> Outcome<StackModel> {
+        let timeout = plan.timeout(|t| &t.create, table::DEFAULT_CREATE_TIMEOUT);
+        let settings = plan.table_settings()?;
+        table::create_table(&clients.dynamodb, &settings)
+            .await
+            .or_error_at(NAMES.name, "Cannot create the DynamoDB table")?;
+        let mut state = plan;
+        state.id = Known::Value(state.name.clone());
+        state.table_name = Known::Value(state.name.clone());
+        match finish_create(clients, &settings, timeout, &mut state).await {
+            Ok(()) => Ok(state),
+            Err(d) => Err(Partial::keeping(state, d)),
+        }
+    }
+
+    async fn read(
+        &self,
+        clients: &AwsClients,
+        state: StackModel,
+        private: &mut Private,
+        _warnings: &mut Diagnostics,
+    ) -> Result<Option<StackModel>, Diagnostics> {
+        refresh(clients, state, private).await
+    }
+
+    /// Update: each setting that changed, recorded in `state` as it succeeds.
+    async fn update(&self, clients: &AwsClients, prior: StackModel, plan: StackModel) -> Outcome<StackModel> {
+        let timeout = plan.timeout(|t| &t.update, table::DEFAULT_UPDATE_TIMEOUT);
+        let mut state = StackModel {
+            timeouts: plan.timeouts.clone(),
+            ..prior.clone()
+        };
+        match apply_update(clients, &prior, &plan, timeout, &mut state).await {
+            Ok(()) => Ok(state),
+            Err(d) => Err(Partial::keeping(state, d)),
+        }
+    }
+
+    /// Delete: refused while AWS protects the table; policies first, then the table.
+    async fn delete(&self, clients: &AwsClients, prior: StackModel) -> Result<(), Diagnostics> {
+        let timeout = prior.timeout(|t| &t.delete, table::DEFAULT_DELETE_TIMEOUT);
+        let name = prior.name.clone();
+        let found = table::find_table(&clients.dynamodb, &name)
+            .await
+            .or_error("Cannot read the DynamoDB table")?;
+        if found.is_some_and(|info| info.deletion_protection) {
+            return Err(error_diag(
+                Some(NAMES.deletion_protection),
+                "Stack is protected from deletion",
+                format!(
+                    "Table {name:?} has deletion protection enabled in AWS. Set deletion_protection = false and apply, then destroy."
+                ),
+            ));
+        }
+        for (kind, attr) in POLICY_ATTRIBUTES {
+            if let Some(arn) = policy_arn!(&prior, kind).as_str() {
+                iam_policy::delete_policy(&clients.iam, arn)
+                    .await
+                    .or_error_at(attr, "Cannot delete the managed policy")?;
+            }
+        }
+        table::delete_table(&clients.dynamodb, &name)
+            .await
+            .or_error("Cannot delete the DynamoDB table")?;
+        unless_stopped(table::wait_table_deleted(&clients.dynamodb, &name, timeout))
+            .await?
+            .or_error("The table was not deleted in time")?;
+        Ok(())
+    }
+
+    /// Import by name or identity: only a table that matches zae-limiter's definition.
+    async fn import(&self, clients: &AwsClients, id: ImportId<'_, StackIdentity>) -> Result<StackModel, Diagnostics> {
+        let name = match id {
+            ImportId::Identity(identity) => identity.name,
+            ImportId::Text(text) => text.to_string(),
+        };
+        zae_limiter::naming::validate_stack_name(&name).map_err(|e| {
+            error_diag(
+                None,
+                "Invalid import id",
+                format!("Import a stack by its name; {name:?} is not a stack name: {}", e.reason),
+            )
+        })?;
+        let Some(info) = table::find_table(&clients.dynamodb, &name)
+            .await
+            .or_error("Cannot read the DynamoDB table")?
+        else {
+            return Err(error_diag(
+                None,
+                "Stack not found",
+                format!(
+                    "There is no DynamoDB table named {name:?} in region {}.",
+                    clients.region
+                ),
+            ));
+        };
+        let problems = info.definition_problems();
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(|p| format!("- {p}")).collect();
+            return Err(error_diag(
+                None,
+                "Not a zae-limiter table",
+                format!(
+                    "Table {name:?} does not match the zae-limiter 0.17.0 table definition:\n{}",
+                    list.join("\n")
+                ),
+            ));
+        }
+        Ok(StackModel {
+            id: Known::Value(name.clone()),
+            name,
+            ..StackModel::default()
+        })
+    }
 }
 
 #[cfg(test)]
@@ -705,12 +752,12 @@ mod tests {
             ("team".to_string(), "a".to_string()),
             ("env".to_string(), "dev".to_string()),
         ]);
-        let tags = Value::string_map([("team", "b")]);
-        let all = merged_tags(&defaults, &tags).unwrap();
+        let tags = BTreeMap::from([("team".to_string(), "b".to_string())]);
+        let all = merged_tags(&defaults, Some(&tags));
         assert_eq!(all.get("team").map(String::as_str), Some("b"));
         assert_eq!(all.get("env").map(String::as_str), Some("dev"));
         assert_eq!(all.get("Application").map(String::as_str), Some("zae-limiter"));
-        assert_eq!(merged_tags(&defaults, &Value::unknown()), None);
+        assert!(planned_tags_all(&defaults, &Known::Unknown).is_unknown());
     }
 
     #[test]
@@ -721,14 +768,20 @@ mod tests {
             ("team".to_string(), "b".to_string()),
         ]);
         let defaults = BTreeMap::from([("env".to_string(), "dev".to_string())]);
-        let own = own_tags(&Value::string_map([("team", "a")]), &remote, &defaults);
-        assert_eq!(own, Value::string_map([("team", "b")]));
+        let prior = BTreeMap::from([("team".to_string(), "a".to_string())]);
+        let own = own_tags(Some(&prior), &remote, &defaults);
+        assert_eq!(own, Some(BTreeMap::from([("team".to_string(), "b".to_string())])));
         let none = own_tags(
-            &Value::Null,
+            None,
             &BTreeMap::from([("Application".to_string(), "zae-limiter".to_string())]),
             &defaults,
         );
-        assert_eq!(none, Value::Null);
+        assert_eq!(none, None);
+    }
+
+    #[test]
+    fn the_models_agree_with_the_schemas() {
+        crate::framework::typed::check_agreement(&StackResource).unwrap();
     }
 
     #[test]

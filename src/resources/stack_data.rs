@@ -2,27 +2,18 @@
 //! the six policy ARNs), e.g. from another Terraform configuration than the one that
 //! created it. Uses the `zae_limiter_stack` resource's own refresh.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 
-use super::stack::{self, POLICY_ATTRIBUTES};
-use crate::framework::planning::empty_object;
-use crate::framework::{
-    Attribute, AttributePath, Block, DataSource, Diagnostics, Private, ReadDataRequest, Schema, Value,
-};
+use super::common::error_diag;
+use super::stack::{self, POLICY_ATTRIBUTES, StackModel};
 use crate::aws::AwsClients;
+use crate::framework::{Attribute, Block, Diagnostics, Known, ModelDataSource, Private, Schema};
+use crate::model;
 
 /// Data source type name.
 pub const TYPE_NAME: &str = "zae_limiter_stack";
-
-/// Attributes copied from the resource's refreshed state.
-const COPIED: [&str; 6] = [
-    "table_name",
-    "table_arn",
-    "stream_arn",
-    "schema_version",
-    "default_namespace_id",
-    "tags_all",
-];
 
 /// The `zae_limiter_stack` data source.
 #[derive(Debug, Default)]
@@ -79,8 +70,65 @@ pub fn schema() -> Schema {
     Schema::new(block)
 }
 
+model! {
+    /// What the `zae_limiter_stack` data source finds.
+    pub struct StackDataModel, config StackDataConfig, names StackDataNames {
+        /// The stack name.
+        pub id: Known<String>,
+        /// Stack name.
+        pub name: String,
+        /// Table name.
+        pub table_name: Known<String>,
+        /// Table ARN.
+        pub table_arn: Known<String>,
+        /// Stream ARN.
+        pub stream_arn: Known<String>,
+        /// Schema version.
+        pub schema_version: Known<String>,
+        /// Id of the `default` namespace.
+        pub default_namespace_id: Known<String>,
+        /// The table's tags.
+        pub tags_all: Known<BTreeMap<String, String>>,
+        /// ARN of the `-acq` policy.
+        pub acquire_only_policy_arn: Known<String>,
+        /// ARN of the `-full` policy.
+        pub full_access_policy_arn: Known<String>,
+        /// ARN of the `-read` policy.
+        pub read_only_policy_arn: Known<String>,
+        /// ARN of the `-ns-acq` policy.
+        pub namespace_acquire_policy_arn: Known<String>,
+        /// ARN of the `-ns-full` policy.
+        pub namespace_full_access_policy_arn: Known<String>,
+        /// ARN of the `-ns-read` policy.
+        pub namespace_read_only_policy_arn: Known<String>,
+    }
+}
+
+impl From<StackModel> for StackDataModel {
+    fn from(stack: StackModel) -> StackDataModel {
+        StackDataModel {
+            id: stack.id,
+            name: stack.name,
+            table_name: stack.table_name,
+            table_arn: stack.table_arn,
+            stream_arn: stack.stream_arn,
+            schema_version: stack.schema_version,
+            default_namespace_id: stack.default_namespace_id,
+            tags_all: stack.tags_all,
+            acquire_only_policy_arn: stack.acquire_only_policy_arn,
+            full_access_policy_arn: stack.full_access_policy_arn,
+            read_only_policy_arn: stack.read_only_policy_arn,
+            namespace_acquire_policy_arn: stack.namespace_acquire_policy_arn,
+            namespace_full_access_policy_arn: stack.namespace_full_access_policy_arn,
+            namespace_read_only_policy_arn: stack.namespace_read_only_policy_arn,
+        }
+    }
+}
+
 #[async_trait]
-impl DataSource<AwsClients> for StackDataSource {
+impl ModelDataSource<AwsClients> for StackDataSource {
+    type Model = StackDataModel;
+
     fn type_name(&self) -> &'static str {
         TYPE_NAME
     }
@@ -89,33 +137,31 @@ impl DataSource<AwsClients> for StackDataSource {
         schema()
     }
 
-    async fn read(&self, req: &ReadDataRequest<'_, AwsClients>, diags: &mut Diagnostics) -> Value {
-        let mut out = req.config.clone();
-        let name = req.config.get("name").as_str().unwrap_or_default().to_string();
-        let mut found = empty_object(&stack::schema().block);
-        found.set("name", name.clone().into());
-        match stack::refresh(req.provider, &mut found, &mut Private::default()).await {
-            Ok(true) => {}
-            Ok(false) => {
-                diags.attribute_error(
-                    AttributePath::root("name"),
-                    "Stack not found",
-                    format!(
-                        "There is no zae-limiter stack {name:?} (no DynamoDB table of that name) in region {}.",
-                        req.provider.region
-                    ),
-                );
-                return out;
-            }
-            Err(d) => {
-                diags.extend(d);
-                return out;
-            }
+    async fn read(&self, clients: &AwsClients, config: StackDataModel) -> Result<StackDataModel, Diagnostics> {
+        let wanted = StackModel {
+            name: config.name.clone(),
+            ..StackModel::default()
+        };
+        match stack::refresh(clients, wanted, &mut Private::default()).await? {
+            Some(found) => Ok(found.into()),
+            None => Err(error_diag(
+                Some(StackDataModel::NAMES.name),
+                "Stack not found",
+                format!(
+                    "There is no zae-limiter stack {:?} (no DynamoDB table of that name) in region {}.",
+                    config.name, clients.region
+                ),
+            )),
         }
-        out.set("id", name.into());
-        for attr in COPIED.into_iter().chain(POLICY_ATTRIBUTES.iter().map(|(_, a)| *a)) {
-            out.set(attr, found.get(attr).clone());
-        }
-        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_agrees_with_the_schema() {
+        crate::framework::model::check_agreement::<StackDataModel>(&schema().block).unwrap();
     }
 }

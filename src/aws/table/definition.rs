@@ -115,15 +115,9 @@ pub(crate) fn stream_specification() -> Result<StreamSpecification> {
 
 /// DynamoDB tags from a tag map.
 pub(crate) fn sdk_tags(tags: &Tags, operation: &'static str) -> Result<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| AwsError::build(operation, e))
-        })
-        .collect()
+    crate::aws::tags::sdk_tags(tags, operation, |key, value| {
+        Tag::builder().key(key).value(value).build()
+    })
 }
 
 #[cfg(test)]
