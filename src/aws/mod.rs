@@ -9,11 +9,11 @@
 //! * [`retry`]: bounded retries with exponential backoff and full jitter.
 //! * [`waiter`]: [`waiter::wait_for_state`] / [`waiter::wait_for_absence`], the
 //!   `StateChangeConf` of this provider.
-//! * [`table`]: the zae-limiter DynamoDB table (spec §2.1): create, find, check against the
+//! * [`table`]: the zae-limiter DynamoDB table (wire-format §2.1): create, find, check against the
 //!   definition ([`table::info`]), TTL ([`table::ttl`]), point-in-time recovery
 //!   ([`table::pitr`]), deletion protection, tags ([`table::tagging`]), delete.
 //! * [`tags`]: the tag diff shared by DynamoDB and IAM tagging.
-//! * [`policy_document`]: the six managed policy documents (spec §9.4) and their semantic
+//! * [`policy_document`]: the six managed policy documents (wire-format §9.4) and their semantic
 //!   comparison.
 //! * [`iam_policy`]: IAM managed policies: find, create, update (with version pruning),
 //!   delete.

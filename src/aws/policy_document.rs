@@ -1,4 +1,4 @@
-//! The six IAM managed policies of a zae-limiter stack (spec §9.3, §9.4): names,
+//! The six IAM managed policies of a zae-limiter stack (wire-format §9.3, §9.4): names,
 //! descriptions and documents, exactly as the 0.17.0 CloudFormation template defines them,
 //! and the semantic comparison of policy documents.
 //!
@@ -436,7 +436,7 @@ mod tests {
             .replace("\"T/index/*\"", &format!("\"{T}/index/*\""))
     }
 
-    /// spec §9.4, verbatim.
+    /// wire-format §9.4, verbatim.
     const ACQ: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query",
    "dynamodb:ConditionCheckItem"],"Resource":["T","T/index/*"]},
@@ -444,7 +444,7 @@ mod tests {
   "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["*/BUCKET#*"]},
     "Null":{"dynamodb:LeadingKeys":"false"}}}]}"#;
 
-    /// spec §9.4, verbatim.
+    /// wire-format §9.4, verbatim.
     const NS_ACQ: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"NamespaceAcquireAccess","Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem",
    "dynamodb:Query","dynamodb:ConditionCheckItem"],"Resource":["T","T/index/*"],
@@ -456,7 +456,7 @@ mod tests {
    "Resource":["T","T/index/*"],
   "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["_/*"]}}}]}"#;
 
-    /// spec §9.4 prose, written out in template key order.
+    /// wire-format §9.4 prose, written out in template key order.
     const FULL: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query","dynamodb:Scan",
    "dynamodb:DescribeTable","dynamodb:PutItem","dynamodb:DeleteItem","dynamodb:UpdateItem","dynamodb:BatchWriteItem",

@@ -1,4 +1,4 @@
-//! The zae-limiter DynamoDB table (spec §2.1): create, find, wait, deletion protection,
+//! The zae-limiter DynamoDB table (wire-format §2.1): create, find, wait, deletion protection,
 //! delete; TTL, point-in-time recovery and tags live in the submodules and are re-exported
 //! here.
 //!

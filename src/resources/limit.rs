@@ -1,5 +1,5 @@
 //! `zae_limiter_limit`: one token-bucket limit of a namespace, at system, resource or
-//! entity scope (spec §3.4–§3.5, §4).
+//! entity scope (wire-format §3.4–§3.5, §4).
 //!
 //! Several limits share one config item per scope; each resource sets, changes and removes
 //! only its own `l_{name}_*` attributes with conditional single-item updates
@@ -433,7 +433,7 @@ fn validate_scope(config: &LimitConfig, diags: &mut Diagnostics) {
     }
 }
 
-/// zae-limiter's limit rules (spec §4.3) and this resource's argument rules, at plan time.
+/// zae-limiter's limit rules (wire-format §4.3) and this resource's argument rules, at plan time.
 fn validate(config: &LimitConfig, diags: &mut Diagnostics) {
     validate_forms(config, diags);
     for (value, attr) in [

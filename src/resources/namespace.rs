@@ -1,5 +1,5 @@
-//! `zae_limiter_namespace`: a tenant of a zae-limiter stack (spec §3.2), and the TBAC tag
-//! (`zael_namespace_id = <id>`, spec §9.4) on the IAM roles and users that act in it.
+//! `zae_limiter_namespace`: a tenant of a zae-limiter stack (wire-format §3.2), and the TBAC tag
+//! (`zael_namespace_id = <id>`, wire-format §9.4) on the IAM roles and users that act in it.
 //!
 //! Create: choose the id (a fresh one as zae-limiter generates it, or the soft-deleted
 //! namespace's id when `recover = true`), tag the principals with it, then register (or

@@ -349,7 +349,7 @@ async fn finish_create(
     Ok(())
 }
 
-/// The two data-plane writes of a zae-limiter deploy (spec §9.6 steps 4–5): the version
+/// The two data-plane writes of a zae-limiter deploy (wire-format §9.6 steps 4–5): the version
 /// record and the `default` namespace.
 async fn bootstrap_data_plane(clients: &AwsClients, name: &str, state: &mut StackModel) -> Result<(), Diagnostics> {
     let data = zae_limiter::admin::Table::new(clients.dynamodb.clone(), name);

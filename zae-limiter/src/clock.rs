@@ -102,7 +102,7 @@ mod tests {
         assert_eq!(a.len(), 26);
         assert!(a.bytes().all(|c| CROCKFORD.contains(&c)));
         assert!(a < b);
-        // The first 10 characters encode the timestamp: the spec's vector event
+        // The first 10 characters encode the timestamp: the vector event of docs/wire-format.md §13
         // 01M8332YKC… was written at 2026-11-23T02:17:15Z.
         assert!(ulid_at(1_795_400_235_500).starts_with("01M8332"));
     }

@@ -16,6 +16,9 @@
 //! * [`Repository`] / [`RateLimiter`] — connect to a namespace and acquire.
 //! * [`Error`] — every failure, typed.
 //!
+//! References of the form `wire-format §x.y` point at the workspace's
+//! `docs/wire-format.md`, which describes every item, key and algorithm implemented here.
+//!
 //! # Example
 //!
 //! ```no_run

@@ -1,4 +1,4 @@
-//! The [`Limit`] model: a token bucket's capacity and refill rate (spec §4).
+//! The [`Limit`] model: a token bucket's capacity and refill rate (wire-format §4).
 //!
 //! Limits are configured in whole tokens and seconds; buckets store millitokens and
 //! milliseconds ([`Limit::capacity_milli`] and friends). This crate implements the
@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn recovery_seconds_matches_the_ttl_example() {
-        // 100 rpm: 60 s to refill; x7 = 420 s (spec §5.4).
+        // 100 rpm: 60 s to refill; x7 = 420 s (wire-format §5.4).
         let l = Limit::per_minute("rpm", 100, None).unwrap();
         assert_eq!(l.recovery_seconds(), 60.0);
         let l = Limit::per_minute("tpm", 10, Some(25)).unwrap();

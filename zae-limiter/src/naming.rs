@@ -1,4 +1,4 @@
-//! Stack (table) names: zae-limiter's validation rules and messages (spec §2.2) and the
+//! Stack (table) names: zae-limiter's validation rules and messages (wire-format §2.2) and the
 //! names derived from a stack name.
 
 use crate::error::{ValidationError, ValidationKind};

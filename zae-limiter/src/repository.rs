@@ -1,4 +1,4 @@
-//! Connecting to a namespace of a zae-limiter table (spec §1.3).
+//! Connecting to a namespace of a zae-limiter table (wire-format §1.3).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,4 @@
-//! Input validation with zae-limiter 0.17.0's rules and messages (spec §12.1).
+//! Input validation with zae-limiter 0.17.0's rules and messages (wire-format §12.1).
 
 use crate::error::{ValidationError, ValidationKind};
 use crate::schema::keys::{DEFAULT_RESOURCE, RESERVED_NAMESPACE};

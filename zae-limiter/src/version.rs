@@ -1,5 +1,5 @@
 //! Version constants, version-string parsing and the compatibility rules of the
-//! version record (spec §1).
+//! version record (wire-format §1).
 //!
 //! zae-limiter compares a *client version* against the table's version record
 //! (`_/SYSTEM#` / `#VERSION`). This crate reports [`CLIENT_VERSION`], the zae-limiter
@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 
 /// The zae-limiter release this crate's reader semantics correspond to.
 ///
-/// The crate implements the core profile (spec §6.10): drip limits, composite items,
+/// The crate implements the core profile (wire-format §6.10): drip limits, composite items,
 /// shards, cascade, `disabled` — but not session windows (0.15.0), per-resource cascade
 /// policy writes (0.16.0), soft limits, bypass, top-up or parent moves (0.17.0). It
 /// therefore reports `0.14.0`, and [`check_compatibility`] refuses any table whose
@@ -107,7 +107,7 @@ fn leading_digits(s: &str) -> usize {
     s.bytes().take_while(u8::is_ascii_digit).count()
 }
 
-/// Parses a version string with zae-limiter's rules (spec §1.3): a leading `v` is
+/// Parses a version string with zae-limiter's rules (wire-format §1.3): a leading `v` is
 /// stripped, a PEP 440 local label (`+…`) dropped, a trailing `.devN` becomes the
 /// prerelease `dev`, `X.Y.ZaN|bN|rcN` becomes prerelease `aN|bN|rcN`, and a missing
 /// patch reads as 0.

@@ -1,4 +1,4 @@
-//! Golden tests: the spec's vectors (§13: V0–V6, E1–E3, E18 and the registries/audit
+//! Golden tests: the compatibility vectors (docs/wire-format.md §13: V0–V6, E1–E3, E18 and the registries/audit
 //! events around them), run once through zae-limiter 0.17.0 and once through this crate
 //! on two tables of one emulator. Every item must match attribute for attribute — names,
 //! types and values — once the parts the spec lists as variable are normalised
@@ -248,7 +248,7 @@ async fn items_match_zae_limiter_attribute_for_attribute() {
         mismatches.join("\n")
     );
 
-    // Spot checks against the spec's literal vectors (after normalisation).
+    // Spot checks against the literal vectors of docs/wire-format.md §13 (after normalisation).
     let v4 = &rs["<ns:tenant-alpha>/BUCKET#user-1#gpt-4#0 | #STATE"];
     assert_eq!(
         v4["b_rpm_tk"],

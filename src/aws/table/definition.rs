@@ -1,4 +1,4 @@
-//! The CreateTable request parts of a zae-limiter table (spec §2.1), built from
+//! The CreateTable request parts of a zae-limiter table (wire-format §2.1), built from
 //! `zae_limiter::schema::table`, and the tags every table carries.
 
 use aws_sdk_dynamodb::types::{
@@ -29,7 +29,7 @@ pub fn projection_type_name(projection: schema::Projection) -> &'static str {
 /// The tags to put on the table: the user's tags plus `Application=zae-limiter`.
 ///
 /// The managed tag wins: a user value for `Application` is replaced, as the zae-limiter CLI
-/// does for its managed stack tags (spec §9.6). Compute `tags_all` in plan with this function
+/// does for its managed stack tags (wire-format §9.6). Compute `tags_all` in plan with this function
 /// so that plan and apply agree.
 pub fn effective_tags(user: &Tags) -> Tags {
     let mut tags = user.clone();

@@ -214,7 +214,7 @@ impl TableInfo {
         self.definition_problems().is_empty()
     }
 
-    /// Every way this table differs from the zae-limiter definition (spec §2.1), for import
+    /// Every way this table differs from the zae-limiter definition (wire-format §2.1), for import
     /// validation and drift detection. TTL and point-in-time recovery are separate settings
     /// (see `describe_ttl` / `describe_pitr`) and not checked here.
     pub fn definition_problems(&self) -> Vec<DefinitionProblem> {

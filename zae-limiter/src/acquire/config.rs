@@ -1,4 +1,4 @@
-//! Limit and flag resolution over the config hierarchy (spec §5.1–§5.2).
+//! Limit and flag resolution over the config hierarchy (wire-format §5.1–§5.2).
 
 use crate::error::{Error, Result};
 use crate::limit::Limit;

@@ -1,4 +1,4 @@
-//! The speculative fast path: one conditional `UpdateItem` per bucket (spec §6.3).
+//! The speculative fast path: one conditional `UpdateItem` per bucket (wire-format §6.3).
 
 use tracing::debug;
 

@@ -1,5 +1,5 @@
 //! Leases: what an admitted acquire holds, its adjustments, commit and rollback
-//! (spec §6.6).
+//! (wire-format §6.6).
 
 use std::collections::HashMap;
 use std::sync::Arc;

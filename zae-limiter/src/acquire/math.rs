@@ -1,4 +1,4 @@
-//! Token-bucket arithmetic in integer millitokens and milliseconds (spec §6.1),
+//! Token-bucket arithmetic in integer millitokens and milliseconds (wire-format §6.1),
 //! identical to zae-limiter's `bucket.py` for unscheduled dripping limits.
 
 use crate::schema::bucket::{BucketLimit, WCU_LIMIT_NAME};

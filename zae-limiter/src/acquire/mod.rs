@@ -1,4 +1,4 @@
-//! Acquiring tokens: the rate limiter, leases and rate-limit errors (spec §5–§6).
+//! Acquiring tokens: the rate limiter, leases and rate-limit errors (wire-format §5–§6).
 //!
 //! * [`RateLimiter::acquire`] first tries the speculative fast path (one conditional
 //!   `UpdateItem`), falls back to the slow path (read config + META + bucket, then a

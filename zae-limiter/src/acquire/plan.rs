@@ -1,5 +1,5 @@
 //! Slow-path planning: from what was read about one owner (config, META, bucket shard),
-//! decide admission and build the create or normal write (spec §6.5).
+//! decide admission and build the create or normal write (wire-format §6.5).
 
 use super::config::ResolvedConfig;
 use super::lease::LeaseEntry;

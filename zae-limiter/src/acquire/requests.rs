@@ -1,4 +1,4 @@
-//! The DynamoDB write shapes of the acquire protocol (spec §6.3–§6.6), built exactly
+//! The DynamoDB write shapes of the acquire protocol (wire-format §6.3–§6.6), built exactly
 //! as zae-limiter 0.17.0 builds them, and the dispatcher that sends one of them as a
 //! plain `PutItem`/`UpdateItem` or several as one `TransactWriteItems`.
 
@@ -64,7 +64,7 @@ impl UpdateSpec {
     }
 }
 
-/// The speculative fast-path write (spec §6.3, vectors V4/V5): `ADD tc, tk` per consumed
+/// The speculative fast-path write (wire-format §6.3, vectors V4/V5): `ADD tc, tk` per consumed
 /// limit plus the `wcu` debit, under the exact zae-limiter condition.
 pub(crate) fn speculative(key: Item, consume: &[(String, i64)], now_ms: i64) -> UpdateSpec {
     let mut u = UpdateSpec {
@@ -218,7 +218,7 @@ pub(crate) struct NormalWrite {
     pub owner: Option<OwnerStamp>,
 }
 
-/// The normal (rf-locked) write path (spec §6.5, ADR-115 path 2).
+/// The normal (rf-locked) write path (wire-format §6.5, ADR-115 path 2).
 pub(crate) fn normal(w: &NormalWrite) -> UpdateSpec {
     let mut u = UpdateSpec {
         key: w.key.clone(),

@@ -1,5 +1,5 @@
 //! One limit at a time: set, change, read or remove a single limit's composite attributes
-//! (`l_{name}_cp`/`_ra`/`_rp`, spec §3.5) in the shared config item of its level, without
+//! (`l_{name}_cp`/`_ra`/`_rp`, wire-format §3.5) in the shared config item of its level, without
 //! touching the other limits on that item.
 //!
 //! zae-limiter's own setters replace the whole config item (`PutItem`). Tools that manage

@@ -1,4 +1,4 @@
-//! Limits at the system, resource and entity levels (spec §3.4), with the registries
+//! Limits at the system, resource and entity levels (wire-format §3.4), with the registries
 //! and audit events zae-limiter writes.
 
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! The namespace registry: register, look up, soft delete, recover, purge (spec §3.2).
+//! The namespace registry: register, look up, soft delete, recover, purge (wire-format §3.2).
 
 use std::collections::HashMap;
 use std::time::Duration;

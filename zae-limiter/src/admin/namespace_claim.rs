@@ -1,5 +1,5 @@
 //! Registering a namespace under an id chosen beforehand, and finding soft-deleted
-//! namespaces by name (spec §3.2).
+//! namespaces by name (wire-format §3.2).
 //!
 //! [`Table::register_namespace`] generates the id and registers in one step. A tool that
 //! must prepare things under the id first (the Terraform provider tags IAM principals with

@@ -10,7 +10,7 @@ use crate::schema::version_record::{VersionRecord, deploy_update, version_key};
 use crate::version::CURRENT_SCHEMA_VERSION;
 
 impl Table {
-    /// Writes the version record the way `zae-limiter deploy`/`upgrade` does (spec §1.2,
+    /// Writes the version record the way `zae-limiter deploy`/`upgrade` does (wire-format §1.2,
     /// vector V0): one `UpdateItem` setting schema version `0.10.0`, `lambda_version`
     /// (`NULL` for `None`), `updated_by` and `updated_at`, keeping a stored
     /// `client_min_version` (`0.0.0` when there is none).

@@ -1,4 +1,4 @@
-//! Audit events (spec §3.10): `{ns}/AUDIT#{entity_id}` / `#AUDIT#{ulid}`.
+//! Audit events (wire-format §3.10): `{ns}/AUDIT#{entity_id}` / `#AUDIT#{ulid}`.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! Composite bucket items (spec §3.8): one item per entity × resource × shard holding
+//! Composite bucket items (wire-format §3.8): one item per entity × resource × shard holding
 //! every limit as `b_{name}_{tk,cp,ra,rp,tc}` (millitokens / ms) around one shared
 //! refill timestamp `rf`, plus the auto-injected `wcu` limit.
 

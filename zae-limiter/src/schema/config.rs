@@ -1,4 +1,4 @@
-//! Limit config items at the system, resource and entity levels (spec §3.4–§3.5).
+//! Limit config items at the system, resource and entity levels (wire-format §3.4–§3.5).
 //!
 //! Each level is one item holding every limit as composite attributes
 //! `l_{name}_cp`/`_ra`/`_rp` (whole tokens and seconds), written with a full-replace

@@ -1,4 +1,4 @@
-//! Entity META items (spec §3.7).
+//! Entity META items (wire-format §3.7).
 
 use std::collections::BTreeMap;
 

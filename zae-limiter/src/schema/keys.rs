@@ -1,4 +1,4 @@
-//! Key formats (spec §3.1): every partition key, sort key and GSI key a zae-limiter
+//! Key formats (wire-format §3.1): every partition key, sort key and GSI key a zae-limiter
 //! table uses.
 //!
 //! Partition keys (and GSI hash keys except GSI4) are prefixed `{ns}/` with the opaque

@@ -1,4 +1,4 @@
-//! Every key, attribute name and item format of a zae-limiter table (spec §2–§3).
+//! Every key, attribute name and item format of a zae-limiter table (wire-format §2–§3).
 //!
 //! This module is the workspace's single definition of the wire format: the client and
 //! the Terraform provider both build every item they write from here.

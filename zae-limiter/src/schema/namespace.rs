@@ -1,4 +1,4 @@
-//! Namespace registry records (spec §3.2): a forward record `#NAMESPACE#{name}` and a
+//! Namespace registry records (wire-format §3.2): a forward record `#NAMESPACE#{name}` and a
 //! reverse record `#NSID#{id}`, both under `_/SYSTEM#`.
 
 use super::attrs::{self, Item, get_s, s};

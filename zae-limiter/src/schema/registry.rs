@@ -1,4 +1,4 @@
-//! The two per-namespace registries (spec §3.6) and the update requests that maintain
+//! The two per-namespace registries (wire-format §3.6) and the update requests that maintain
 //! them.
 //!
 //! * Resource registry `{ns}/SYSTEM#` / `#RESOURCES`: string set `resources` of every

@@ -1,4 +1,4 @@
-//! The physical definition of a zae-limiter table (spec §2.1): key attributes, the four
+//! The physical definition of a zae-limiter table (wire-format §2.1): key attributes, the four
 //! global and five local secondary indexes, the TTL attribute and the stream view.
 //!
 //! Both the client (which reads and writes items) and the Terraform provider (which creates

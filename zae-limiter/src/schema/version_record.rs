@@ -1,4 +1,4 @@
-//! The version record `_/SYSTEM#` / `#VERSION` (spec §1.2).
+//! The version record `_/SYSTEM#` / `#VERSION` (wire-format §1.2).
 
 use std::collections::HashMap;
 
@@ -80,7 +80,7 @@ pub struct UpdateRequest {
     pub values: HashMap<String, AttributeValue>,
 }
 
-/// The deploy/upgrade write (spec §1.2, vector V0): sets `schema_version`,
+/// The deploy/upgrade write (wire-format §1.2, vector V0): sets `schema_version`,
 /// `updated_at`, `lambda_version` (`NULL` when `None`), `updated_by` (`NULL` when
 /// empty) and the GSI4 keys, and `client_min_version = if_not_exists(…, "0.0.0")` so a
 /// deploy never lowers a ratcheted minimum.
