@@ -434,13 +434,19 @@ macro_rules! model {
             $($(#[$field_meta])* $field_vis $field: $ty,)*
         }
 
-        #[doc = concat!("The configuration view of [`", stringify!($name), "`]: every attribute may be null or unknown.")]
+        #[doc = concat!(
+            "The configuration view of [`", stringify!($name), "`]: ",
+            "every attribute may be null or unknown."
+        )]
         #[derive(Debug, Clone, PartialEq, Default)]
         $vis struct $config {
             $($(#[$field_meta])* $field_vis $field: <$ty as $crate::framework::model::Field>::Config,)*
         }
 
-        #[doc = concat!("The attribute names of [`", stringify!($name), "`], for diagnostics: `", stringify!($name), "::NAMES.field`.")]
+        #[doc = concat!(
+            "The attribute names of [`", stringify!($name), "`], for diagnostics: `",
+            stringify!($name), "::NAMES.field`."
+        )]
         #[derive(Debug, Clone, Copy)]
         #[allow(dead_code)]
         $vis struct $names {

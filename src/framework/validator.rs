@@ -143,6 +143,24 @@ impl Validator for MapEntries {
     }
 }
 
+/// Applies a validator to every element of a list or set (diagnostics at the collection's
+/// path: set elements have no path of their own).
+pub struct Each<V>(pub V);
+
+impl<V: Validator> Validator for Each<V> {
+    fn description(&self) -> String {
+        format!("each element {}", self.0.description())
+    }
+
+    fn validate(&self, value: &Value, path: &AttributePath, diags: &mut Diagnostics) {
+        for element in value.as_list().unwrap_or_default() {
+            if element.is_fully_known() && !element.is_null() {
+                self.0.validate(element, path, diags);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +207,21 @@ mod tests {
             d.iter().next().unwrap().attribute,
             Some(AttributePath::root("tags").key("aws:x"))
         );
+    }
+
+    #[test]
+    fn each_checks_every_known_element() {
+        let v = Each(StringCheck::new("Bad", "short", |s| {
+            if s.len() < 3 {
+                Ok(())
+            } else {
+                Err(format!("{s} is long"))
+            }
+        }));
+        let mut d = Diagnostics::new();
+        let set = Value::Set(vec!["ab".into(), "abcd".into(), Value::unknown(), "xyz".into()]);
+        v.validate(&set, &AttributePath::root("roles"), &mut d);
+        let details: Vec<&str> = d.iter().map(|x| x.detail.as_str()).collect();
+        assert_eq!(details, vec!["abcd is long", "xyz is long"]);
     }
 }

@@ -62,7 +62,11 @@ pub fn schema() -> Schema {
     .attribute(
         Attribute::string("id")
             .computed()
-            .description("`STACK/NAMESPACE/SCOPE/NAME` with SCOPE `system`, `resource:RESOURCE` or `entity:ENTITY_ID:RESOURCE` (`_default_` for every resource); `%`, `/` and `:` inside namespace, resource and entity id are written `%25`, `%2F`, `%3A`. Also the import id.")
+            .description(
+                "`STACK/NAMESPACE/SCOPE/NAME` with SCOPE `system`, `resource:RESOURCE` or \
+                `entity:ENTITY_ID:RESOURCE` (`_default_` for every resource); `%`, `/` and `:` inside \
+                namespace, resource and entity id are written `%25`, `%2F`, `%3A`. Also the import id.",
+            )
             .plan_modifier(UseStateForUnknown),
     )
     .attribute(
@@ -78,34 +82,53 @@ pub fn schema() -> Schema {
     .attribute(
         replacing_string(
             "resource",
-            "The resource the limit applies to (e.g. `gpt-4`). Omit for every resource: at system scope without `entity_id`, or the entity's `_default_` with it.",
+            "The resource the limit applies to (e.g. `gpt-4`). Omit for every resource: at system scope \
+                without `entity_id`, or the entity's `_default_` with it.",
         )
         .optional()
-        .validator(StringCheck::new("Invalid resource", "a zae-limiter resource name", check_resource)),
+        .validator(StringCheck::new(
+            "Invalid resource",
+            "a zae-limiter resource name",
+            check_resource,
+        )),
     )
     .attribute(
-        replacing_string("entity_id", "The entity (e.g. an API key) for an entity-level limit. Omit for a resource or system default.")
-            .optional()
-            .validator(StringCheck::new("Invalid entity id", "a zae-limiter entity id", |s| {
-                zae_limiter::validate::validate_identifier(s, "entity_id").map_err(|e| e.to_string())
-            })),
+        replacing_string(
+            "entity_id",
+            "The entity (e.g. an API key) for an entity-level limit. Omit for a resource or system default.",
+        )
+        .optional()
+        .validator(StringCheck::new("Invalid entity id", "a zae-limiter entity id", |s| {
+            zae_limiter::validate::validate_identifier(s, "entity_id").map_err(|e| e.to_string())
+        })),
     )
     .attribute(
         Attribute::string("scope")
             .optional()
             .computed()
-            .description("`system`, `resource` or `entity`; follows from `resource` and `entity_id`. Setting it makes a mismatch an error.")
+            .description(
+                "`system`, `resource` or `entity`; follows from `resource` and `entity_id`. Setting \
+                it makes a mismatch an error.",
+            )
             .validator(OneOf(&["system", "resource", "entity"]))
             .plan_modifier(RequiresReplace),
     )
     .attribute(
-        replacing_string("name", "Limit name, e.g. `rpm`: a letter, then letters, digits, `_`, `.` or `-` (64 at most); `wcu` is reserved.")
-            .required()
-            .validator(StringCheck::new("Invalid limit name", "a zae-limiter limit name", |s| {
-                zae_limiter::validate::validate_name(s, "name").map_err(|e| e.to_string())
-            })),
+        replacing_string(
+            "name",
+            "Limit name, e.g. `rpm`: a letter, then letters, digits, `_`, `.` or `-` (64 at most); `wcu` is reserved.",
+        )
+        .required()
+        .validator(StringCheck::new(
+            "Invalid limit name",
+            "a zae-limiter limit name",
+            |s| zae_limiter::validate::validate_name(s, "name").map_err(|e| e.to_string()),
+        )),
     )
-    .attribute(whole_number("rate", "Tokens added per `per` (the refill amount). With `per`; conflicts with the stored form."))
+    .attribute(whole_number(
+        "rate",
+        "Tokens added per `per` (the refill amount). With `per`; conflicts with the stored form.",
+    ))
     .attribute(
         Attribute::string("per")
             .optional()
@@ -113,10 +136,22 @@ pub fn schema() -> Schema {
             .description("`second`, `minute`, `hour` or `day`: the refill period of `rate`.")
             .validator(OneOf(&PER_VALUES)),
     )
-    .attribute(whole_number("burst", "Bucket ceiling in tokens; defaults to `rate`. Same as `capacity`."))
-    .attribute(whole_number("capacity", "Stored form: bucket ceiling in tokens (zae-limiter's `l_{name}_cp`)."))
-    .attribute(whole_number("refill_amount", "Stored form: tokens added per refill period (`l_{name}_ra`)."))
-    .attribute(whole_number("refill_period_seconds", "Stored form: refill period in seconds (`l_{name}_rp`)."))
+    .attribute(whole_number(
+        "burst",
+        "Bucket ceiling in tokens; defaults to `rate`. Same as `capacity`.",
+    ))
+    .attribute(whole_number(
+        "capacity",
+        "Stored form: bucket ceiling in tokens (zae-limiter's `l_{name}_cp`).",
+    ))
+    .attribute(whole_number(
+        "refill_amount",
+        "Stored form: tokens added per refill period (`l_{name}_ra`).",
+    ))
+    .attribute(whole_number(
+        "refill_period_seconds",
+        "Stored form: refill period in seconds (`l_{name}_rp`).",
+    ))
     .attribute(
         Attribute::string("namespace_id")
             .computed()
@@ -331,7 +366,8 @@ fn check_number(value: &Known<i64>, attr: &str, max: i64, diags: &mut Diagnostic
             Some(attr),
             "Value must be positive",
             format!(
-                "{attr} must be a whole number greater than 0, got {n}. A limit must refill (quotas are not supported here)."
+                "{attr} must be a whole number greater than 0, got {n}. A limit must refill (quotas are not \
+                    supported here)."
             ),
         ));
     } else if n > max {
@@ -369,7 +405,8 @@ fn validate_forms(config: &LimitConfig, diags: &mut Diagnostics) {
                 attr,
                 "Conflicting limit arguments",
                 format!(
-                    "{attr} conflicts with {}: give the limit either as rate + per (+ burst), or in the stored form capacity + refill_amount + refill_period_seconds.",
+                    "{attr} conflicts with {}: give the limit either as rate + per (+ burst), or in the \
+                        stored form capacity + refill_amount + refill_period_seconds.",
                     rate_form.join(", ")
                 ),
             );
@@ -391,7 +428,8 @@ fn validate_forms(config: &LimitConfig, diags: &mut Diagnostics) {
                     required,
                     "Missing limit argument",
                     format!(
-                        "The stored form needs capacity, refill_amount and refill_period_seconds; {required} is missing."
+                        "The stored form needs capacity, refill_amount and refill_period_seconds; {required} \
+                            is missing."
                     ),
                 );
             }
@@ -495,7 +533,8 @@ async fn resolve_namespace(data: &Table, stack: &str, name: &str) -> Result<Stri
     let deleted = data.find_deleted_namespaces(name).await.map_err(registry_error)?;
     let detail = match deleted.first() {
         Some(record) => format!(
-            "Namespace {name:?} of stack {stack:?} is soft-deleted (id {}). Limits cannot be set on a deleted namespace: recover it first (recover = true on its zae_limiter_namespace).",
+            "Namespace {name:?} of stack {stack:?} is soft-deleted (id {}). Limits cannot be set on a deleted \
+                namespace: recover it first (recover = true on its zae_limiter_namespace).",
             record.id
         ),
         None => format!("Stack {stack:?} has no namespace named {name:?}. Register it first (zae_limiter_namespace)."),
@@ -608,7 +647,8 @@ impl ModelResource<AwsClients> for LimitResource {
             None => None,
         };
         let Some(stored) = stored.filter(|_| namespace_live) else {
-            tracing::info!(stack = %state.stack, namespace = %state.namespace, limit = %state.name, "limit no longer exists");
+            tracing::info!(stack = %state.stack, namespace = %state.namespace, limit = %state.name, "limit no \
+                longer exists");
             return Ok(None);
         };
         if !stored.unmanaged.is_empty() {

@@ -26,10 +26,10 @@ use super::common::{OrDiagnostic, computed_string, data_error, error_diag, ident
 use crate::aws::AwsClients;
 use crate::aws::iam_principal::{self, Principal, PrincipalKind};
 use crate::aws::policy_document::NAMESPACE_TAG_KEY;
-use crate::framework::validator::{OneOf, StringCheck, Validator};
+use crate::framework::validator::{Each, OneOf, StringCheck};
 use crate::framework::{
     Attribute, AttributePath, Block, Diagnostics, IdentityAttribute, ImportId, Known, ModelResource, Nesting, Outcome,
-    Partial, Plan, Private, RequiresReplace, ResourceModel, Schema, Value,
+    Partial, Plan, Private, RequiresReplace, ResourceModel, Schema,
 };
 use crate::model;
 
@@ -93,23 +93,13 @@ fn check_principal_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Checks every string of a set with [`check_principal_name`].
-struct PrincipalNames;
-
-impl Validator for PrincipalNames {
-    fn description(&self) -> String {
-        "IAM role or user names".into()
-    }
-
-    fn validate(&self, value: &Value, path: &AttributePath, diags: &mut Diagnostics) {
-        for element in value.as_list().unwrap_or_default() {
-            if let Some(name) = element.as_str()
-                && let Err(message) = check_principal_name(name)
-            {
-                diags.attribute_error(path.clone(), "Invalid IAM principal name", message);
-            }
-        }
-    }
+/// Checks every name of a principal set with [`check_principal_name`].
+fn principal_names() -> Each<StringCheck> {
+    Each(StringCheck::new(
+        "Invalid IAM principal name",
+        "IAM role or user names",
+        check_principal_name,
+    ))
 }
 
 /// The resource schema.
@@ -120,7 +110,8 @@ pub fn schema() -> Schema {
     )
     .attribute(computed_string(
         "id",
-        "The namespace's opaque id (11 characters, generated like zae-limiter's). Keys of the namespace's items start with `<id>/`; principals are tagged with it.",
+        "The namespace's opaque id (11 characters, generated like zae-limiter's). Keys of the namespace's \
+            items start with `<id>/`; principals are tagged with it.",
     ))
     .attribute(
         Attribute::string("stack")
@@ -144,11 +135,11 @@ pub fn schema() -> Schema {
                 Attribute::string_set("roles")
                     .optional()
                     .description("IAM role names to tag `zael_namespace_id = <id>`.")
-                    .validator(PrincipalNames),
+                    .validator(principal_names()),
                 Attribute::string_set("users")
                     .optional()
                     .description("IAM user names to tag `zael_namespace_id = <id>`.")
-                    .validator(PrincipalNames),
+                    .validator(principal_names()),
             ],
         )
         .optional()
@@ -166,16 +157,15 @@ pub fn schema() -> Schema {
             )
             .validator(OneOf(&ON_DESTROY)),
     )
-    .attribute(
-        Attribute::bool("recover")
-            .default_value(false)
-            .description(
-                "When creating a namespace whose name was soft-deleted, recover it (same id, limits kept). Without it \
+    .attribute(Attribute::bool("recover").default_value(false).description(
+        "When creating a namespace whose name was soft-deleted, recover it (same id, limits kept). Without it \
                  such a create fails and names the deleted namespace's id.",
-            ),
-    )
+    ))
     .attribute(computed_string("status", "Namespace status: `active` once registered."))
-    .attribute(computed_string("created_at", "When the namespace was first registered (UTC)."));
+    .attribute(computed_string(
+        "created_at",
+        "When the namespace was first registered (UTC).",
+    ));
     Schema::new(block)
 }
 
@@ -560,10 +550,18 @@ impl ModelResource<AwsClients> for NamespaceResource {
             untag_all(clients, &id, &tagged).await;
             return Err(d.into());
         }
-        tracing::info!(stack = %plan.stack, namespace = %plan.name, namespace_id = %id, principals = tagged.len(), "namespace created");
+        let principals = tagged.len();
+        tracing::info!(
+            stack = %plan.stack, namespace = %plan.name, namespace_id = %id, principals,
+            "namespace created"
+        );
         let record = match data.get_namespace(&plan.name).await {
             Ok(Some(record)) => record,
-            _ => NamespaceRecord::new_active(&id, &plan.name, &zae_limiter::clock::utc_now_string()),
+            read_back => {
+                // Registered, but not readable yet: record what was written.
+                tracing::warn!(namespace = %plan.name, ?read_back, "cannot read back the new namespace record");
+                NamespaceRecord::new_active(&id, &plan.name, &zae_limiter::clock::utc_now_string())
+            }
         };
         Ok(plan.with_record(&record))
     }
@@ -633,7 +631,8 @@ impl ModelResource<AwsClients> for NamespaceResource {
             }
             if prior.on_destroy == PURGE {
                 let report = data.purge_namespace(id).await?;
-                tracing::info!(stack = %prior.stack, namespace = %prior.name, items = report.items_deleted, "namespace purged");
+                let items = report.items_deleted;
+                tracing::info!(stack = %prior.stack, namespace = %prior.name, items, "namespace purged");
             }
             Ok::<(), zae_limiter::Error>(())
         };
@@ -746,6 +745,6 @@ mod tests {
             assert!(a.required && !a.plan_modifiers.is_empty(), "{attr}");
         }
         let on_destroy = s.block.find_attribute("on_destroy").unwrap();
-        assert_eq!(on_destroy.default, Some(Value::string("soft_delete")));
+        assert_eq!(on_destroy.default, Some(crate::framework::Value::string("soft_delete")));
     }
 }

@@ -67,14 +67,20 @@ pub fn schema() -> Schema {
     .attribute(
         Attribute::string("name")
             .required()
-            .description("Stack name; also the DynamoDB table name. Letters, digits and hyphens, starting with a letter, 3 to 55 characters. Changing it replaces the stack.")
+            .description(
+                "Stack name; also the DynamoDB table name. Letters, digits and hyphens, starting \
+                with a letter, 3 to 55 characters. Changing it replaces the stack.",
+            )
             .validator(stack_name_check())
             .plan_modifier(RequiresReplace),
     )
     .attribute(
         Attribute::number("pitr_recovery_days")
             .default_value(i64::from(table::pitr::DEFAULT_PITR_DAYS))
-            .description("Point-in-time recovery period in days: 0 turns it off, 1 to 35 keeps that many days (default 35, as a zae-limiter deploy does).")
+            .description(
+                "Point-in-time recovery period in days: 0 turns it off, 1 to 35 keeps that many days \
+                (default 35, as a zae-limiter deploy does).",
+            )
             .validator(IntBetween { min: 0, max: 35 }),
     )
     .attribute(
@@ -82,7 +88,12 @@ pub fn schema() -> Schema {
             .default_value(false)
             .description("Protects the table from deletion. While on, `terraform destroy` is refused at plan time."),
     )
-    .attribute(Attribute::string_map("tags").optional().description("Tags for the table and policies.").validator(MapEntries::new("Invalid tag", crate::aws::tags::check_tag)))
+    .attribute(
+        Attribute::string_map("tags")
+            .optional()
+            .description("Tags for the table and policies.")
+            .validator(MapEntries::new("Invalid tag", crate::aws::tags::check_tag)),
+    )
     .attribute(
         Attribute::string_map("tags_all")
             .computed()
@@ -90,9 +101,18 @@ pub fn schema() -> Schema {
     )
     .attribute(computed_string("table_name", "DynamoDB table name (the stack name)."))
     .attribute(computed_string("table_arn", "DynamoDB table ARN."))
-    .attribute(computed_string("stream_arn", "ARN of the table's stream (NEW_AND_OLD_IMAGES), for the aggregator."))
-    .attribute(computed_string("schema_version", "zae-limiter schema version recorded in the table."))
-    .attribute(computed_string("default_namespace_id", "Opaque id of the `default` namespace."));
+    .attribute(computed_string(
+        "stream_arn",
+        "ARN of the table's stream (NEW_AND_OLD_IMAGES), for the aggregator.",
+    ))
+    .attribute(computed_string(
+        "schema_version",
+        "zae-limiter schema version recorded in the table.",
+    ))
+    .attribute(computed_string(
+        "default_namespace_id",
+        "Opaque id of the `default` namespace.",
+    ));
     for (kind, attr) in POLICY_ATTRIBUTES {
         block = block.attribute(computed_string(
             attr,
@@ -242,7 +262,8 @@ fn refuse_unprotected_loss(plan: &mut Plan<'_, AwsClients, StackModel>) {
         Some(NAMES.deletion_protection),
         "Stack is protected from deletion",
         format!(
-            "Stack {:?} has deletion_protection = true, so it cannot be {}. Set deletion_protection = false and apply first.",
+            "Stack {:?} has deletion_protection = true, so it cannot be {}. Set deletion_protection = false \
+                and apply first.",
             prior.name,
             if plan.destroying() { "destroyed" } else { "replaced" }
         ),
@@ -272,7 +293,10 @@ fn plan_restorations(prior: &StackModel, drifted: &[String], planned: &mut Stack
             diags.attribute_warning(
                 AttributePath::root(attr),
                 "zae-limiter record missing",
-                format!("The table has no {record}; zae-limiter clients cannot connect without it. This apply writes it again."),
+                format!(
+                    "The table has no {record}; zae-limiter clients cannot connect without it. This apply \
+                    writes it again."
+                ),
             );
         }
     }
@@ -676,7 +700,8 @@ impl ModelResource<AwsClients> for StackResource {
                 Some(NAMES.deletion_protection),
                 "Stack is protected from deletion",
                 format!(
-                    "Table {name:?} has deletion protection enabled in AWS. Set deletion_protection = false and apply, then destroy."
+                    "Table {name:?} has deletion protection enabled in AWS. Set deletion_protection = false \
+                        and apply, then destroy."
                 ),
             ));
         }
