@@ -581,3 +581,61 @@ fn stack_import_refuses_a_table_that_is_not_a_zae_limiter_table() {
         .expect("import fails");
     assert!(err.contains("Stack not found"), "{err}");
 }
+
+/// IAM policy names are global to the account: a stack of the same name in another region
+/// owns policies named like this stack's. Import (whose state has no policy ARNs yet) must
+/// refuse to adopt such a policy, and leave it as it is.
+#[test]
+fn stack_import_refuses_a_same_named_policy_of_another_region() {
+    use terraform_provider_zae::aws::policy_document::PolicyKind;
+    use terraform_provider_zae::aws::table::{self, TableSettings};
+
+    let emulator = Emulator::start();
+    let name = unique_name("twin");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sdk = rt.block_on(emulator.sdk_config());
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let settings = TableSettings {
+        name: name.clone(),
+        pitr_recovery_days: 0,
+        deletion_protection: false,
+        tags: Default::default(),
+    };
+    rt.block_on(table::create_table(&ddb, &settings))
+        .expect("create the table");
+    let twin_table = format!("arn:aws:dynamodb:eu-west-1:{}:table/{name}", testkit::ACCOUNT_ID);
+    let twin_document = PolicyKind::AcquireOnly.document_json(&twin_table);
+    rt.block_on(
+        iam.create_policy()
+            .policy_name(PolicyKind::AcquireOnly.policy_name(&name))
+            .policy_document(&twin_document)
+            .send(),
+    )
+    .expect("create the twin's policy");
+
+    let wd = WorkDir::with_emulator(&TerraformBinary::pinned(), &emulator);
+    wd.write_config(&stack_config(&emulator, &format!("name = \"{name}\"")));
+    let err = wd.terraform().import_expect_error(STACK, &name).expect("import fails");
+    assert!(err.contains("Managed policy belongs to another table"), "{err}");
+    assert!(err.contains(&twin_table), "{err}");
+
+    let policy = rt
+        .block_on(iam.get_policy().policy_arn(policy_arn(&name, "acq")).send())
+        .expect("the twin's policy is still there");
+    let version = policy
+        .policy()
+        .and_then(|p| p.default_version_id())
+        .expect("version")
+        .to_string();
+    let document = rt
+        .block_on(
+            iam.get_policy_version()
+                .policy_arn(policy_arn(&name, "acq"))
+                .version_id(version)
+                .send(),
+        )
+        .expect("its document");
+    let text = document.policy_version().and_then(|v| v.document()).unwrap_or_default();
+    assert!(text.contains("eu-west-1"), "the twin's policy was rewritten: {text}");
+}

@@ -317,6 +317,32 @@ pub fn decode_document(raw: &str) -> Result<Value, DocumentError> {
     }
 }
 
+/// The resources a policy document names (every `Resource` string of every statement).
+pub fn named_resources(document: &Value) -> Vec<String> {
+    let statements = match document.get("Statement") {
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(single @ Value::Object(_)) => vec![single],
+        _ => Vec::new(),
+    };
+    let mut out = Vec::new();
+    for statement in statements {
+        match statement.get("Resource") {
+            Some(Value::String(one)) => out.push(one.clone()),
+            Some(Value::Array(many)) => out.extend(many.iter().filter_map(|r| r.as_str().map(str::to_owned))),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether a document grants access to table `table_arn` (or its indexes) and to nothing
+/// else: the test for adopting a policy found by name, whose name is account-global.
+pub fn grants_only_table(document: &Value, table_arn: &str) -> bool {
+    let index_prefix = format!("{table_arn}/index/");
+    let resources = named_resources(document);
+    !resources.is_empty() && resources.iter().all(|r| r == table_arn || r.starts_with(&index_prefix))
+}
+
 /// True when two documents grant the same thing as IAM stores them; see [`normalize`].
 pub fn documents_equivalent(a: &Value, b: &Value) -> bool {
     normalize(a) == normalize(b)
@@ -693,5 +719,18 @@ mod tests {
             {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::1:root"]}, "Action": ["sts:AssumeRole"]}
         ]});
         assert!(documents_equivalent(&a, &b));
+    }
+
+    #[test]
+    fn a_policy_of_another_table_is_not_this_stacks() {
+        let ours = "arn:aws:dynamodb:us-east-1:123456789012:table/prod";
+        let other_region = "arn:aws:dynamodb:eu-west-1:123456789012:table/prod";
+        for kind in PolicyKind::ALL {
+            assert!(grants_only_table(&kind.document(ours), ours), "{kind:?}");
+            assert!(!grants_only_table(&kind.document(other_region), ours), "{kind:?}");
+        }
+        let prefix_trick = PolicyKind::ReadOnly.document("arn:aws:dynamodb:us-east-1:123456789012:table/prod-x");
+        assert!(!grants_only_table(&prefix_trick, ours));
+        assert!(!grants_only_table(&serde_json::json!({"Statement": []}), ours));
     }
 }

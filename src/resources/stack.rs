@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::common::{OrDiagnostic, computed_string, error_diag, identity_string, known, unless_stopped};
-use crate::aws::policy_document::{PolicyKind, documents_equivalent};
+use crate::aws::policy_document::{PolicyKind, documents_equivalent, grants_only_table, named_resources};
 use crate::aws::{AwsClients, iam_policy, table};
 use crate::framework::timeouts::{self, Timeouts};
 use crate::framework::validator::{IntBetween, MapEntries, StringCheck};
@@ -404,19 +404,43 @@ async fn create_policy(
     Ok(policy.arn)
 }
 
+/// Where the ARN of a policy to refresh came from.
+enum PolicyLookup {
+    /// Recorded in state: the policy is this stack's.
+    Recorded(String),
+    /// Derived from the stack's name (state lost it, e.g. after an import). IAM names are
+    /// account-global, so the policy found there is adopted only when it is this table's.
+    ByName(String),
+}
+
 /// The ARN policy `kind` has (from state), or would have under the stack's name (when
 /// state lost it and the caller's account is known).
-fn expected_policy_arn(clients: &AwsClients, state: &mut StackModel, kind: PolicyKind) -> Option<String> {
+fn policy_lookup(clients: &AwsClients, state: &StackModel, kind: PolicyKind) -> Option<PolicyLookup> {
     if let Some(arn) = policy_arn!(&state, kind).as_str() {
-        return Some(arn.to_string());
+        return Some(PolicyLookup::Recorded(arn.to_string()));
     }
     let identity = clients.identity.as_ref()?;
-    Some(iam_policy::policy_arn(
+    Some(PolicyLookup::ByName(iam_policy::policy_arn(
         &identity.account_id,
         &identity.partition,
         None,
         &kind.policy_name(&state.name),
-    ))
+    )))
+}
+
+/// Refuses to adopt a policy found by name that grants access to another table.
+fn refuse_foreign_policy(policy: &iam_policy::ManagedPolicy, attr: &str, table_arn: &str) -> Diagnostics {
+    let names = named_resources(&policy.document).join(", ");
+    error_diag(
+        Some(attr),
+        "Managed policy belongs to another table",
+        format!(
+            "IAM policy {} ({}) has this stack's policy name, but it grants access to {names}, not to \
+             {table_arn}. IAM policy names are global to the account: it is probably the policy of a stack of \
+             the same name in another region. Rename one of the stacks, or delete that policy if it is stale.",
+            policy.name, policy.arn
+        ),
+    )
 }
 
 /// Refreshes the six policy ARNs; returns the attributes whose document drifted.
@@ -427,12 +451,18 @@ async fn refresh_policies(
 ) -> Result<Vec<String>, Diagnostics> {
     let mut drifted = Vec::new();
     for (kind, attr) in POLICY_ATTRIBUTES {
-        let found = match expected_policy_arn(clients, state, kind) {
-            Some(arn) => iam_policy::find_policy(&clients.iam, &arn)
+        let lookup = policy_lookup(clients, state, kind);
+        let found = match &lookup {
+            Some(PolicyLookup::Recorded(arn) | PolicyLookup::ByName(arn)) => iam_policy::find_policy(&clients.iam, arn)
                 .await
                 .or_error_at(attr, "Cannot read the managed policy")?,
             None => None,
         };
+        if let (Some(PolicyLookup::ByName(_)), Some(policy)) = (&lookup, &found)
+            && !grants_only_table(&policy.document, table_arn)
+        {
+            return Err(refuse_foreign_policy(policy, attr, table_arn));
+        }
         *policy_arn!(&mut state, kind) = match found {
             None => Known::Null,
             Some(policy) => {
