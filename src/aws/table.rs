@@ -130,7 +130,8 @@ fn retryable_while_busy(err: &AwsError) -> bool {
 /// `LimitExceededException` are retried for [`RetryPolicy::CONTROL_PLANE`].
 ///
 /// The table is usually `CREATING` when this returns: call [`wait_table_active`], then
-/// [`enable_ttl`] and [`set_pitr`]. An existing table fails with `ResourceInUseException`.
+/// [`enable_ttl`] and [`set_pitr`]. An existing table fails with `ResourceInUseException`,
+/// unless it is the one this call created (a retry after a lost response).
 pub async fn create_table(client: &Client, settings: &TableSettings) -> Result<TableInfo> {
     settings.validate()?;
     let name = settings.name.as_str();
@@ -148,7 +149,10 @@ pub async fn create_table(client: &Client, settings: &TableSettings) -> Result<T
         .stream_specification(definition::stream_specification()?)
         .deletion_protection_enabled(settings.deletion_protection)
         .set_tags(Some(definition::sdk_tags(&settings.effective_tags(), "CreateTable")?));
-    let output = retry_with(
+    // Whether the table existed before: a ResourceInUse answer for a table that did not
+    // can only come from a retry of this very call whose first response was lost.
+    let existed_before = find_table(client, name).await?.is_some();
+    let sent = retry_with(
         &RetryPolicy::CONTROL_PLANE,
         "CreateTable",
         control_plane_retryable,
@@ -160,13 +164,43 @@ pub async fn create_table(client: &Client, settings: &TableSettings) -> Result<T
             }
         },
     )
-    .await?;
+    .await;
+    let output = match sent {
+        Ok(output) => output,
+        Err(e) if e.has_code(RESOURCE_IN_USE) && !existed_before => {
+            return recognise_own_table(client, settings, e).await;
+        }
+        Err(e) => return Err(e),
+    };
     let description = output.table_description().ok_or_else(|| AwsError::InvalidResponse {
         operation: "CreateTable",
         resource: resource(name),
         detail: "no TableDescription in the response".into(),
     })?;
     TableInfo::from_description("CreateTable", name, description)
+}
+
+/// DynamoDB's answer to creating a table that exists.
+const RESOURCE_IN_USE: &str = "ResourceInUseException";
+
+/// A `CreateTable` whose response was lost is retried (by the SDK) and then fails with
+/// `ResourceInUseException` although the table did not exist before the call: it is ours
+/// when it matches the zae-limiter definition and carries exactly the tags we asked for
+/// (anything else was created by someone else meanwhile, and the error stands).
+async fn recognise_own_table(client: &Client, settings: &TableSettings, in_use: AwsError) -> Result<TableInfo> {
+    let Some(info) = find_table(client, &settings.name).await? else {
+        return Err(in_use);
+    };
+    if !info.definition_problems().is_empty() {
+        return Err(in_use);
+    }
+    let tags = tagging::list_tags(client, &info.arn).await?;
+    if tags != settings.effective_tags() {
+        return Err(in_use);
+    }
+    let table = &settings.name;
+    tracing::info!(target: super::LOG_TARGET, %table, "CreateTable was retried after its table was created");
+    Ok(info)
 }
 
 /// Describes the table; `None` when it does not exist.

@@ -25,7 +25,7 @@ use super::namespace::namespace_name_validator;
 use crate::aws::AwsClients;
 use crate::framework::validator::{OneOf, StringCheck};
 use crate::framework::{
-    Attribute, Block, Diagnostics, IdentityAttribute, ImportId, Known, ModelResource, Outcome, Plan, Private,
+    Attribute, Block, Diagnostics, IdentityAttribute, ImportId, Known, ModelResource, Outcome, Partial, Plan, Private,
     RequiresReplace, ResourceModel, Schema, UseStateForUnknown,
 };
 use crate::model;
@@ -520,6 +520,18 @@ fn plan_limit(config: &LimitConfig, planned: &mut LimitConfig) {
     }
 }
 
+/// Whether the planned limit is stored (`None` when that cannot be read).
+async fn limit_exists(data: &Table, plan: &LimitModel, namespace_id: &str) -> Option<bool> {
+    let readout = data
+        .read_limit(&plan.namespace, namespace_id, &plan.scope().level())
+        .await
+        .ok()?;
+    match readout.config_item {
+        Some(item) => stored_limit(&item, &plan.name).ok().map(|stored| stored.is_some()),
+        None => Some(false),
+    }
+}
+
 /// The id of the active namespace `name`, or a diagnostic at `namespace` (unknown or
 /// soft-deleted) or `stack`.
 async fn resolve_namespace(data: &Table, stack: &str, name: &str) -> Result<String, Diagnostics> {
@@ -598,11 +610,22 @@ impl ModelResource<AwsClients> for LimitResource {
         let limit = plan.limit()?;
         let scope = plan.scope();
         let principal = audit_principal(clients).await;
-        let written = data
+        let written = match data
             .namespace(&namespace_id)
             .create_limit(&scope.level(), &limit, principal.as_deref())
             .await
-            .map_err(|e| data_error(&e, "Cannot write the limit", NAMES.stack, &plan.stack))?;
+        {
+            Ok(written) => written,
+            Err(e) => {
+                let diags = data_error(&e, "Cannot write the limit", NAMES.stack, &plan.stack);
+                // The limit may exist although a later write (audit, registry) failed:
+                // then record it, so it is not orphaned; read reconciles either way.
+                return Err(match limit_exists(&data, &plan, &namespace_id).await {
+                    Some(false) => diags.into(),
+                    Some(true) | None => Partial::keeping(plan.written_in(namespace_id), diags),
+                });
+            }
+        };
         if let LimitWrite::AlreadyExists(existing) = written {
             let detail = format!(
                 "Namespace {:?} already has limit {:?} at {} scope{}. Import it instead: terraform import <address> {}",
