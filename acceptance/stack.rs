@@ -639,3 +639,87 @@ fn stack_import_refuses_a_same_named_policy_of_another_region() {
     let text = document.policy_version().and_then(|v| v.document()).unwrap_or_default();
     assert!(text.contains("eu-west-1"), "the twin's policy was rewritten: {text}");
 }
+
+/// The `-ns-full` document a check reads from IAM, as JSON.
+fn ns_full_document(ctx: &CheckContext<'_>, stack: &str) -> anyhow::Result<serde_json::Value> {
+    let iam = iam(ctx);
+    let arn = policy_arn(stack, "ns-full");
+    let policy = ctx.block_on(iam.get_policy().policy_arn(&arn).send())?;
+    let version = policy
+        .policy()
+        .and_then(|p| p.default_version_id())
+        .context("no default version")?
+        .to_string();
+    let document = ctx.block_on(iam.get_policy_version().policy_arn(&arn).version_id(version).send())?;
+    let raw = document
+        .policy_version()
+        .and_then(|v| v.document())
+        .context("no document")?;
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8()?;
+    Ok(serde_json::from_str(&decoded)?)
+}
+
+/// Which actions of the `-ns-full` document may touch the shared `_/*` items.
+fn shared_actions(document: &serde_json::Value) -> Vec<String> {
+    let mut actions = Vec::new();
+    for statement in document["Statement"].as_array().into_iter().flatten() {
+        let keys = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+        if keys.as_array().is_some_and(|k| k.iter().any(|v| v == "_/*")) {
+            let listed = statement["Action"].as_array().into_iter().flatten();
+            actions.extend(listed.filter_map(|a| a.as_str().map(str::to_owned)));
+        }
+    }
+    actions.sort();
+    actions
+}
+
+fn shared_writes_allowed(stack: String, allowed: bool) -> Check {
+    check(move |ctx| {
+        let actions = shared_actions(&ns_full_document(ctx, &stack)?);
+        ensure!(!actions.is_empty(), "the tenant admin cannot read the shared items");
+        let writes = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"];
+        let writes_shared = actions.iter().any(|a| writes.contains(&a.as_str()));
+        ensure!(writes_shared == allowed, "shared actions of ns-full: {actions:?}");
+        Ok(())
+    })
+}
+
+/// By default the tenant administrator policy may only read `_/*`; `policy_compatibility =
+/// "0.17.0"` restores zae-limiter's documents in place (and import recognises them).
+#[test]
+fn stack_policies_are_hardened_by_default_and_compatible_on_request() {
+    let emulator = Emulator::start();
+    let name = unique_name("harden");
+    TestCase {
+        steps: vec![
+            Step::Config(ConfigStep {
+                hcl: stack_config(&emulator, &format!("name = \"{name}\"")),
+                checks: vec![
+                    attr_eq(STACK, "policy_compatibility", "hardened"),
+                    shared_writes_allowed(name.clone(), false),
+                ],
+                ..ConfigStep::default()
+            }),
+            Step::Config(ConfigStep {
+                hcl: stack_config(
+                    &emulator,
+                    &format!("name = \"{name}\"\npolicy_compatibility = \"0.17.0\""),
+                ),
+                checks: vec![
+                    attr_eq(STACK, "policy_compatibility", "0.17.0"),
+                    attr_eq(STACK, "namespace_full_access_policy_arn", policy_arn(&name, "ns-full")),
+                    shared_writes_allowed(name.clone(), true),
+                ],
+                ..ConfigStep::default()
+            }),
+            Step::Import(ImportStep {
+                resource_address: STACK.into(),
+                by: ImportBy::Id(name.clone()),
+                verify_ignore: vec!["timeouts".into()],
+            }),
+        ],
+        check_destroy: Some(nothing_left(name.clone())),
+        ..TestCase::default()
+    }
+    .run(&emulator);
+}

@@ -26,6 +26,41 @@ pub fn namespace_policy_variable() -> String {
     format!("${{aws:PrincipalTag/{NAMESPACE_TAG_KEY}}}")
 }
 
+/// Which documents the policies get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PolicyCompatibility {
+    /// This provider's default: like zae-limiter 0.17.0, except that `-ns-full` may only
+    /// read the shared `_/*` items (version record, namespace registry). In 0.17.0 a
+    /// tenant administrator can write them: change the version record (locking every
+    /// client out) or repoint another tenant's namespace record.
+    #[default]
+    Hardened,
+    /// Byte-identical to zae-limiter 0.17.0's CloudFormation template.
+    ZaeLimiter0170,
+}
+
+impl PolicyCompatibility {
+    /// The values of the stack's `policy_compatibility` attribute.
+    pub const VALUES: [&'static str; 2] = ["hardened", "0.17.0"];
+
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyCompatibility::Hardened => Self::VALUES[0],
+            PolicyCompatibility::ZaeLimiter0170 => Self::VALUES[1],
+        }
+    }
+
+    /// The setting an attribute value names.
+    pub fn parse(value: &str) -> Option<PolicyCompatibility> {
+        match value {
+            "hardened" => Some(PolicyCompatibility::Hardened),
+            "0.17.0" => Some(PolicyCompatibility::ZaeLimiter0170),
+            _ => None,
+        }
+    }
+}
+
 /// One of the six managed policies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PolicyKind {
@@ -96,17 +131,28 @@ impl PolicyKind {
         }
     }
 
-    /// The policy document for the table `table_arn`, as compact JSON in template key order.
+    /// The (hardened) policy document for the table `table_arn`, as compact JSON in
+    /// template key order.
     pub fn document_json(self, table_arn: &str) -> String {
-        serde_json::to_string(&self.build(table_arn)).expect("policy documents always serialise")
+        self.document_json_with(table_arn, PolicyCompatibility::Hardened)
     }
 
-    /// The policy document for the table `table_arn`, as a JSON value.
+    /// The (hardened) policy document for the table `table_arn`, as a JSON value.
     pub fn document(self, table_arn: &str) -> Value {
-        serde_json::to_value(self.build(table_arn)).expect("policy documents always serialise")
+        self.document_with(table_arn, PolicyCompatibility::Hardened)
     }
 
-    fn build(self, table_arn: &str) -> Document {
+    /// The policy document for `table_arn` under `compatibility`, as compact JSON.
+    pub fn document_json_with(self, table_arn: &str, compatibility: PolicyCompatibility) -> String {
+        serde_json::to_string(&self.build(table_arn, compatibility)).expect("policy documents always serialise")
+    }
+
+    /// The policy document for `table_arn` under `compatibility`, as a JSON value.
+    pub fn document_with(self, table_arn: &str, compatibility: PolicyCompatibility) -> Value {
+        serde_json::to_value(self.build(table_arn, compatibility)).expect("policy documents always serialise")
+    }
+
+    fn build(self, table_arn: &str, compatibility: PolicyCompatibility) -> Document {
         let table = || vec![table_arn.to_owned()];
         let table_and_indexes = || vec![table_arn.to_owned(), format!("{table_arn}/index/*")];
         let ns = namespace_policy_variable();
@@ -168,12 +214,28 @@ impl PolicyKind {
                     Some(leading_keys(&[SHARED], false)),
                 ),
             ],
-            PolicyKind::NamespaceFullAccess => vec![Statement::allow(
-                Some("NamespaceFullAccess"),
-                &[GET, BATCH_GET, QUERY, PUT, UPDATE, DELETE, BATCH_WRITE, CONDITION_CHECK],
-                table_and_indexes(),
-                Some(leading_keys(&[&format!("{ns}/*"), &ns, SHARED], false)),
-            )],
+            PolicyKind::NamespaceFullAccess if compatibility == PolicyCompatibility::ZaeLimiter0170 => {
+                vec![Statement::allow(
+                    Some("NamespaceFullAccess"),
+                    &[GET, BATCH_GET, QUERY, PUT, UPDATE, DELETE, BATCH_WRITE, CONDITION_CHECK],
+                    table_and_indexes(),
+                    Some(leading_keys(&[&format!("{ns}/*"), &ns, SHARED], false)),
+                )]
+            }
+            PolicyKind::NamespaceFullAccess => vec![
+                Statement::allow(
+                    Some("NamespaceFullAccess"),
+                    &[GET, BATCH_GET, QUERY, PUT, UPDATE, DELETE, BATCH_WRITE, CONDITION_CHECK],
+                    table_and_indexes(),
+                    Some(leading_keys(&[&format!("{ns}/*"), &ns], false)),
+                ),
+                Statement::allow(
+                    Some("SharedReadAccess"),
+                    &[GET, BATCH_GET, QUERY, CONDITION_CHECK],
+                    table_and_indexes(),
+                    Some(leading_keys(&[SHARED], false)),
+                ),
+            ],
             PolicyKind::NamespaceReadOnly => vec![Statement::allow(
                 Some("NamespaceReadAccess"),
                 &[GET, BATCH_GET, QUERY],
@@ -516,12 +578,40 @@ mod tests {
         }
     }
 
+    /// The hardened `-ns-full`: the 0.17.0 statement without `_/*`, plus shared reads.
+    const NS_FULL_HARDENED: &str = r#"{"Version":"2012-10-17","Statement":[
+ {"Sid":"NamespaceFullAccess","Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query",
+   "dynamodb:PutItem","dynamodb:UpdateItem","dynamodb:DeleteItem","dynamodb:BatchWriteItem",
+   "dynamodb:ConditionCheckItem"],"Resource":["T","T/index/*"],
+  "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["${aws:PrincipalTag/zael_namespace_id}/*",
+    "${aws:PrincipalTag/zael_namespace_id}"]}}},
+ {"Sid":"SharedReadAccess","Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query",
+   "dynamodb:ConditionCheckItem"],"Resource":["T","T/index/*"],
+  "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["_/*"]}}}]}"#;
+
     #[test]
     fn documents_are_byte_identical_to_the_spec() {
         for kind in PolicyKind::ALL {
-            assert_eq!(kind.document_json(T), spec_text(expected(kind)), "{kind:?}");
+            let compat = PolicyCompatibility::ZaeLimiter0170;
+            assert_eq!(
+                kind.document_json_with(T, compat),
+                spec_text(expected(kind)),
+                "{kind:?}"
+            );
             let parsed: Value = serde_json::from_str(&spec_text(expected(kind))).unwrap();
-            assert_eq!(kind.document(T), parsed, "{kind:?}");
+            assert_eq!(kind.document_with(T, compat), parsed, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn hardened_documents_differ_only_in_the_tenant_admin_policy() {
+        for kind in PolicyKind::ALL {
+            let hardened = kind.document_json(T);
+            if kind == PolicyKind::NamespaceFullAccess {
+                assert_eq!(hardened, spec_text(NS_FULL_HARDENED));
+            } else {
+                assert_eq!(hardened, spec_text(expected(kind)), "{kind:?}");
+            }
         }
     }
 

@@ -13,10 +13,12 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::common::{OrDiagnostic, computed_string, error_diag, identity_string, known, unless_stopped};
-use crate::aws::policy_document::{PolicyKind, documents_equivalent, grants_only_table, named_resources};
+use crate::aws::policy_document::{
+    PolicyCompatibility, PolicyKind, documents_equivalent, grants_only_table, named_resources,
+};
 use crate::aws::{AwsClients, iam_policy, table};
 use crate::framework::timeouts::{self, Timeouts};
-use crate::framework::validator::{IntBetween, MapEntries, StringCheck};
+use crate::framework::validator::{IntBetween, MapEntries, OneOf, StringCheck};
 use crate::framework::{
     Attribute, AttributePath, Block, Diagnostics, IdentityAttribute, ImportId, Known, ModelResource, Outcome, Partial,
     Plan, Private, RequiresReplace, ResourceModel, Schema,
@@ -89,6 +91,17 @@ pub fn schema() -> Schema {
             .description("Protects the table from deletion. While on, `terraform destroy` is refused at plan time."),
     )
     .attribute(
+        Attribute::string("policy_compatibility")
+            .default_value(PolicyCompatibility::Hardened.as_str())
+            .description(
+                "`hardened` (default): the `-ns-full` policy may only read the shared `_/*` items (version record, \
+                 namespace registry), so a tenant administrator cannot lock clients out or repoint another tenant's \
+                 namespace. `0.17.0`: the six documents byte-identical to zae-limiter 0.17.0, whose `-ns-full` may \
+                 also write them. Updated in place.",
+            )
+            .validator(OneOf(&PolicyCompatibility::VALUES)),
+    )
+    .attribute(
         Attribute::string_map("tags")
             .optional()
             .description("Tags for the table and policies.")
@@ -138,6 +151,8 @@ model! {
         pub pitr_recovery_days: i64,
         /// Deletion protection of the table.
         pub deletion_protection: bool,
+        /// `hardened` or `0.17.0`: which policy documents the stack gets.
+        pub policy_compatibility: String,
         /// The resource's own tags.
         pub tags: Option<BTreeMap<String, String>>,
         /// Every tag: managed, default and own.
@@ -243,6 +258,11 @@ impl StackModel {
             deletion_protection: false,
             tags: known(&self.tags_all, NAMES.tags_all)?.clone(),
         })
+    }
+
+    /// The policy documents this stack asks for (validated at plan time).
+    fn compatibility(&self) -> PolicyCompatibility {
+        PolicyCompatibility::parse(&self.policy_compatibility).unwrap_or_default()
     }
 
     fn timeout(&self, pick: fn(&Timeouts) -> &Option<String>, default: Duration) -> Duration {
@@ -360,7 +380,8 @@ async fn finish_create(
         .or_error_at(NAMES.pitr_recovery_days, "Cannot configure point-in-time recovery")?;
     bootstrap_data_plane(clients, name, state).await?;
     for (kind, attr) in POLICY_ATTRIBUTES {
-        let arn = create_policy(clients, name, kind, &info.arn, &settings.tags)
+        let document = kind.document_with(&info.arn, state.compatibility());
+        let arn = create_policy(clients, name, kind, &document, &settings.tags)
             .await
             .or_error_at(attr, "Cannot create the managed policy")?;
         *policy_arn!(&mut state, kind) = Known::Value(arn);
@@ -395,12 +416,11 @@ async fn create_policy(
     clients: &AwsClients,
     stack: &str,
     kind: PolicyKind,
-    table_arn: &str,
+    document: &serde_json::Value,
     tags: &BTreeMap<String, String>,
 ) -> crate::aws::Result<String> {
     let name = kind.policy_name(stack);
-    let document = kind.document(table_arn);
-    let policy = iam_policy::create_policy(&clients.iam, &name, kind.description(), &document, tags).await?;
+    let policy = iam_policy::create_policy(&clients.iam, &name, kind.description(), document, tags).await?;
     Ok(policy.arn)
 }
 
@@ -443,6 +463,24 @@ fn refuse_foreign_policy(policy: &iam_policy::ManagedPolicy, attr: &str, table_a
     )
 }
 
+/// Which documents a policy has: the stack's setting when its document is that one (so a
+/// policy identical under both keeps it), the other setting when it is that one, `None`
+/// when it is neither (edited outside Terraform).
+fn compatibility_of(
+    document: &serde_json::Value,
+    kind: PolicyKind,
+    table_arn: &str,
+    expected: PolicyCompatibility,
+) -> Option<PolicyCompatibility> {
+    let other = match expected {
+        PolicyCompatibility::Hardened => PolicyCompatibility::ZaeLimiter0170,
+        PolicyCompatibility::ZaeLimiter0170 => PolicyCompatibility::Hardened,
+    };
+    [expected, other]
+        .into_iter()
+        .find(|compat| documents_equivalent(document, &kind.document_with(table_arn, *compat)))
+}
+
 /// Refreshes the six policy ARNs; returns the attributes whose document drifted.
 async fn refresh_policies(
     clients: &AwsClients,
@@ -466,8 +504,9 @@ async fn refresh_policies(
         *policy_arn!(&mut state, kind) = match found {
             None => Known::Null,
             Some(policy) => {
-                if !documents_equivalent(&policy.document, &kind.document(table_arn)) {
-                    drifted.push(attr.to_string());
+                match compatibility_of(&policy.document, kind, table_arn, state.compatibility()) {
+                    Some(seen) => state.policy_compatibility = seen.as_str().to_string(),
+                    None => drifted.push(attr.to_string()),
                 }
                 Known::Value(policy.arn)
             }
@@ -580,11 +619,13 @@ async fn update_policy(
     let attr = policy_attribute(kind);
     let table_arn = known(&prior.table_arn, NAMES.table_arn)?;
     let tags_all = known(&plan.tags_all, NAMES.tags_all)?;
-    let restore = policy_arn!(&plan, kind).is_unknown();
+    let document = kind.document_with(table_arn, plan.compatibility());
+    let rewrite = kind.document_with(table_arn, prior.compatibility()) != document;
+    let restore = policy_arn!(&plan, kind).is_unknown() || rewrite;
     match policy_arn!(&prior, kind).as_str() {
         Some(arn) => {
             if restore {
-                iam_policy::update_policy_document(&clients.iam, arn, &kind.document(table_arn))
+                iam_policy::update_policy_document(&clients.iam, arn, &document)
                     .await
                     .or_error_at(attr, "Cannot restore the managed policy document")?;
             }
@@ -595,7 +636,7 @@ async fn update_policy(
             }
         }
         None => {
-            let arn = create_policy(clients, &prior.name, kind, table_arn, tags_all)
+            let arn = create_policy(clients, &prior.name, kind, &document, tags_all)
                 .await
                 .or_error_at(attr, "Cannot create the managed policy")?;
             *policy_arn!(&mut state, kind) = Known::Value(arn);
@@ -643,6 +684,7 @@ async fn apply_update(
     for (kind, _) in POLICY_ATTRIBUTES {
         update_policy(clients, kind, (prior, plan), tags_changed, state).await?;
     }
+    state.policy_compatibility = plan.policy_compatibility.clone();
     if plan.deletion_protection && !prior.deletion_protection {
         set_protection(clients, name, true, state).await?;
     }
