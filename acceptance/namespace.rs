@@ -521,3 +521,130 @@ fn namespace_data_source_finds_active_and_soft_deleted_namespaces() {
     }
     .run(&emulator);
 }
+
+/// A tenant admin with write access to `_/SYSTEM#` (zae-limiter 0.17.0's `-ns-full`)
+/// forges registry records; the provider refuses to act on them, names both records, and
+/// tags nobody with another tenant's id.
+#[test]
+fn forged_registry_records_are_refused_and_name_both_items() {
+    let emulator = Emulator::start();
+    let stack = unique_name("acc-ns-forged");
+    create_principals(&emulator, &["victim-app", "evil-app"], &[]);
+    let base = stack_config(&emulator, &stack);
+    let victim = |extra: &str| {
+        format!(
+            "{base}{}",
+            namespace_block(
+                "zae_limiter_stack.main.name",
+                "victim",
+                &format!("  principal_tags = {{ roles = [\"victim-app\"] }}\n{extra}")
+            )
+        )
+    };
+    let workdir = WorkDir::with_emulator(&TerraformBinary::pinned(), &emulator);
+    let tf = workdir.terraform();
+    tf.init().unwrap();
+    workdir.write_config(&victim(""));
+    tf.apply().unwrap();
+    let victim_id = tf.show_json().unwrap().attr_str(NS, "id").unwrap().to_string();
+
+    let rt = runtime();
+    let table = rt.block_on(async { zae_limiter::Table::from_config(&emulator.sdk_config().await, &stack) });
+    let forge = |item| {
+        rt.block_on(
+            table
+                .client()
+                .put_item()
+                .table_name(table.name())
+                .set_item(Some(item))
+                .send(),
+        )
+        .expect("forged put");
+    };
+    // 1. The victim's reverse record rewritten as a soft-deleted namespace "evil": a
+    //    `recover = true` of "evil" would otherwise tag evil-app with the victim's id.
+    let mut reverse = zae_limiter::schema::namespace::NamespaceRecord::new_active(&victim_id, "evil", "t0");
+    reverse.status = zae_limiter::schema::namespace::NamespaceStatus::Deleted;
+    reverse.deleted_at = Some("2026-01-01T00:00:00Z".into());
+    forge(reverse.reverse_item());
+    let evil = format!(
+        "{}{}",
+        victim(""),
+        r#"
+resource "zae_limiter_namespace" "evil" {
+  stack          = zae_limiter_stack.main.name
+  name           = "evil"
+  recover        = true
+  principal_tags = { roles = ["evil-app"] }
+}
+"#
+    );
+    workdir.write_config(&evil);
+    let error = tf.apply_expect_error().unwrap();
+    let flat = error.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("Namespace registry records disagree"), "{error}");
+    assert!(
+        flat.contains(&format!("#NSID#{victim_id}")),
+        "names the reverse record: {error}"
+    );
+    assert!(flat.contains("#NAMESPACE#victim"), "names the forward record: {error}");
+    assert!(flat.contains("with zae_limiter_namespace.evil"), "{error}");
+    let evil_tag = rt.block_on(async {
+        let iam = aws_sdk_iam::Client::new(&emulator.sdk_config().await);
+        let tags = iam.list_role_tags().role_name("evil-app").send().await.expect("tags");
+        tags.tags()
+            .iter()
+            .find(|t| t.key() == TAG)
+            .map(|t| t.value().to_string())
+    });
+    assert_eq!(evil_tag, None, "evil-app must not be tagged with the victim's id");
+
+    // 2. A forward record repointed at the victim's id: a limit on that name, and an
+    //    import of it, refuse instead of writing into the victim's namespace.
+    forge(reverse.clone().reverse_item());
+    forge(zae_limiter::schema::namespace::NamespaceRecord::new_active(&victim_id, "evil", "t0").forward_item());
+    let limit = format!(
+        "{}{}",
+        victim(""),
+        r#"
+resource "zae_limiter_limit" "evil" {
+  stack     = zae_limiter_stack.main.name
+  namespace = "evil"
+  name      = "rpm"
+  rate      = 1
+  per       = "minute"
+}
+"#
+    );
+    workdir.write_config(&limit);
+    let error = tf.apply_expect_error().unwrap();
+    let flat = error.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("Namespace registry records disagree"), "{error}");
+    assert!(
+        flat.contains("namespace = \"evil\""),
+        "points at the attribute: {error}"
+    );
+    let victim_limits = rt.block_on(table.namespace(&victim_id).get_system_limits()).unwrap();
+    assert!(victim_limits.is_none(), "nothing written into the victim's namespace");
+
+    workdir.write_config(&format!(
+        "{}resource \"zae_limiter_namespace\" \"evil\" {{\n  stack = zae_limiter_stack.main.name\n  name = \"evil\"\n}}\n",
+        victim("")
+    ));
+    let error = tf
+        .import_expect_error("zae_limiter_namespace.evil", &format!("{stack}/evil"))
+        .unwrap();
+    assert!(error.contains("registry records disagree"), "{error}");
+
+    // Repaired by hand, the registry lets the victim's namespace be destroyed again.
+    forge(zae_limiter::schema::namespace::NamespaceRecord::new_active(&victim_id, "victim", "t0").reverse_item());
+    rt.block_on(table.delete_namespace("evil")).ok();
+    workdir.write_config(&base);
+    tf.apply().unwrap();
+    let reverse = rt.block_on(table.get_namespace_by_id(&victim_id)).unwrap();
+    assert!(
+        reverse.is_some_and(|r| r.status.as_str() == "deleted"),
+        "victim soft-deleted"
+    );
+    tf.destroy().unwrap();
+}

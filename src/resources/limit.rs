@@ -537,7 +537,17 @@ async fn limit_exists(data: &Table, plan: &LimitModel, namespace_id: &str) -> Op
 async fn resolve_namespace(data: &Table, stack: &str, name: &str) -> Result<String, Diagnostics> {
     let registry_error =
         |e: zae_limiter::Error| data_error(&e, "Cannot read the namespace registry", NAMES.stack, stack);
-    if let Some(record) = data.get_namespace(name).await.map_err(registry_error)?
+    let verified = match data.verified_namespace(name).await {
+        Err(e @ zae_limiter::Error::RegistryMismatch { .. }) => {
+            return Err(error_diag(
+                Some(NAMES.namespace),
+                "Namespace registry records disagree",
+                e,
+            ));
+        }
+        other => other.map_err(registry_error)?,
+    };
+    if let Some(record) = verified
         && record.status.resolves()
     {
         return Ok(record.id);

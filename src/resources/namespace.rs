@@ -324,9 +324,26 @@ async fn choose_id(data: &Table, plan: &NamespaceModel) -> Result<(String, bool)
         .await
         .map_err(plan.data_error("Cannot read the namespace registry"))?;
     Ok(match id_to_recover(plan, &deleted)? {
-        Some(id) => (id, true),
+        Some(id) => {
+            // The id comes from a reverse record anyone with write access to `_/SYSTEM#`
+            // could forge: check the registry agrees before tagging anything with it.
+            data.verified_namespace_id(&id)
+                .await
+                .map_err(|e| registry_error(plan, e))?;
+            (id, true)
+        }
         None => (zae_limiter::clock::new_namespace_id(), false),
     })
+}
+
+/// A registry error at `name`: a registry that contradicts itself names both records.
+fn registry_error(plan: &NamespaceModel, e: zae_limiter::Error) -> Diagnostics {
+    match e {
+        zae_limiter::Error::RegistryMismatch { .. } => {
+            error_diag(Some(NAMES.name), "Namespace registry records disagree", e)
+        }
+        other => plan.data_error("Cannot read the namespace registry")(other),
+    }
 }
 
 /// Registers the namespace under `id` (or recovers it).
@@ -427,7 +444,7 @@ async fn tag_principal(clients: &AwsClients, data: &Table, id: &str, principal: 
     };
     match current.as_deref() {
         Some(value) if value == id => return Ok(()),
-        Some(other) => match data.get_namespace_by_id(other).await {
+        Some(other) => match data.verified_namespace_id(other).await {
             Ok(Some(record)) if record.status == NamespaceStatus::Active => {
                 return Err(fail(
                     "Principal belongs to another namespace",
@@ -438,7 +455,19 @@ async fn tag_principal(clients: &AwsClients, data: &Table, id: &str, principal: 
                     ),
                 ));
             }
-            Ok(_) => tracing::info!(%principal, stale = other, "replacing a stale namespace tag"),
+            // A deleted namespace's id, or a value that is no namespace id at all.
+            Ok(_) | Err(zae_limiter::Error::Validation(_)) => {
+                tracing::info!(%principal, stale = other, "replacing a stale namespace tag")
+            }
+            Err(e @ zae_limiter::Error::RegistryMismatch { .. }) => {
+                return Err(fail(
+                    "Namespace registry records disagree",
+                    format!(
+                        "{principal} is tagged {NAMESPACE_TAG_KEY} = {other}, and the registry cannot say \
+                         whether that namespace is still active, so the tag is left alone. {e}"
+                    ),
+                ));
+            }
             Err(e) => return Err(fail("Cannot check the principal's current namespace", e.to_string())),
         },
         None => {}
@@ -624,11 +653,7 @@ impl ModelResource<AwsClients> for NamespaceResource {
         }
         let data = prior.table(clients);
         let soft_delete = async {
-            if let Some(record) = data.get_namespace(&prior.name).await?
-                && record.id == id
-            {
-                data.delete_namespace(&prior.name).await?;
-            }
+            data.delete_namespace_with_id(&prior.name, id).await?;
             if prior.on_destroy == PURGE {
                 let report = data.purge_namespace(id).await?;
                 let items = report.items_deleted;
@@ -674,9 +699,9 @@ impl ModelResource<AwsClients> for NamespaceResource {
         };
         let Some(record) = imported
             .table(clients)
-            .get_namespace(&imported.name)
+            .verified_namespace(&imported.name)
             .await
-            .map_err(imported.data_error("Cannot read the namespace"))?
+            .map_err(|e| registry_error(&imported, e))?
         else {
             return Err(error_diag(
                 None,

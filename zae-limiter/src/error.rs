@@ -204,6 +204,24 @@ pub enum Error {
         reason: String,
     },
 
+    /// The namespace registry contradicts itself: the forward record `#NAMESPACE#{name}`
+    /// and the reverse record `#NSID#{id}` disagree on name, id or status, or one id is
+    /// claimed by two names. Registry items can be edited by anyone allowed to write
+    /// `_/SYSTEM#`, so operations that act on a namespace id (tagging, recovering, purging,
+    /// importing) refuse to go on rather than act on another namespace's data.
+    #[error(
+        "The namespace registry disagrees with itself: {detail}. Forward record: {forward}. \
+         Reverse record: {reverse}. Nothing was changed; repair or remove the wrong record first."
+    )]
+    RegistryMismatch {
+        /// The forward record, as `SK` plus what it says (or "absent").
+        forward: String,
+        /// The reverse record, as `SK` plus what it says (or "absent").
+        reverse: String,
+        /// What disagrees.
+        detail: String,
+    },
+
     /// The operation could not complete (e.g. DynamoDB kept returning unprocessed items).
     #[error("rate limiter unavailable: {0}")]
     Unavailable(String),

@@ -14,6 +14,7 @@ mod limit_item;
 mod limits;
 mod namespace;
 mod namespace_claim;
+mod namespace_verify;
 mod version_record;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ pub use limit_item::{LimitReadout, LimitWrite, StoredLimit, stored_limit};
 pub use limits::{EntityLimits, ResourceLimits, SystemLimits};
 pub use namespace::PurgeReport;
 pub use namespace_claim::Registration;
+pub use namespace_verify::{LEGACY_NAMESPACE_ID, validate_namespace_id};
 
 /// A zae-limiter table: a DynamoDB client plus the table (= stack) name.
 ///

@@ -3,12 +3,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, TransactWriteItem, Update, WriteRequest};
 use tracing::{debug, info, warn};
 
+use super::namespace_verify::{mismatch, validate_namespace_id};
 use super::{Registration, Table};
 use crate::clock;
-use crate::ddb::{built, is_condition_failed, jitter};
+use crate::ddb::{built, cancellation_codes, jitter};
 use crate::error::{Error, Result};
 use crate::schema::attrs::{self, Item, s};
 use crate::schema::keys::{SK_NAMESPACE_PREFIX, SK_NSID_PREFIX, pk_table_system, sk_namespace, sk_nsid};
@@ -64,6 +65,7 @@ impl Table {
             .get_item()
             .table_name(&self.name)
             .set_key(Some(attrs::key(pk_table_system(), sk)))
+            .consistent_read(true)
             .send()
             .await
             .map_err(|e| Error::dynamo("GetItem", &self.name, e))?;
@@ -140,37 +142,144 @@ impl Table {
     }
 
     /// Soft-deletes `name`: deletes the forward record and marks the reverse record
-    /// `deleted` with `deleted_at`. Data items stay (orphaned). No-op when absent.
+    /// `deleted` with `deleted_at`, in one transaction conditioned on both records naming
+    /// each other, so an interruption leaves either both writes or neither. Data items
+    /// stay (orphaned). No-op when absent.
     pub async fn delete_namespace(&self, name: &str) -> Result<()> {
         validate_namespace_name(name)?;
-        let Some(record) = self.get_namespace(name).await? else {
+        let Some(forward) = self.get_namespace(name).await? else {
             return Ok(());
         };
-        self.client
-            .delete_item()
-            .table_name(&self.name)
-            .set_key(Some(attrs::key(pk_table_system(), sk_namespace(name))))
+        self.soft_delete(&forward).await
+    }
+
+    /// Soft-deletes namespace `name` whose id the caller recorded as `id` (the provider's
+    /// state). Also finishes a delete that another client interrupted between its two
+    /// writes (forward record gone, reverse record still `active`). A no-op when the name
+    /// is absent or now belongs to another id.
+    pub async fn delete_namespace_with_id(&self, name: &str, id: &str) -> Result<()> {
+        validate_namespace_name(name)?;
+        validate_namespace_id(id)?;
+        match self.get_namespace(name).await? {
+            Some(forward) if forward.id == id => self.soft_delete(&forward).await,
+            Some(_) => Ok(()),
+            None => match self.get_namespace_by_id(id).await? {
+                Some(reverse) if reverse.name == name && reverse.status == NamespaceStatus::Active => {
+                    self.set_reverse_status(&reverse, NamespaceStatus::Deleted).await
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
+    async fn soft_delete(&self, forward: &NamespaceRecord) -> Result<()> {
+        let (name, id) = (forward.name.as_str(), forward.id.as_str());
+        let delete_forward = TransactWriteItem::builder()
+            .delete(built(
+                Delete::builder()
+                    .table_name(&self.name)
+                    .set_key(Some(attrs::key(pk_table_system(), sk_namespace(name))))
+                    .condition_expression("namespace_id = :id")
+                    .expression_attribute_values(":id", s(id))
+                    .build(),
+            )?)
+            .build();
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(delete_forward)
+            .transact_items(self.reverse_status_update(forward, &NamespaceStatus::Deleted)?)
             .send()
-            .await
-            .map_err(|e| Error::dynamo("DeleteItem", &self.name, e))?;
-        self.client
-            .update_item()
-            .table_name(&self.name)
-            .set_key(Some(attrs::key(pk_table_system(), sk_nsid(&record.id))))
-            .update_expression("SET #status = :deleted, deleted_at = :now")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":deleted", s("deleted"))
-            .expression_attribute_values(":now", s(clock::utc_now_string()))
-            .send()
-            .await
-            .map_err(|e| Error::dynamo("UpdateItem", &self.name, e))?;
-        info!(table = %self.name, namespace = name, namespace_id = %record.id, "soft-deleted namespace");
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(err) if cancellation_codes(&err).is_some() => {
+                // Either the writes already happened (a retry after a lost response) or
+                // the records disagree: tell which.
+                let now_forward = self.get_namespace(name).await?;
+                let now_reverse = self.get_namespace_by_id(id).await?;
+                let done = now_forward.as_ref().is_none_or(|f| f.id != id)
+                    && now_reverse
+                        .as_ref()
+                        .is_some_and(|r| r.name == name && r.status == NamespaceStatus::Deleted);
+                if !done {
+                    return Err(mismatch(
+                        name,
+                        now_forward.as_ref(),
+                        id,
+                        now_reverse.as_ref(),
+                        format!("cannot soft-delete namespace {name:?}: its two registry records disagree"),
+                    ));
+                }
+            }
+            Err(err) => return Err(Error::dynamo("TransactWriteItems", &self.name, err)),
+        }
+        info!(table = %self.name, namespace = name, namespace_id = id, "soft-deleted namespace");
         Ok(())
     }
 
-    /// Recovers a soft-deleted namespace by id and returns its name. Refuses an active
-    /// or purging namespace, and one whose name was registered again meanwhile.
+    /// The reverse-record update to `status` (with `deleted_at` for `deleted`),
+    /// conditioned on the record naming `record`'s namespace and id; never creates it.
+    fn reverse_status_update(&self, record: &NamespaceRecord, status: &NamespaceStatus) -> Result<TransactWriteItem> {
+        let update = Update::builder()
+            .table_name(&self.name)
+            .set_key(Some(attrs::key(pk_table_system(), sk_nsid(&record.id))))
+            .condition_expression("namespace_id = :id AND namespace_name = :name AND #status <> :purging")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":id", s(&record.id))
+            .expression_attribute_values(":name", s(&record.name))
+            .expression_attribute_values(":purging", s(NamespaceStatus::Purging.as_str()))
+            .expression_attribute_values(":status", s(status.as_str()));
+        let update = if *status == NamespaceStatus::Deleted {
+            update
+                .update_expression("SET #status = :status, deleted_at = :now")
+                .expression_attribute_values(":now", s(clock::utc_now_string()))
+        } else {
+            update.update_expression("SET #status = :status REMOVE deleted_at")
+        };
+        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
+    }
+
+    /// Sets the reverse record of `record` to `status` on its own (finishing an
+    /// interrupted delete or recover).
+    async fn set_reverse_status(&self, record: &NamespaceRecord, status: NamespaceStatus) -> Result<()> {
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.reverse_status_update(record, &status)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(err) if cancellation_codes(&err).is_some() => {
+                let now = self.get_namespace_by_id(&record.id).await?;
+                if now.as_ref().is_none_or(|r| r.name != record.name || r.status != status) {
+                    return Err(mismatch(
+                        &record.name,
+                        None,
+                        &record.id,
+                        now.as_ref(),
+                        format!("cannot mark namespace {:?} {:?}", record.name, status.as_str()),
+                    ));
+                }
+            }
+            Err(err) => return Err(Error::dynamo("TransactWriteItems", &self.name, err)),
+        }
+        info!(
+            table = %self.name, namespace = %record.name, namespace_id = %record.id, status = status.as_str(),
+            "finished an interrupted namespace change"
+        );
+        Ok(())
+    }
+
+    /// Recovers a soft-deleted namespace by id and returns its name: the forward record
+    /// comes back and the reverse record turns `active` in one transaction, so retrying
+    /// after a lost response or an interruption is safe. Refuses an active or purging
+    /// namespace, one whose name was registered again meanwhile, and a registry in which
+    /// another name claims `id`. Finishes a recover another client interrupted (forward
+    /// record back, reverse record still `deleted`).
     pub async fn recover_namespace(&self, id: &str) -> Result<String> {
+        validate_namespace_id(id)?;
         let Some(record) = self.get_namespace_by_id(id).await? else {
             return Err(Error::NamespaceNotFound {
                 namespace: id.to_string(),
@@ -200,41 +309,75 @@ impl Table {
             }
             _ => {}
         }
-        let forward = NamespaceRecord {
-            status: NamespaceStatus::Active,
-            deleted_at: None,
-            ..record.clone()
-        };
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.name)
-            .set_item(Some(forward.forward_item()))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
-        if let Err(err) = put {
-            if is_condition_failed(&err) {
-                return Err(state_err(
-                    format!(
-                        "Cannot recover namespace '{}' — the name has been re-registered by another caller",
-                        record.name
-                    ),
-                    "re-registered",
-                ));
-            }
-            return Err(Error::dynamo("PutItem", &self.name, err));
+        if record.id != id {
+            return Err(mismatch(
+                &record.name,
+                None,
+                id,
+                Some(&record),
+                "the reverse record stores another namespace_id",
+            ));
         }
-        self.client
-            .update_item()
-            .table_name(&self.name)
-            .set_key(Some(attrs::key(pk_table_system(), sk_nsid(id))))
-            .update_expression("SET #status = :active REMOVE deleted_at")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":active", s("active"))
-            .send()
-            .await
-            .map_err(|e| Error::dynamo("UpdateItem", &self.name, e))?;
+        self.check_sole_claim(&record).await?;
+        let re_registered = || {
+            state_err(
+                format!(
+                    "Cannot recover namespace '{}' — the name has been re-registered by another caller",
+                    record.name
+                ),
+                "re-registered",
+            )
+        };
+        match self.get_namespace(&record.name).await? {
+            Some(forward) if forward.id == id => {
+                self.set_reverse_status(&record, NamespaceStatus::Active).await?;
+            }
+            Some(_) => return Err(re_registered()),
+            None => {
+                let forward = NamespaceRecord {
+                    status: NamespaceStatus::Active,
+                    deleted_at: None,
+                    ..record.clone()
+                };
+                let put_forward = TransactWriteItem::builder()
+                    .put(built(
+                        Put::builder()
+                            .table_name(&self.name)
+                            .set_item(Some(forward.forward_item()))
+                            .condition_expression("attribute_not_exists(PK)")
+                            .build(),
+                    )?)
+                    .build();
+                let result = self
+                    .client
+                    .transact_write_items()
+                    .transact_items(put_forward)
+                    .transact_items(self.reverse_status_update(&record, &NamespaceStatus::Active)?)
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => {}
+                    Err(err) if cancellation_codes(&err).is_some() => {
+                        // Already recovered (a retry after a lost response), or someone
+                        // else took the name or changed the reverse record meanwhile.
+                        match self.verified_namespace(&record.name).await? {
+                            Some(now) if now.id == id => {}
+                            Some(_) => return Err(re_registered()),
+                            None => {
+                                return Err(state_err(
+                                    format!(
+                                        "Cannot recover namespace '{}' — its reverse record changed meanwhile",
+                                        record.name
+                                    ),
+                                    "changed",
+                                ));
+                            }
+                        }
+                    }
+                    Err(err) => return Err(Error::dynamo("TransactWriteItems", &self.name, err)),
+                }
+            }
+        }
         info!(table = %self.name, namespace = %record.name, namespace_id = id, "recovered namespace");
         Ok(record.name)
     }
@@ -243,7 +386,12 @@ impl Table {
     /// item GSI4 lists for it in `BatchWriteItem`s of 25 (re-sending unprocessed items
     /// with backoff), then deletes the reverse record. Refuses an active namespace;
     /// a no-op for an unknown id. Re-running finishes an interrupted purge.
+    ///
+    /// Refuses `_` and anything that is not a namespace id (GSI4 lists the registry itself
+    /// under `_`), and a namespace that some name still resolves to, whatever its reverse
+    /// record says.
     pub async fn purge_namespace(&self, id: &str) -> Result<PurgeReport> {
+        validate_namespace_id(id)?;
         let Some(record) = self.get_namespace_by_id(id).await? else {
             return Ok(PurgeReport::default());
         };
@@ -257,6 +405,30 @@ impl Table {
                 state: "active".into(),
             });
         }
+        if record.id != id {
+            return Err(mismatch(
+                &record.name,
+                None,
+                id,
+                Some(&record),
+                "the reverse record stores another namespace_id",
+            ));
+        }
+        if let Some(forward) = self.get_namespace(&record.name).await?
+            && forward.id == id
+        {
+            return Err(mismatch(
+                &record.name,
+                Some(&forward),
+                id,
+                Some(&record),
+                format!(
+                    "id {id:?} is marked {:?} but still resolves by name",
+                    record.status.as_str()
+                ),
+            ));
+        }
+        self.check_sole_claim(&record).await?;
         if record.status != NamespaceStatus::Purging {
             self.client
                 .update_item()

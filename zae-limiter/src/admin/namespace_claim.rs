@@ -31,7 +31,9 @@ pub enum Registration {
 impl Table {
     /// Registers `name` under `id` (11-character base64url as zae-limiter generates, see
     /// [`clock::new_namespace_id`]). When the name is already registered nothing is
-    /// written and the existing record is returned.
+    /// written and the existing record is returned. A retry whose first attempt did
+    /// register (its response was lost) finds the name registered under `id` itself and
+    /// reports [`Registration::Registered`].
     pub async fn register_namespace_with_id(&self, name: &str, id: &str) -> Result<Registration> {
         validate_namespace_name(name)?;
         let record = NamespaceRecord::new_active(id, name, &clock::utc_now_string());
@@ -59,6 +61,11 @@ impl Table {
                 Ok(Registration::Registered(record))
             }
             Err(err) if cancellation_codes(&err).is_some() => match self.get_namespace(name).await? {
+                // Our own registration, seen again by a retry after a lost response.
+                Some(existing) if existing.id == id => match self.verified_namespace(name).await? {
+                    Some(verified) => Ok(Registration::Registered(verified)),
+                    None => Err(Error::dynamo("TransactWriteItems", &self.name, err)),
+                },
                 Some(existing) => Ok(Registration::NameTaken(existing)),
                 // The id collided with another namespace's reverse record (2^-64).
                 None => Err(Error::dynamo("TransactWriteItems", &self.name, err)),
