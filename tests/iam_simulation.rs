@@ -17,7 +17,7 @@ mod iam_eval;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeyType};
 use serde_json::{Value, json};
 use terraform_provider_zae::aws::policy_document::{NAMESPACE_TAG_KEY, PolicyCompatibility, PolicyKind};
 
@@ -41,6 +41,9 @@ struct Stack {
 /// How the version record is set up before the tenant session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum VersionRecord {
+    /// As the provider's `zae_stack` writes it: `lambda_version` NULL (the stack has no
+    /// Lambda), `client_min_version = 0.0.0`.
+    Provider,
     /// As `zae-limiter deploy` 0.17.0 leaves it: `lambda_version = 0.17.0`,
     /// `client_min_version = 0.0.0`. The package's feature gates ratchet the minimum up.
     Deployed,
@@ -58,8 +61,9 @@ async fn stack(version: VersionRecord) -> Stack {
     let config = emulator.sdk_config().await;
     let table = zae_limiter::Table::from_config(&config, TABLE);
     table.create_table().await.expect("create table");
+    let lambda_version = (version != VersionRecord::Provider).then_some("0.17.0");
     table
-        .write_version_record(Some("0.17.0"), "cli:0.17.0")
+        .write_version_record(lambda_version, "cli:0.17.0")
         .await
         .expect("version record");
     if version == VersionRecord::Ratcheted {
@@ -85,13 +89,13 @@ async fn stack(version: VersionRecord) -> Stack {
         .await
         .expect("describe table");
     let described = described.table().expect("table description");
-    let hash = |schema: &[aws_sdk_dynamodb::types::KeySchemaElement]| {
+    let key = |schema: &[aws_sdk_dynamodb::types::KeySchemaElement], kind: KeyType| {
         schema
             .iter()
-            .find(|k| k.key_type() == &aws_sdk_dynamodb::types::KeyType::Hash)
+            .find(|k| k.key_type() == &kind)
             .map(|k| k.attribute_name().to_owned())
-            .expect("a hash key")
     };
+    let hash = |schema: &[aws_sdk_dynamodb::types::KeySchemaElement]| key(schema, KeyType::Hash).expect("a hash key");
     let indexes = described
         .global_secondary_indexes()
         .iter()
@@ -105,6 +109,7 @@ async fn stack(version: VersionRecord) -> Stack {
             TABLE.to_owned(),
             TableKeys {
                 hash_key: hash(described.key_schema()),
+                range_key: key(described.key_schema(), KeyType::Range),
                 indexes,
             },
         )]),
@@ -225,6 +230,29 @@ fn steps_failed(report: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A check in short: action, index and leading keys with the tenant id spelt `{ns}` and cut
+/// after the key type (`UpdateItem {ns}/BUCKET#`), for the coverage summary.
+fn shape(check: &Check, namespace_id: &str) -> String {
+    let keys = check.leading_keys.as_ref().map_or_else(
+        || "-".to_owned(),
+        |keys| {
+            let short = keys.iter().map(|k| {
+                let k = match k.strip_prefix(namespace_id) {
+                    Some(rest) => format!("{{ns}}{rest}"),
+                    None => k.clone(),
+                };
+                k.find('#').map_or(k.clone(), |i| k[..=i].to_owned())
+            });
+            short.collect::<Vec<_>>().join(",")
+        },
+    );
+    let index = check
+        .resource
+        .rsplit_once("/index/")
+        .map_or_else(String::new, |(_, i)| format!(" {i}"));
+    format!("{}{index} {keys}", check.action.trim_start_matches("dynamodb:"))
+}
+
 fn all(calls: &[Call]) -> Vec<&Call> {
     calls.iter().collect()
 }
@@ -242,16 +270,18 @@ async fn every_tenant_operation_of_the_python_client_is_allowed_by_the_hardened_
     let checks: usize = session.calls.iter().map(|c| c.checks.len()).sum();
     let mut operations: BTreeMap<String, usize> = BTreeMap::new();
     let mut actions: BTreeSet<(String, bool)> = BTreeSet::new();
+    let mut shapes: BTreeMap<String, usize> = BTreeMap::new();
     for call in &session.calls {
         *operations.entry(call.operation.clone()).or_default() += 1;
         for check in &call.checks {
             actions.insert((check.action.clone(), check.resource.contains("/index/")));
+            *shapes.entry(shape(check, &stack.tenant_a)).or_default() += 1;
         }
     }
     let steps = session.report["steps"].as_array().unwrap().len();
     println!(
-        "recorded {} DynamoDB calls ({checks} IAM checks) in {steps} tenant steps; operations {operations:?}; \
-         actions (action, on an index) {actions:?}; other requests {:?}",
+        "recorded {} DynamoDB calls ({checks} IAM checks) in {steps} tenant steps\noperations {operations:#?}\n\
+         checks (action [index] leading keys) {shapes:#?}\nother requests {:?}",
         session.calls.len(),
         session.other_requests
     );
@@ -535,4 +565,27 @@ async fn a_feature_gate_ratchet_is_the_only_shared_write_of_a_tenant_session() {
     assert!(denied(&all(&session.calls), &legacy, &stack.tenant_a).is_empty());
     let record = stack.table.get_version_record(true).await.unwrap().unwrap();
     assert_eq!(record.client_min_version.as_deref(), Some("0.17.0"));
+}
+
+/// On a stack as the provider creates it (no Lambda, so `lambda_version` is NULL) the
+/// package refuses the gated features itself (`VersionMismatchError`, before any write), so
+/// no tenant call reaches the version record and the hardened `-ns-full` allows every call.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_provider_stack_the_gated_features_fail_in_the_client_and_every_call_is_allowed() {
+    let stack = stack(VersionRecord::Provider).await;
+    let session = tokio::task::block_in_place(|| stack.record_session(&[]));
+    let failed = steps_failed(&session.report);
+    println!(
+        "steps refused by the client on a provider stack:\n{}",
+        failed.join("\n")
+    );
+    assert!(!failed.is_empty());
+    for line in &failed {
+        assert!(line.contains("VersionMismatchError"), "{line}");
+    }
+    let hardened = stack.policy(PolicyKind::NamespaceFullAccess, PolicyCompatibility::Hardened);
+    let denied_a = denied(&all(&session.calls), &hardened, &stack.tenant_a);
+    assert!(denied_a.is_empty(), "{}", denied_a.join("\n"));
+    let record = stack.table.get_version_record(true).await.unwrap().unwrap();
+    assert_eq!(record.client_min_version.as_deref(), Some("0.0.0"));
 }

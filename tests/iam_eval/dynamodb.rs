@@ -44,6 +44,8 @@ pub struct KeySchemas {
 pub struct TableKeys {
     /// The table's partition key attribute.
     pub hash_key: String,
+    /// The table's sort key attribute (named in check details).
+    pub range_key: Option<String>,
     /// Index name → partition key attribute.
     pub indexes: BTreeMap<String, String>,
 }
@@ -154,13 +156,11 @@ impl KeySchemas {
             .ok_or_else(|| error(operation, format!("no {key_field}")))?;
         let pk = string_attribute(key, &keys.hash_key)
             .ok_or_else(|| error(operation, format!("{key_field} has no string {}", keys.hash_key)))?;
-        let sk = key
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(name, _)| **name != keys.hash_key)
-            .filter_map(|(name, v)| Some(format!(" {name}={}", v.get("S")?.as_str()?)))
-            .collect::<String>();
+        let sk = keys
+            .range_key
+            .as_ref()
+            .and_then(|name| Some(format!(" {name}={}", string_attribute(key, name)?)))
+            .unwrap_or_default();
         Ok(Check {
             action: format!("dynamodb:{action}"),
             resource: arn,
@@ -350,6 +350,7 @@ mod tests {
                 "T".to_owned(),
                 TableKeys {
                     hash_key: "PK".into(),
+                    range_key: Some("SK".into()),
                     indexes,
                 },
             )]),
@@ -380,6 +381,7 @@ mod tests {
         let put = s.checks("PutItem", &item).unwrap();
         assert_eq!(put[0].leading_keys, Some(vec!["_/SYSTEM#".to_owned()]));
         assert_eq!(put[0].resource, ARN);
+        assert_eq!(put[0].detail, "PutItem PK=_/SYSTEM# SK=#VERSION");
         assert!(
             s.checks("GetItem", &json!({"TableName": "T", "Key": {"SK": {"S": "x"}}}))
                 .is_err()

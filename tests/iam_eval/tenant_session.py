@@ -4,7 +4,8 @@ Usage: tenant_session.py STACK NAMESPACE [forge OTHER_NAMESPACE]
        (AWS_ENDPOINT_URL etc. point at the emulator)
 
 Connects to NAMESPACE the way a namespace-scoped principal does (`Repository.connect`: reads
-only, never registers anything) and calls everything the package's public API lets such a
+only, never registers anything; `Repository.open` of the registered namespace is tried too) and
+calls everything the package's public API lets such a
 client do in its own namespace: system, resource and entity limits (set, get, list, delete),
 entities with parent/child and cascade, acquire (stored and explicit limits, several limits,
 several resources, cascade to the parent, rejection and rollback), lease consume/adjust/release,
@@ -79,6 +80,14 @@ async def main(stack, namespace, forge_other=None):
         await step("forge: delete_namespace(other tenant)", lambda: repo.delete_namespace(forge_other))
         await repo.close()
         return {"namespace_id": repo.namespace_id, "steps": steps}
+
+    async def open_existing():
+        opened = await Repository.open(namespace, stack=stack)
+        await opened.close()
+
+    await step("open (registered namespace, current version record)", open_existing)
+    await step("get_namespace", lambda: repo.get_namespace(namespace))
+    await step("list_namespaces", repo.list_namespaces)
 
     # Namespace-level (system) limits.
     await step(
