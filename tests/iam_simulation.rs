@@ -207,17 +207,50 @@ fn denied(calls: &[&Call], policy: &Value, namespace_id: &str) -> Vec<String> {
     let mut out = Vec::new();
     for call in calls {
         for check in &call.checks {
-            let context = check.context().with_principal_tag(NAMESPACE_TAG_KEY, namespace_id);
-            let outcome = evaluate(&[policy], &context).expect("the policy is in the evaluator's subset");
-            if !outcome.is_allowed() {
+            let decision = decide(policy, check, namespace_id);
+            if decision != Decision::Allowed {
                 out.push(format!(
-                    "step {:?}: {} -> {} on {} ({:?})",
-                    call.step, check.detail, check.action, check.resource, outcome.decision
+                    "step {:?}: {} -> {} on {} ({decision:?})",
+                    call.step, check.detail, check.action, check.resource
                 ));
             }
         }
     }
     out
+}
+
+/// The decision of `policy` on `check` for a principal tagged with `namespace_id`.
+///
+/// With `ZAE_IAM_SIM_DUMP=<file>`, every evaluation is also appended to that file as a JSON
+/// line (policy, action, resource, context keys, decision), to compare the evaluator with
+/// another IAM simulator (`tests/iam_eval/crosscheck.mjs`).
+fn decide(policy: &Value, check: &Check, namespace_id: &str) -> Decision {
+    let context = check.context().with_principal_tag(NAMESPACE_TAG_KEY, namespace_id);
+    let decision = evaluate(&[policy], &context)
+        .expect("the policy is in the evaluator's subset")
+        .decision;
+    if let Some(path) = std::env::var_os("ZAE_IAM_SIM_DUMP") {
+        use std::io::Write;
+        let mut context = serde_json::Map::new();
+        context.insert(format!("aws:PrincipalTag/{NAMESPACE_TAG_KEY}"), json!(namespace_id));
+        if let Some(keys) = &check.leading_keys {
+            context.insert("dynamodb:LeadingKeys".into(), json!(keys));
+        }
+        let mut line = json!({
+            "policy": policy, "action": check.action, "resource": check.resource, "context": context,
+            "decision": format!("{decision:?}"), "detail": check.detail,
+        })
+        .to_string();
+        line.push('\n');
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("dump file");
+        // One write per line: O_APPEND keeps parallel tests' lines whole.
+        file.write_all(line.as_bytes()).expect("dump");
+    }
+    decision
 }
 
 fn steps_failed(report: &Value) -> Vec<String> {
@@ -443,8 +476,7 @@ fn decisions(stack: &Stack, requests: &[(String, Value)], policy: &Value) -> Vec
     let mut out = Vec::new();
     for (operation, body) in requests {
         for check in stack.schemas.checks(operation, body).expect("mappable request") {
-            let context = check.context().with_principal_tag(NAMESPACE_TAG_KEY, &stack.tenant_a);
-            out.push((check.detail.clone(), evaluate(&[policy], &context).unwrap().decision));
+            out.push((check.detail.clone(), decide(policy, &check, &stack.tenant_a)));
         }
     }
     out
