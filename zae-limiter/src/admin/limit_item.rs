@@ -31,7 +31,7 @@ use super::{NamespaceAdmin, Table};
 use crate::ddb::{built, first_item_condition_failed, is_condition_failed, jitter, non_empty, transact_update};
 use crate::error::{Error, Result};
 use crate::limit::Limit;
-use crate::schema::attrs::{self, Item, get_n, get_s, n, s};
+use crate::schema::attrs::{self, Item, get_s, n, s};
 use crate::schema::audit::{AuditAction, limit_to_json};
 use crate::schema::config::{
     self, ConfigLevel, FIELD_CP, FIELD_RA, FIELD_RP, FIELD_RSCHED, FIELD_SCHED, FIELD_SOFT, LIMIT_ATTR_PREFIX,
@@ -105,11 +105,19 @@ pub fn stored_limit(item: &Item, name: &str) -> Result<Option<StoredLimit>> {
             location: format!("config item {pk} / {sk}"),
         });
     }
-    let Some(capacity) = get_n(item, &limit_attr(name, FIELD_CP)) else {
-        return Ok(None);
+    let number = |field: &str| {
+        attrs::try_get_n(item, &limit_attr(name, field)).map_err(|e| Error::CorruptItem {
+            pk: pk.clone(),
+            sk: sk.clone(),
+            reason: format!("limit {name:?} cannot be reconstructed: {e}"),
+        })
     };
-    let refill_amount = get_n(item, &limit_attr(name, FIELD_RA)).unwrap_or(0);
-    let period = get_n(item, &limit_attr(name, FIELD_RP)).unwrap_or(0);
+    if !item.contains_key(&limit_attr(name, FIELD_CP)) {
+        return Ok(None);
+    }
+    let capacity = number(FIELD_CP)?.unwrap_or(0);
+    let refill_amount = number(FIELD_RA)?.unwrap_or(0);
+    let period = number(FIELD_RP)?.unwrap_or(0);
     let unmanaged: Vec<String> = UNMANAGED_FIELDS
         .iter()
         .filter(|f| item.contains_key(&limit_attr(name, f)))
