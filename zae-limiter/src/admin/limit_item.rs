@@ -13,8 +13,9 @@
 //!   zae-limiter's full-replace `PutItem` would write for that level.
 //! * Resource level: the resource registry `ADD` (as `set_resource_defaults`).
 //! * Entity level: the item is created in a `TransactWriteItems` with the entity-config
-//!   registry increment (as `set_limits` and the entity flag writers), falling back to a
-//!   plain update when it exists; the entity's existing buckets are re-parameterised.
+//!   registry increment (as `set_limits` and the entity flag writers), falling back to an
+//!   update conditioned on the item still existing (else the counted create is retried);
+//!   the entity's existing buckets are re-parameterised.
 //! * Every change writes a `limits_set` / `limits_deleted` audit event naming the limit.
 //! * Removing the last limit of an item that carries no flag deletes the item (with the
 //!   registry decrement or `DELETE`) using a two-step protocol that a concurrent writer
