@@ -67,19 +67,16 @@ pub fn bucket_attr(name: &str, field: &str) -> String {
     format!("{BUCKET_ATTR_PREFIX}{name}_{field}")
 }
 
-/// The item's `shard_count`, clamped to `1..=MAX_SHARD_COUNT` (`None` when absent; a
-/// number beyond `i64` clamps too).
+/// The item's `shard_count`, clamped to `1..=MAX_SHARD_COUNT` (`None` when absent). Any
+/// stored number clamps, also one beyond `i64` (it cannot wrap into a small count); a
+/// fraction truncates, like Python's `int()`.
 pub fn stored_shard_count(item: &Item) -> Option<u32> {
     let count = match item.get(SHARD_COUNT) {
-        Some(aws_sdk_dynamodb::types::AttributeValue::N(raw)) => match attrs::parse_int(raw) {
-            Some(c) => c,
-            None if raw.starts_with('-') => 1,
-            None => i64::from(MAX_SHARD_COUNT),
-        },
+        Some(aws_sdk_dynamodb::types::AttributeValue::N(raw)) => raw.parse::<f64>().ok().filter(|c| !c.is_nan())?,
         _ => return None,
     };
-    // Clamped into 1..=32, so the narrowing cannot truncate.
-    Some(count.clamp(1, i64::from(MAX_SHARD_COUNT)) as u32)
+    // Clamped into 1..=32 first, so the cast cannot truncate.
+    Some(count.clamp(1.0, f64::from(MAX_SHARD_COUNT)) as u32)
 }
 
 /// `(name, field)` of a `b_{name}_{field}` attribute (`None` for any other attribute).
@@ -450,6 +447,8 @@ mod tests {
         assert_eq!(with("99999999999999999999999"), Some(32));
         assert_eq!(with("-99999999999999999999999"), Some(1));
         assert_eq!(with("0"), Some(1));
+        assert_eq!(with("2.5"), Some(2));
+        assert_eq!(with("1e400"), Some(32));
     }
 
     #[test]
