@@ -222,6 +222,12 @@ pub enum Error {
         detail: String,
     },
 
+    /// A computation on amounts, balances, limit parameters or timestamps does not fit a
+    /// 64-bit integer (e.g. an adjustment whose millitokens overflow, or a stored balance
+    /// so far in debt that its refill cannot be expressed). Refused rather than wrapped.
+    #[error("arithmetic overflow: {0}")]
+    Overflow(String),
+
     /// The operation could not complete (e.g. DynamoDB kept returning unprocessed items).
     #[error("rate limiter unavailable: {0}")]
     Unavailable(String),

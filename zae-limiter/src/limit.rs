@@ -16,6 +16,27 @@ pub const MAX_TOKENS: i64 = 1_000_000_000_000_000;
 pub const MAX_PERIOD_SECONDS: i64 = 1_000_000_000;
 /// Millitokens per token.
 pub const MILLI: i64 = 1000;
+/// Largest amount one acquire, adjustment or release may name for one limit: its
+/// millitokens (×[`MILLI`]) must fit an `i64`. zae-limiter's Python integers have no such
+/// bound; an amount above it is refused with an error instead of wrapping into a debit
+/// that admits (no bucket can hold more than [`MAX_TOKENS`] anyway).
+pub const MAX_AMOUNT: i64 = i64::MAX / MILLI;
+
+// `MAX_TOKENS` and `MAX_PERIOD_SECONDS` keep every stored unit conversion of a validated
+// limit in range, so `capacity_milli` and friends cannot overflow.
+const _: () = assert!(MAX_TOKENS <= MAX_AMOUNT && MAX_PERIOD_SECONDS <= i64::MAX / 1000);
+
+/// `tokens` in millitokens, or [`Error::InvalidLimit`] naming `what` when the product does
+/// not fit an `i64` (see [`MAX_AMOUNT`]).
+pub fn to_milli(tokens: i64, what: &str) -> Result<i64> {
+    tokens.checked_mul(MILLI).ok_or_else(|| {
+        Error::InvalidLimit(format!(
+            "{what} must be between {} and {MAX_AMOUNT} tokens (its millitokens must fit a 64-bit integer), \
+             got {tokens}",
+            -MAX_AMOUNT
+        ))
+    })
+}
 
 /// A token-bucket limit: `capacity` tokens, refilled by `refill_amount` tokens every
 /// `refill_period_seconds`.
@@ -120,7 +141,8 @@ impl Limit {
         self.refill_period_seconds
     }
 
-    /// Capacity in millitokens (the bucket's `b_{name}_cp`).
+    /// Capacity in millitokens (the bucket's `b_{name}_cp`; at most `MAX_TOKENS × 1000`,
+    /// which fits an `i64`).
     pub fn capacity_milli(&self) -> i64 {
         self.capacity * MILLI
     }
@@ -160,7 +182,7 @@ impl Limit {
         // Like zae-limiter, anything after a third `:` is ignored.
         let burst = parts.next().map(|b| b.parse::<i64>().map_err(|_| bad())).transpose()?;
         let (rate, period) = match rate_part.split_once('/') {
-            Some((r, p)) => (r, parse_period(p).ok_or_else(bad)?),
+            Some((r, p)) => (r, parse_period(p)?.ok_or_else(bad)?),
             None => (rate_part, 60),
         };
         let rate: i64 = rate.parse().map_err(|_| bad())?;
@@ -168,17 +190,30 @@ impl Limit {
     }
 }
 
-fn parse_period(p: &str) -> Option<i64> {
+/// The period of `[N]sec|[N]min|[N]hour|[N]day` in seconds: `Ok(None)` when it is not
+/// one, an error when `N × unit` is beyond any valid period (instead of wrapping into
+/// one).
+fn parse_period(p: &str) -> Result<Option<i64>> {
     let digits = p.bytes().take_while(u8::is_ascii_digit).count();
-    let count: i64 = if digits == 0 { 1 } else { p[..digits].parse().ok()? };
     let unit = match &p[digits..] {
         "sec" => 1,
         "min" => 60,
         "hour" => 3600,
         "day" => 86_400,
-        _ => return None,
+        _ => return Ok(None),
     };
-    Some(count * unit)
+    let too_long = || {
+        Error::InvalidLimit(format!(
+            "refill_period_seconds must be at most {MAX_PERIOD_SECONDS}, got /{p}"
+        ))
+    };
+    // Only ASCII digits: parsing fails solely on overflow, which is out of range too.
+    let count: i64 = if digits == 0 {
+        1
+    } else {
+        p[..digits].parse().map_err(|_| too_long())?
+    };
+    count.checked_mul(unit).map(Some).ok_or_else(too_long)
 }
 
 impl fmt::Display for Limit {
@@ -265,5 +300,43 @@ mod tests {
         );
         assert!(Limit::parse_spec("rpm").is_err());
         assert!(Limit::parse_spec("rpm:1/week").is_err());
+    }
+
+    #[test]
+    fn periods_whose_seconds_overflow_are_refused_not_wrapped() {
+        // 213503982334602 days × 86400 s wraps an i64 to 61184 s, a valid period.
+        let err = Limit::parse_spec("rpm:5/213503982334602day").unwrap_err().to_string();
+        assert!(err.contains("refill_period_seconds must be at most"), "{err}");
+        let err = Limit::parse_spec("rpm:5/99999999999999999999999sec")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("refill_period_seconds must be at most"), "{err}");
+        assert_eq!(
+            Limit::parse_spec("rpm:5/11574day").unwrap().refill_period_seconds(),
+            11_574 * 86_400
+        );
+    }
+
+    #[test]
+    fn unit_conversions_hold_at_the_bounds() {
+        let l = Limit::custom("big", MAX_TOKENS, MAX_TOKENS, MAX_PERIOD_SECONDS).unwrap();
+        assert_eq!(l.capacity_milli(), 1_000_000_000_000_000_000);
+        assert_eq!(l.refill_amount_milli(), 1_000_000_000_000_000_000);
+        assert_eq!(l.refill_period_ms(), 1_000_000_000_000);
+        assert_eq!(to_milli(MAX_AMOUNT, "x").unwrap(), MAX_AMOUNT * 1000);
+        assert_eq!(to_milli(-MAX_AMOUNT, "x").unwrap(), -MAX_AMOUNT * 1000);
+        for bad in [MAX_AMOUNT + 1, i64::MAX, i64::MIN, -MAX_AMOUNT - 2] {
+            let err = to_milli(bad, "consume amount").unwrap_err().to_string();
+            assert!(err.contains("must be between"), "{bad}: {err}");
+        }
+        for (cp, ra, rp) in [
+            (i64::MAX, 1, 1),
+            (1, i64::MAX, 1),
+            (1, 1, i64::MAX),
+            (i64::MIN, 1, 1),
+            (1, 1, i64::MIN),
+        ] {
+            assert!(Limit::custom("x", cp, ra, rp).is_err(), "{cp} {ra} {rp}");
+        }
     }
 }

@@ -51,7 +51,7 @@ pub(crate) async fn attempt(
     now: i64,
 ) -> Result<Fast> {
     let key = BucketItem::key(&repo.ns_id, entity_id, resource, shard);
-    let spec = speculative(key, consume, now);
+    let spec = speculative(key, consume, now)?;
     let outcome = update(&repo.table, &spec).await?;
     let fast = match outcome {
         WriteOutcome::Contended => Fast::Contended,
@@ -94,7 +94,7 @@ fn classify(image: &BucketItem, raw: &Item, consume: &[(String, i64)], now: i64)
     }
     let wcu_short = image.write_capacity_limit.tokens_milli < WCU_PER_WRITE_MILLI;
     let app_short = consume.iter().any(|(name, amount)| match image.limit(name) {
-        Some(l) => l.tokens_milli < amount * 1000,
+        Some(l) => i128::from(l.tokens_milli) < i128::from(*amount) * 1000,
         None => true,
     });
     match (wcu_short, app_short) {

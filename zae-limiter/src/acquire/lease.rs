@@ -12,6 +12,7 @@ use tracing::{debug, warn};
 use super::io::{WriteOutcome, update};
 use super::requests::{CreditCeiling, CreditPin, adjust};
 use crate::error::{Error, Result};
+use crate::limit::{MAX_AMOUNT, to_milli};
 use crate::repository::RepoInner;
 use crate::schema::bucket::BucketItem;
 
@@ -60,7 +61,7 @@ pub(crate) async fn write_deltas(
         })
         .collect();
     let pin = entries.first().map(|e| e.pin.clone());
-    let Some(spec) = adjust(item_key.clone(), deltas, &ceilings, pin.as_ref(), false) else {
+    let Some(spec) = adjust(item_key.clone(), deltas, &ceilings, pin.as_ref(), false)? else {
         return Ok(());
     };
     match update(&repo.table, &spec).await? {
@@ -71,7 +72,7 @@ pub(crate) async fn write_deltas(
                 debug!(entity, resource, shard, "adjusted bucket is gone; nothing to adjust");
                 return Ok(());
             }
-            let Some(trim) = adjust(item_key, deltas, &ceilings, None, true) else {
+            let Some(trim) = adjust(item_key, deltas, &ceilings, None, true)? else {
                 return Ok(());
             };
             match update(&repo.table, &trim).await? {
@@ -85,16 +86,20 @@ pub(crate) async fn write_deltas(
     }
 }
 
-/// Groups `(entry, delta milli)` pairs by bucket item and writes them concurrently.
+/// Groups `(entry, delta milli)` pairs by bucket item and writes them concurrently. A
+/// delta that cannot be computed (overflow) is reported and nothing is written.
 pub(crate) async fn write_grouped(
     repo: &RepoInner,
     entries: &[LeaseEntry],
-    delta_of: impl Fn(&LeaseEntry) -> i64,
+    delta_of: impl Fn(&LeaseEntry) -> Result<i64>,
 ) -> Vec<Result<()>> {
     let mut groups: Vec<ItemGroup<'_>> = Vec::new();
     for e in entries {
         let key = (e.entity_id.clone(), e.resource.clone(), e.shard);
-        let delta = delta_of(e);
+        let delta = match delta_of(e) {
+            Ok(delta) => delta,
+            Err(err) => return vec![Err(err)],
+        };
         match groups.iter_mut().find(|(k, _, _)| *k == key) {
             Some((_, deltas, es)) => {
                 deltas.push((e.name.clone(), delta));
@@ -148,7 +153,13 @@ impl Lease {
         self.entries
             .iter()
             .filter(|e| e.entity_id == first.entity_id)
-            .map(|e| (e.name.clone(), e.consumed + adj.get(&e.name).copied().unwrap_or(0)))
+            // Both terms are within ±MAX_AMOUNT (checked on acquire and adjust): no overflow.
+            .map(|e| {
+                (
+                    e.name.clone(),
+                    e.consumed.saturating_add(adj.get(&e.name).copied().unwrap_or(0)),
+                )
+            })
             .collect()
     }
 
@@ -167,6 +178,10 @@ impl Lease {
     /// consumed less), written at [`Lease::commit`]. Never rejects; balances may go
     /// negative. Only limits named in the acquire can be adjusted; others are ignored
     /// with a warning, as zae-limiter does.
+    ///
+    /// The net adjustment of a limit must stay within ±[`MAX_AMOUNT`] tokens (its
+    /// millitokens must fit an `i64`): otherwise nothing of this call is recorded and
+    /// [`Error::InvalidLimit`] is returned.
     pub async fn adjust<I, S>(&self, deltas: I) -> Result<()>
     where
         I: IntoIterator<Item = (S, i64)>,
@@ -179,14 +194,26 @@ impl Lease {
             .adjustments
             .lock()
             .map_err(|_| Error::Internal("lease lock poisoned".into()))?;
+        let mut updated = adj.clone();
         for (name, delta) in deltas {
             let name = name.as_ref();
             if self.entries.iter().any(|e| e.name == name) {
-                *adj.entry(name.to_string()).or_insert(0) += delta;
+                let net = updated.entry(name.to_string()).or_insert(0);
+                *net = net
+                    .checked_add(delta)
+                    .filter(|v| (-MAX_AMOUNT..=MAX_AMOUNT).contains(v))
+                    .ok_or_else(|| {
+                        Error::InvalidLimit(format!(
+                            "adjustment of {name:?} must stay between {} and {MAX_AMOUNT} tokens \
+                             (its millitokens must fit a 64-bit integer): {net} + {delta}",
+                            -MAX_AMOUNT
+                        ))
+                    })?;
             } else {
                 warn!(limit = name, "adjust of a limit this lease did not consume; ignored");
             }
         }
+        *adj = updated;
         Ok(())
     }
 
@@ -196,7 +223,18 @@ impl Lease {
         I: IntoIterator<Item = (S, i64)>,
         S: AsRef<str>,
     {
-        let negated: Vec<(String, i64)> = amounts.into_iter().map(|(n, a)| (n.as_ref().to_string(), -a)).collect();
+        let negated = amounts
+            .into_iter()
+            .map(|(n, a)| {
+                let name = n.as_ref().to_string();
+                match a.checked_neg() {
+                    Some(negated) => Ok((name, negated)),
+                    None => Err(Error::InvalidLimit(format!(
+                        "release of {name:?} must be at most {MAX_AMOUNT} tokens, got {a}"
+                    ))),
+                }
+            })
+            .collect::<Result<Vec<(String, i64)>>>()?;
         self.adjust(negated).await
     }
 
@@ -212,7 +250,7 @@ impl Lease {
             return Ok(());
         }
         let results = write_grouped(&self.repo, &self.entries, |e| {
-            adj.get(&e.name).copied().unwrap_or(0) * 1000
+            to_milli(adj.get(&e.name).copied().unwrap_or(0), "adjustment")
         })
         .await;
         results.into_iter().collect::<Result<Vec<()>>>()?;
@@ -230,7 +268,7 @@ impl Lease {
 }
 
 async fn rollback_entries(repo: &RepoInner, entries: &[LeaseEntry]) {
-    for result in write_grouped(repo, entries, |e| -e.consumed * 1000).await {
+    for result in write_grouped(repo, entries, |e| to_milli(e.consumed, "consumed amount").map(|m| -m)).await {
         if let Err(err) = result {
             warn!(error = %err, "lease rollback failed; the debit stands");
         }

@@ -18,6 +18,7 @@ use super::rate_limited::{LimitStatus, RateLimited};
 use super::requests::{self, CreditPin, Write};
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::limit::{MAX_AMOUNT, to_milli};
 use crate::repository::{RepoInner, Repository};
 use crate::schema::attrs::Item;
 use crate::schema::bucket::{BucketItem, MAX_SHARD_COUNT, stored_shard_count};
@@ -130,6 +131,12 @@ impl Acquire<'_> {
                     "consume amount for {name:?} must be >= 0, got {amount}"
                 )));
             }
+            if *amount > MAX_AMOUNT {
+                return Err(Error::InvalidLimit(format!(
+                    "consume amount for {name:?} must be at most {MAX_AMOUNT} (its millitokens must fit a \
+                     64-bit integer), got {amount}"
+                )));
+            }
             if consume[..i].iter().any(|(n, _)| n == name) {
                 return Err(Error::InvalidLimit(format!("limit {name:?} is consumed twice")));
             }
@@ -195,7 +202,7 @@ fn lease_entries(image: &BucketItem, consume: &[(String, i64)]) -> Vec<LeaseEntr
 /// Credits back a speculative debit (best effort, like zae-limiter's compensation).
 async fn compensate(repo: &RepoInner, image: &BucketItem, consume: &[(String, i64)]) {
     let entries = lease_entries(image, consume);
-    for result in write_grouped(repo, &entries, |e| -e.consumed * 1000).await {
+    for result in write_grouped(repo, &entries, |e| to_milli(e.consumed, "consumed amount").map(|m| -m)).await {
         if let Err(err) = result {
             warn!(error = %err, entity_id = %image.entity_id, "speculative compensation failed; the debit stands");
         }
@@ -652,7 +659,7 @@ async fn read_owner(
         .map(|b| b.shard_count)
         .or(count_hint)
         .unwrap_or(hinted)
-        .max(shard + 1)
+        .max(shard.saturating_add(1))
         .min(MAX_SHARD_COUNT);
     Ok(OwnerRead {
         entity_id: entity_id.to_string(),
@@ -707,7 +714,7 @@ async fn slow_acquire(
         let plans: Vec<OwnerPlan> = reads
             .iter()
             .map(|r| plan(&repo.ns_id, resource, r, &declared, now, repo.ttl_multiplier))
-            .collect();
+            .collect::<Result<_>>()?;
         let statuses: Vec<LimitStatus> = plans.iter().flat_map(|p| p.statuses.clone()).collect();
         if statuses.iter().any(|s| s.exceeded) {
             return Err(rate_limited(statuses));
@@ -847,7 +854,11 @@ fn retried_statuses(
                 available: whole_tokens(balance_milli),
                 requested,
                 exceeded: balance_milli < *milli,
-                retry_after_seconds: retry_after_seconds(milli - balance_milli, refill_amount_milli, refill_period_ms),
+                retry_after_seconds: retry_after_seconds(
+                    i128::from(*milli) - i128::from(balance_milli),
+                    refill_amount_milli,
+                    refill_period_ms,
+                ),
             });
         }
     }

@@ -3,10 +3,11 @@
 
 use super::config::ResolvedConfig;
 use super::lease::LeaseEntry;
-use super::math::{self, check, shard_params, ttl_seconds};
+use super::math::{self, check, expiry_epoch_seconds, shard_params, ttl_seconds};
 use super::rate_limited::LimitStatus;
 use super::requests::{self, CreditPin, NormalLine, NormalWrite, OwnerStamp, Seed, TtlAction, Write};
-use crate::limit::Limit;
+use crate::error::{Error, Result};
+use crate::limit::{Limit, to_milli};
 use crate::schema::bucket::{BucketItem, BucketLimit};
 use crate::schema::entity::EntityMeta;
 
@@ -73,7 +74,9 @@ pub(crate) fn status(
     }
 }
 
-/// Plans one owner's write. `consume` lists declared limits (tokens).
+/// Plans one owner's write. `consume` lists declared limits (tokens). Fails with
+/// [`Error::Overflow`] when a stored balance is so far out of range that the refill
+/// delta the write carries does not fit an `i64`.
 pub(crate) fn plan(
     ns: &str,
     resource: &str,
@@ -81,7 +84,7 @@ pub(crate) fn plan(
     consume: &[(String, i64)],
     now: i64,
     ttl_multiplier: i64,
-) -> OwnerPlan {
+) -> Result<OwnerPlan> {
     let planner = Planner {
         ns,
         resource,
@@ -125,7 +128,7 @@ struct Planner<'a> {
 impl Planner<'_> {
     /// The create path: a new bucket item with every configured limit at its per-shard
     /// ceiling less what this acquire takes, `Put` with an owner `ConditionCheck`.
-    fn plan_create(&self) -> OwnerPlan {
+    fn plan_create(&self) -> Result<OwnerPlan> {
         let shard_count = self.read.shard_count.max(1);
         let mut admission = Admission::default();
         let limits = self
@@ -134,27 +137,28 @@ impl Planner<'_> {
             .limits
             .iter()
             .map(|limit| self.created_limit(limit, shard_count, &mut admission))
-            .collect();
+            .collect::<Result<_>>()?;
         let bucket = self.new_bucket(shard_count, limits);
         let owner_check = requests::owner_check(self.ns, &self.read.entity_id, self.read.meta.as_ref());
         let write = requests::create(self.ns, &bucket);
-        self.owner_plan(true, write, Some(owner_check), admission, shard_count)
+        Ok(self.owner_plan(true, write, Some(owner_check), admission, shard_count))
     }
 
     /// One limit of a bucket being created: full, then debited when the acquire declares
     /// it and it admits.
-    fn created_limit(&self, limit: &Limit, shard_count: u32, admission: &mut Admission) -> BucketLimit {
+    fn created_limit(&self, limit: &Limit, shard_count: u32, admission: &mut Admission) -> Result<BucketLimit> {
         let mut created = full_limit(limit, shard_count);
         let Some(requested) = self.requested(limit.name()) else {
-            return created;
+            return Ok(created);
         };
         let c = check(&created, self.now, shard_count, requested, self.now);
-        let taken = self.admit(&created, shard_count, requested, &c, admission);
+        let taken = self.admit(&created, shard_count, requested, &c, admission)?;
         if c.ok {
+            // Admitted: 0 ≤ taken ≤ tokens, so the difference is in range.
             created.tokens_milli = c.tokens - taken;
             created.total_consumed_milli = taken;
         }
-        created
+        Ok(created)
     }
 
     /// The bucket item the create path writes, stamped with the owner's META as read.
@@ -180,18 +184,18 @@ impl Planner<'_> {
 
     /// The normal path: refill every limit on the item to now, debit the declared ones
     /// and seed missing ones, all under the `rf` lock.
-    fn plan_normal(&self, bucket: &BucketItem) -> OwnerPlan {
+    fn plan_normal(&self, bucket: &BucketItem) -> Result<OwnerPlan> {
         let shard_count = bucket.shard_count.max(1);
         let mut admission = Admission::default();
         let mut lines = Vec::new();
         let mut seeds = Vec::new();
         for limit in &self.read.config.limits {
-            match self.updated_limit(bucket, limit, shard_count, &mut admission) {
+            match self.updated_limit(bucket, limit, shard_count, &mut admission)? {
                 LimitUpdate::Line(line) => lines.push(line),
                 LimitUpdate::Seed(seed) => seeds.push(seed),
             }
         }
-        lines.push(self.wcu_refill(bucket, shard_count));
+        lines.push(self.wcu_refill(bucket, shard_count)?);
         let spec = requests::normal(&NormalWrite {
             key: BucketItem::key(self.ns, &self.read.entity_id, self.resource, self.read.shard),
             lines,
@@ -202,8 +206,8 @@ impl Planner<'_> {
             ttl: self.normal_ttl(),
             read_valid_until_ms: bucket.valid_until_ms,
             owner: self.owner_stamp(),
-        });
-        self.owner_plan(false, Write::Update(spec), None, admission, shard_count)
+        })?;
+        Ok(self.owner_plan(false, Write::Update(spec), None, admission, shard_count))
     }
 
     /// Refills one configured limit of an existing item (a missing one starts full at
@@ -214,38 +218,42 @@ impl Planner<'_> {
         limit: &Limit,
         shard_count: u32,
         admission: &mut Admission,
-    ) -> LimitUpdate {
+    ) -> Result<LimitUpdate> {
         let requested = self.requested(limit.name());
         let (current, last_refill_ms, missing) = match bucket.limit(limit.name()) {
             Some(stored) => (stored.clone(), bucket.last_refill_ms, false),
             None => (full_limit(limit, shard_count), self.now, true),
         };
         let c = check(&current, last_refill_ms, shard_count, requested.unwrap_or(0), self.now);
-        let taken = requested.map_or(0, |r| self.admit(&current, shard_count, r, &c, admission));
+        let taken = match requested {
+            Some(r) => self.admit(&current, shard_count, r, &c, admission)?,
+            None => 0,
+        };
         if missing {
             let mut landed = current;
+            // Admitted or not taken: 0 ≤ taken ≤ tokens.
             landed.tokens_milli = c.tokens - taken;
             landed.total_consumed_milli = taken;
-            return LimitUpdate::Seed(Seed { limit: landed });
+            return Ok(LimitUpdate::Seed(Seed { limit: landed }));
         }
-        LimitUpdate::Line(NormalLine {
+        Ok(LimitUpdate::Line(NormalLine {
             name: current.name.clone(),
             consumed: taken,
-            refill: c.tokens - current.tokens_milli,
+            refill: refill_delta(&self.read.entity_id, &current, c.tokens)?,
             read_tokens_milli: current.tokens_milli,
-        })
+        }))
     }
 
     /// The `wcu` line of a normal write: refill only.
-    fn wcu_refill(&self, bucket: &BucketItem, shard_count: u32) -> NormalLine {
+    fn wcu_refill(&self, bucket: &BucketItem, shard_count: u32) -> Result<NormalLine> {
         let write_capacity = &bucket.write_capacity_limit;
         let c = check(write_capacity, bucket.last_refill_ms, shard_count, 0, self.now);
-        NormalLine {
+        Ok(NormalLine {
             name: write_capacity.name.clone(),
             consumed: 0,
-            refill: c.tokens - write_capacity.tokens_milli,
+            refill: refill_delta(&self.read.entity_id, write_capacity, c.tokens)?,
             read_tokens_milli: write_capacity.tokens_milli,
-        }
+        })
     }
 
     /// The TTL a normal write sets (from the configured limits and `wcu`) or removes.
@@ -263,7 +271,7 @@ impl Planner<'_> {
         if self.read.config.source.is_custom() {
             return None;
         }
-        ttl_seconds(limits, self.ttl_multiplier).map(|s| self.now.div_euclid(1000) + s)
+        ttl_seconds(limits, self.ttl_multiplier).map(|s| expiry_epoch_seconds(self.now, s))
     }
 
     /// The owner stamp a normal write re-sets from the META it read.
@@ -290,15 +298,15 @@ impl Planner<'_> {
         requested: i64,
         c: &math::Check,
         admission: &mut Admission,
-    ) -> i64 {
+    ) -> Result<i64> {
         let entity_id = &self.read.entity_id;
         admission
             .statuses
             .push(status(entity_id, self.resource, limit, shard_count, requested, c));
         if !c.ok {
-            return 0;
+            return Ok(0);
         }
-        let taken = requested * 1000;
+        let taken = to_milli(requested, "consume amount")?;
         admission.consumed.push((limit.name.clone(), taken));
         admission.entries.push(LeaseEntry {
             entity_id: entity_id.clone(),
@@ -313,7 +321,7 @@ impl Planner<'_> {
                 valid_until_ms: None,
             },
         });
-        taken
+        Ok(taken)
     }
 
     /// Assembles the plan.
@@ -337,6 +345,18 @@ impl Planner<'_> {
             shard_count,
         }
     }
+}
+
+/// The millitokens a refill adds to `limit`'s stored balance to reach `refilled`: an
+/// error when a balance far in debt makes the difference overflow an `i64` (zae-limiter
+/// would send a number this client cannot represent).
+fn refill_delta(entity_id: &str, limit: &BucketLimit, refilled: i64) -> Result<i64> {
+    refilled.checked_sub(limit.tokens_milli).ok_or_else(|| {
+        Error::Overflow(format!(
+            "refilling limit {:?} of {entity_id} from {} to {refilled} millitokens",
+            limit.name, limit.tokens_milli
+        ))
+    })
 }
 
 /// `limit` at its per-shard ceiling, nothing consumed.
@@ -379,7 +399,8 @@ mod tests {
             &[("rpm".into(), 1)],
             now,
             7,
-        );
+        )
+        .unwrap();
         assert!(p.creates);
         let Write::Put { item, condition } = &p.write else {
             panic!()
@@ -398,7 +419,8 @@ mod tests {
             &[("rpm".into(), 1)],
             now,
             7,
-        );
+        )
+        .unwrap();
         let Write::Put { item, .. } = &p.write else { panic!() };
         assert!(!item.contains_key("ttl"));
     }
@@ -412,9 +434,87 @@ mod tests {
             &[("rpm".into(), 101)],
             0,
             7,
-        );
+        )
+        .unwrap();
         assert!(p.statuses[0].exceeded);
         assert!(p.entries.is_empty());
+    }
+
+    fn bucket_with(limit: BucketLimit, last_refill_ms: i64) -> BucketItem {
+        BucketItem {
+            entity_id: "user-2".into(),
+            resource: "gpt-4".into(),
+            shard: 0,
+            last_refill_ms,
+            shard_count: 1,
+            cascade: false,
+            parent_id: None,
+            parent_generation: None,
+            owner_incarnation: None,
+            ttl: None,
+            valid_until_ms: None,
+            disabled: false,
+            limits: vec![limit],
+            write_capacity_limit: BucketLimit::fresh_wcu(),
+        }
+    }
+
+    #[test]
+    fn huge_requests_are_rejected_never_admitted() {
+        // i64::MAX tokens: ×1000 wraps to -1000 in i64, which the full bucket "covers".
+        for amount in [i64::MAX, i64::MAX / 1000 + 1, 101] {
+            let p = plan(
+                "ns",
+                "gpt-4",
+                &read(None, ConfigSource::System),
+                &[("rpm".into(), amount)],
+                0,
+                7,
+            )
+            .unwrap();
+            assert!(p.statuses[0].exceeded, "{amount}");
+            assert!(p.entries.is_empty() && p.consumed.is_empty(), "{amount}");
+            assert_eq!(p.statuses[0].requested, amount);
+        }
+    }
+
+    #[test]
+    fn a_balance_too_deep_in_debt_to_refill_is_an_error() {
+        // tk = i64::MIN refilled to the ceiling: the ADD it needs is beyond i64.
+        let deep = BucketLimit {
+            name: "rpm".into(),
+            tokens_milli: i64::MIN,
+            capacity_milli: 100_000,
+            refill_amount_milli: 1_000_000_000_000_000_000,
+            refill_period_ms: 1,
+            total_consumed_milli: 0,
+        };
+        let r = read(Some(bucket_with(deep, 0)), ConfigSource::Resource);
+        let err = plan("ns", "gpt-4", &r, &[], 60_000, 7).unwrap_err();
+        assert!(matches!(err, Error::Overflow(_)), "{err}");
+        // The same debt one refill step smaller plans normally.
+        let shallow = BucketLimit {
+            name: "rpm".into(),
+            tokens_milli: i64::MIN,
+            capacity_milli: 100_000,
+            refill_amount_milli: 100_000,
+            refill_period_ms: 60_000,
+            total_consumed_milli: 0,
+        };
+        let r = read(Some(bucket_with(shallow, 0)), ConfigSource::Resource);
+        let p = plan("ns", "gpt-4", &r, &[], 60_000, 7).unwrap();
+        let Write::Update(u) = &p.write else { panic!() };
+        assert_eq!(u.values[":bd0"], AttributeValue::N("100000".into()));
+    }
+
+    #[test]
+    fn the_slowest_limit_never_expires_instead_of_wrapping_its_ttl() {
+        let mut r = read(None, ConfigSource::System);
+        r.config.limits =
+            vec![Limit::custom("slow", crate::limit::MAX_TOKENS, 1, crate::limit::MAX_PERIOD_SECONDS).unwrap()];
+        let p = plan("ns", "gpt-4", &r, &[("slow".into(), 1)], 1_795_400_236_115, 7).unwrap();
+        let Write::Put { item, .. } = &p.write else { panic!() };
+        assert_eq!(item["ttl"], AttributeValue::N(i64::MAX.to_string()));
     }
 
     #[test]
@@ -448,7 +548,7 @@ mod tests {
         };
         let mut r = read(Some(bucket), ConfigSource::Resource);
         r.config.limits.push(Limit::per_minute("tpm", 50, None).unwrap());
-        let p = plan("ns", "gpt-4", &r, &[("rpm".into(), 2), ("tpm".into(), 5)], now, 7);
+        let p = plan("ns", "gpt-4", &r, &[("rpm".into(), 2), ("tpm".into(), 5)], now, 7).unwrap();
         assert!(!p.creates);
         assert!(p.statuses.iter().all(|s| !s.exceeded));
         let Write::Update(u) = &p.write else { panic!() };

@@ -61,7 +61,9 @@ impl RateLimited {
 
     /// Time until the request could be admitted.
     pub fn retry_after(&self) -> Duration {
-        Duration::from_secs_f64(self.retry_after_seconds.max(0.0))
+        // A wait beyond `Duration`'s range (a corrupt or astronomically slow bucket)
+        // saturates instead of panicking.
+        Duration::try_from_secs_f64(self.retry_after_seconds.max(0.0)).unwrap_or(Duration::MAX)
     }
 
     /// The violated limits.
@@ -76,7 +78,8 @@ impl RateLimited {
 
     /// Value for an HTTP `Retry-After` header (whole seconds, rounded up).
     pub fn retry_after_header(&self) -> String {
-        (self.retry_after_seconds as i64 + 1).to_string()
+        // `as` saturates at i64::MAX; the `+ 1` must not wrap past it.
+        (self.retry_after_seconds as i64).saturating_add(1).to_string()
     }
 
     fn primary(&self) -> Option<&LimitStatus> {
@@ -139,3 +142,38 @@ impl fmt::Display for RateLimited {
 }
 
 impl std::error::Error for RateLimited {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(retry_after_seconds: f64) -> LimitStatus {
+        LimitStatus {
+            entity_id: "e".into(),
+            resource: "r".into(),
+            limit_name: "rpm".into(),
+            capacity: 1,
+            refill_amount: 1,
+            refill_period_seconds: 1,
+            available: 0,
+            requested: 2,
+            exceeded: true,
+            retry_after_seconds,
+        }
+    }
+
+    #[test]
+    fn astronomical_waits_saturate_instead_of_panicking() {
+        // A wait of 1e27 s (the slowest valid limit, one token per 1e9 s, owes 1e24 s for a
+        // full bucket; a corrupt one more) is beyond `Duration` and `i64` seconds.
+        let rl = RateLimited::new(vec![status(1e27)], false);
+        assert_eq!(rl.retry_after(), Duration::MAX);
+        assert_eq!(rl.retry_after_header(), i64::MAX.to_string());
+        assert_eq!(rl.as_json()["retry_after_ms"], serde_json::json!(i64::MAX));
+        let rl = RateLimited::new(vec![status(f64::INFINITY)], false);
+        assert_eq!(rl.retry_after(), Duration::MAX);
+        let rl = RateLimited::new(vec![status(540.001)], false);
+        assert_eq!(rl.retry_after(), Duration::from_secs_f64(540.001));
+        assert_eq!(rl.retry_after_header(), "541");
+    }
+}

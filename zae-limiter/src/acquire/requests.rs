@@ -9,7 +9,8 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::ddb::{built, non_empty};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::limit::to_milli;
 use crate::schema::attrs::{self, Item, n, s};
 use crate::schema::bucket::{
     BYPASS, BucketItem, BucketLimit, FIELD_CP, FIELD_GC, FIELD_RA, FIELD_RP, FIELD_RSA, FIELD_RSCHED, FIELD_SCHED,
@@ -65,8 +66,10 @@ impl UpdateSpec {
 }
 
 /// The speculative fast-path write (wire-format §6.3, vectors V4/V5): `ADD tc, tk` per consumed
-/// limit plus the `wcu` debit, under the exact zae-limiter condition.
-pub(crate) fn speculative(key: Item, consume: &[(String, i64)], now_ms: i64) -> UpdateSpec {
+/// limit plus the `wcu` debit, under the exact zae-limiter condition. An amount whose
+/// millitokens do not fit an `i64` is an error: wrapped, it would be a credit that the
+/// condition `tk >= :h` always admits.
+pub(crate) fn speculative(key: Item, consume: &[(String, i64)], now_ms: i64) -> Result<UpdateSpec> {
     let mut u = UpdateSpec {
         key,
         old_on_failure: true,
@@ -75,7 +78,7 @@ pub(crate) fn speculative(key: Item, consume: &[(String, i64)], now_ms: i64) -> 
     let mut adds = Vec::new();
     let mut cond = vec!["attribute_exists(PK)".to_string()];
     for (i, (name, amount)) in consume.iter().enumerate() {
-        let milli = amount * 1000;
+        let milli = to_milli(*amount, "consume amount")?;
         u.name(&format!("#c{i}"), bucket_attr(name, FIELD_TC));
         u.value(&format!(":p{i}"), n(milli));
         adds.push(format!("#c{i} :p{i}"));
@@ -111,7 +114,7 @@ pub(crate) fn speculative(key: Item, consume: &[(String, i64)], now_ms: i64) -> 
     cond.push("(#byp > :vu_now OR attribute_not_exists(#vu) OR #vu > :vu_now)".into());
     u.update = format!("ADD {}", adds.join(", "));
     u.condition = Some(cond.join(" AND "));
-    u
+    Ok(u)
 }
 
 /// The create path's `Put` (condition `attribute_not_exists(PK)`).
@@ -218,8 +221,9 @@ pub(crate) struct NormalWrite {
     pub owner: Option<OwnerStamp>,
 }
 
-/// The normal (rf-locked) write path (wire-format §6.5, ADR-115 path 2).
-pub(crate) fn normal(w: &NormalWrite) -> UpdateSpec {
+/// The normal (rf-locked) write path (wire-format §6.5, ADR-115 path 2). A line whose
+/// net change (`refill − consumed`) does not fit an `i64` is [`Error::Overflow`].
+pub(crate) fn normal(w: &NormalWrite) -> Result<UpdateSpec> {
     let mut u = UpdateSpec {
         key: w.key.clone(),
         ..UpdateSpec::default()
@@ -267,11 +271,20 @@ pub(crate) fn normal(w: &NormalWrite) -> UpdateSpec {
     for (i, line) in w.lines.iter().enumerate() {
         u.name(&format!("#bt{i}"), bucket_attr(&line.name, FIELD_TK));
         u.name(&format!("#bc{i}"), bucket_attr(&line.name, FIELD_TC));
-        u.value(&format!(":bd{i}"), n(line.refill - line.consumed));
+        let net = line.refill.checked_sub(line.consumed).ok_or_else(|| {
+            Error::Overflow(format!(
+                "limit {:?}: refill {} minus consumption {} millitokens",
+                line.name, line.refill, line.consumed
+            ))
+        })?;
+        u.value(&format!(":bd{i}"), n(net));
         u.value(&format!(":bcd{i}"), n(line.consumed));
         adds.push(format!("#bt{i} :bd{i}"));
         adds.push(format!("#bc{i} :bcd{i}"));
-        let floor = (line.consumed - line.refill).max(0);
+        // −net, computed without negating i64::MIN.
+        let floor = if net < 0 { net.unsigned_abs() } else { 0 };
+        let floor = i64::try_from(floor)
+            .map_err(|_| Error::Overflow(format!("limit {:?}: balance floor {floor} millitokens", line.name)))?;
         if floor > 0 {
             u.value(&format!(":bf{i}"), n(floor));
             u.value(":bnow", n(w.now_ms));
@@ -314,7 +327,7 @@ pub(crate) fn normal(w: &NormalWrite) -> UpdateSpec {
     expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
     u.update = expr;
     u.condition = Some(cond.join(" AND "));
-    u
+    Ok(u)
 }
 
 /// The consumption-only retry path (ADR-115 path 3): `ADD tk −c, tc +c` per limit with
@@ -375,13 +388,15 @@ pub(crate) struct CreditPin {
 /// self-trimming: `tk <= ceiling − credit` plus pins on `cp`, `gc`, per-limit schedule
 /// overrides and the item's `shard_count`, `vu`, `sched`, `rsched`, `sched_tz`.
 /// `trim` re-sends the same `ADD` with `SET vu = 0` and no ceiling terms.
+/// [`Error::Overflow`] when a delta cannot be negated or `ceiling + credit` does not fit
+/// an `i64` (a corrupt stored capacity); nothing is sent then.
 pub(crate) fn adjust(
     key: Item,
     deltas: &[(String, i64)],
     ceilings: &HashMap<String, CreditCeiling>,
     pin: Option<&CreditPin>,
     trim: bool,
-) -> Option<UpdateSpec> {
+) -> Result<Option<UpdateSpec>> {
     let mut u = UpdateSpec {
         key,
         ..UpdateSpec::default()
@@ -393,8 +408,12 @@ pub(crate) fn adjust(
         if *delta == 0 {
             continue;
         }
+        let overflow = |what: String| Error::Overflow(format!("adjusting limit {name:?}: {what}"));
+        let negated = delta
+            .checked_neg()
+            .ok_or_else(|| overflow(format!("{delta} millitokens cannot be negated")))?;
         u.name(&format!("#bt{i}"), bucket_attr(name, FIELD_TK));
-        u.value(&format!(":bd{i}"), n(-delta));
+        u.value(&format!(":bd{i}"), n(negated));
         adds.push(format!("#bt{i} :bd{i}"));
         u.name(&format!("#bc{i}"), bucket_attr(name, FIELD_TC));
         u.value(&format!(":bcd{i}"), n(*delta));
@@ -405,7 +424,11 @@ pub(crate) fn adjust(
         {
             {
                 ceiling_terms = true;
-                u.value(&format!(":bm{i}"), n(c.ceiling + delta));
+                let most = c
+                    .ceiling
+                    .checked_add(*delta)
+                    .ok_or_else(|| overflow(format!("ceiling {} plus credit {delta} millitokens", c.ceiling)))?;
+                u.value(&format!(":bm{i}"), n(most));
                 cond.push(format!("#bt{i} <= :bm{i}"));
                 u.name(&format!("#bp{i}"), bucket_attr(name, FIELD_CP));
                 u.value(&format!(":bp{i}"), n(c.capacity));
@@ -420,7 +443,7 @@ pub(crate) fn adjust(
         }
     }
     if adds.is_empty() {
-        return None;
+        return Ok(None);
     }
     let mut expr = format!("ADD {}", adds.join(", "));
     if trim {
@@ -451,7 +474,7 @@ pub(crate) fn adjust(
     }
     u.update = expr;
     u.condition = Some(cond.join(" AND "));
-    Some(u)
+    Ok(Some(u))
 }
 
 /// `SET shard_count = :new` on shard 0, conditioned on the count read (§6.7).
@@ -623,7 +646,7 @@ mod tests {
     #[test]
     fn speculative_matches_vector_v5_exactly() {
         let key = BucketItem::key("ZCtndc_pcZY", "user-1", "gpt-4", 0);
-        let u = speculative(key, &[("rpm".into(), 1)], 1_795_400_235_982);
+        let u = speculative(key, &[("rpm".into(), 1)], 1_795_400_235_982).unwrap();
         assert_eq!(u.update, "ADD #c0 :p0, #t0 :n0, #wcu_tk :neg_wcu, #wcu_tc :pos_wcu");
         assert_eq!(
             u.condition.as_deref().unwrap(),
@@ -694,7 +717,7 @@ mod tests {
             read_valid_until_ms: None,
             owner: None,
         };
-        let u = normal(&w);
+        let u = normal(&w).unwrap();
         assert_eq!(
             u.update,
             "SET #rf = :now, #ttl = :ttl_val ADD #bt0 :bd0, #bc0 :bcd0, #bt1 :bd1, #bc1 :bcd1 REMOVE #vu"
@@ -731,7 +754,7 @@ mod tests {
                 incarnation: "abc".into(),
             }),
         };
-        let u = normal(&w);
+        let u = normal(&w).unwrap();
         assert_eq!(
             u.update,
             "SET #rf = :now, #ocs = :ocs, #opg = :opg, #opi = :opi ADD #bt0 :bd0, #bc0 :bcd0 REMOVE #ttl, #vu, #opid"
@@ -760,7 +783,9 @@ mod tests {
             shard_count: 1,
             valid_until_ms: None,
         };
-        let u = adjust(key.clone(), &[("rpm".into(), -2000)], &ceilings, Some(&pin), false).unwrap();
+        let u = adjust(key.clone(), &[("rpm".into(), -2000)], &ceilings, Some(&pin), false)
+            .unwrap()
+            .unwrap();
         assert_eq!(u.update, "ADD #bt0 :bd0, #bc0 :bcd0");
         assert_eq!(u.values[":bm0"], n(8000));
         assert!(
@@ -769,12 +794,82 @@ mod tests {
                 .unwrap()
                 .starts_with("attribute_exists(PK) AND #bt0 <= :bm0 AND #bp0 = :bp0")
         );
-        let t = adjust(key.clone(), &[("rpm".into(), -2000)], &ceilings, Some(&pin), true).unwrap();
+        let t = adjust(key.clone(), &[("rpm".into(), -2000)], &ceilings, Some(&pin), true)
+            .unwrap()
+            .unwrap();
         assert_eq!(t.update, "SET #vu = :vuz ADD #bt0 :bd0, #bc0 :bcd0");
         assert_eq!(t.condition.as_deref(), Some("attribute_exists(PK)"));
-        let d = adjust(key.clone(), &[("rpm".into(), 500)], &ceilings, Some(&pin), false).unwrap();
+        let d = adjust(key.clone(), &[("rpm".into(), 500)], &ceilings, Some(&pin), false)
+            .unwrap()
+            .unwrap();
         assert_eq!(d.condition.as_deref(), Some("attribute_exists(PK)"));
-        assert!(adjust(key, &[("rpm".into(), 0)], &ceilings, None, false).is_none());
+        assert!(
+            adjust(key, &[("rpm".into(), 0)], &ceilings, None, false)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn amounts_whose_millitokens_overflow_are_refused() {
+        let key = BucketItem::key("ns", "e", "r", 0);
+        // (i64::MAX / 1000 + 1) × 1000 wraps to a negative debit: `ADD tk +x` under
+        // `tk >= -x`, admitted by any balance.
+        for amount in [i64::MAX / 1000 + 1, i64::MAX] {
+            let err = speculative(key.clone(), &[("rpm".into(), amount)], 0).unwrap_err();
+            assert!(matches!(err, Error::InvalidLimit(_)), "{err}");
+        }
+        let u = speculative(key.clone(), &[("rpm".into(), i64::MAX / 1000)], 0).unwrap();
+        assert_eq!(u.values[":h0"], n(i64::MAX / 1000 * 1000));
+        assert_eq!(u.values[":n0"], n(-(i64::MAX / 1000 * 1000)));
+    }
+
+    #[test]
+    fn normal_lines_at_the_extremes_error_instead_of_wrapping() {
+        let line = |consumed: i64, refill: i64| NormalWrite {
+            key: BucketItem::key("ns", "e", "r", 0),
+            lines: vec![NormalLine {
+                name: "rpm".into(),
+                consumed,
+                refill,
+                read_tokens_milli: 0,
+            }],
+            seeds: vec![],
+            expected_last_refill_ms: 0,
+            new_last_refill_ms: 0,
+            now_ms: 0,
+            ttl: TtlAction::Remove,
+            read_valid_until_ms: None,
+            owner: None,
+        };
+        assert!(matches!(normal(&line(i64::MAX, -1)), Err(Error::Overflow(_))));
+        assert!(matches!(normal(&line(1, i64::MIN)), Err(Error::Overflow(_))));
+        let u = normal(&line(i64::MAX, 0)).unwrap();
+        assert_eq!(u.values[":bd0"], n(-i64::MAX));
+        assert_eq!(u.values[":bf0"], n(i64::MAX));
+        let u = normal(&line(0, i64::MAX)).unwrap();
+        assert_eq!(u.values[":bd0"], n(i64::MAX));
+    }
+
+    #[test]
+    fn credits_at_the_extremes_error_instead_of_wrapping() {
+        let key = BucketItem::key("ns", "e", "r", 0);
+        let corrupt = HashMap::from([(
+            "rpm".to_string(),
+            CreditCeiling {
+                ceiling: i64::MIN + 1,
+                capacity: i64::MIN + 1,
+            },
+        )]);
+        let err = adjust(key.clone(), &[("rpm".into(), -2)], &corrupt, None, false).unwrap_err();
+        assert!(matches!(err, Error::Overflow(_)), "{err}");
+        let none = HashMap::new();
+        let err = adjust(key.clone(), &[("rpm".into(), i64::MIN)], &none, None, false).unwrap_err();
+        assert!(matches!(err, Error::Overflow(_)), "{err}");
+        let u = adjust(key, &[("rpm".into(), i64::MAX)], &none, None, false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(u.values[":bd0"], n(-i64::MAX));
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl NamespaceAdmin {
             principal,
             resource: resource.map(str::to_string),
             details,
-            ttl: now.div_euclid(1000) + days * 86_400,
+            ttl: audit_expiry(now, days),
         };
         self.table
             .client
@@ -111,5 +111,26 @@ impl NamespaceAdmin {
             validate_principal(p)?;
         }
         Ok(())
+    }
+}
+
+/// The epoch second an audit event written at `now_ms` expires, `days` later. The stored
+/// `audit_retention_days` is any number; where zae-limiter's integer exceeds `i64` the
+/// expiry saturates (never expires) instead of wrapping into the past.
+fn audit_expiry(now_ms: i64, days: i64) -> i64 {
+    now_ms.div_euclid(1000).saturating_add(days.saturating_mul(86_400))
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::audit_expiry;
+
+    #[test]
+    fn retention_days_saturate_instead_of_wrapping() {
+        assert_eq!(audit_expiry(1_795_400_235_000, 90), 1_795_400_235 + 90 * 86_400);
+        assert_eq!(audit_expiry(1_795_400_235_000, -1), 1_795_400_235 - 86_400);
+        assert_eq!(audit_expiry(1_795_400_235_000, i64::MAX / 86_400 + 1), i64::MAX);
+        assert_eq!(audit_expiry(1_795_400_235_000, i64::MAX), i64::MAX);
+        assert_eq!(audit_expiry(-1_000, i64::MIN), i64::MIN);
     }
 }

@@ -143,7 +143,7 @@ impl NamespaceAdmin {
         } else {
             let as_bucket: Vec<BucketLimit> = resolved.limits.iter().map(BucketLimit::empty).collect();
             match ttl_seconds(as_bucket.iter(), crate::repository::DEFAULT_BUCKET_TTL_MULTIPLIER) {
-                Some(secs) => TtlAction::Set(now.div_euclid(1000) + secs),
+                Some(secs) => TtlAction::Set(crate::acquire::expiry_epoch_seconds(now, secs)),
                 None => TtlAction::Remove,
             }
         };

@@ -13,8 +13,9 @@
 //!   zae-limiter's full-replace `PutItem` would write for that level.
 //! * Resource level: the resource registry `ADD` (as `set_resource_defaults`).
 //! * Entity level: the item is created in a `TransactWriteItems` with the entity-config
-//!   registry increment (as `set_limits` and the entity flag writers), falling back to a
-//!   plain update when it exists; the entity's existing buckets are re-parameterised.
+//!   registry increment (as `set_limits` and the entity flag writers), falling back to an
+//!   update conditioned on the item still existing (else the counted create is retried);
+//!   the entity's existing buckets are re-parameterised.
 //! * Every change writes a `limits_set` / `limits_deleted` audit event naming the limit.
 //! * Removing the last limit of an item that carries no flag deletes the item (with the
 //!   registry decrement or `DELETE`) using a two-step protocol that a concurrent writer
@@ -27,11 +28,15 @@ use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValue, TransactWriteItem}
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
+use super::hooks::PausePoint;
 use super::{NamespaceAdmin, Table};
-use crate::ddb::{built, first_item_condition_failed, is_condition_failed, jitter, non_empty, transact_update};
+use crate::ddb::{
+    CONFLICT_BASE, CONFLICT_RETRIES, built, cancellation_codes, first_item_condition_failed, is_condition_failed,
+    jitter, non_empty, transact_update,
+};
 use crate::error::{Error, Result};
 use crate::limit::Limit;
-use crate::schema::attrs::{self, Item, get_n, get_s, n, s};
+use crate::schema::attrs::{self, Item, get_s, n, s};
 use crate::schema::audit::{AuditAction, limit_to_json};
 use crate::schema::config::{
     self, ConfigLevel, FIELD_CP, FIELD_RA, FIELD_RP, FIELD_RSCHED, FIELD_SCHED, FIELD_SOFT, LIMIT_ATTR_PREFIX,
@@ -47,6 +52,9 @@ use crate::validate::{validate_config_resource, validate_identifier, validate_na
 const BATCH_GET_RETRIES: u32 = 5;
 /// Base of the backoff between those re-sends.
 const BATCH_GET_BASE: Duration = Duration::from_millis(50);
+/// Rounds of create-or-add on an entity config item; a round repeats only when a
+/// concurrent writer deleted the item between the failed create and the add.
+const ENTITY_ITEM_ATTEMPTS: usize = 8;
 
 /// Per-limit fields this module does not manage; their presence is reported, never
 /// changed.
@@ -105,11 +113,19 @@ pub fn stored_limit(item: &Item, name: &str) -> Result<Option<StoredLimit>> {
             location: format!("config item {pk} / {sk}"),
         });
     }
-    let Some(capacity) = get_n(item, &limit_attr(name, FIELD_CP)) else {
-        return Ok(None);
+    let number = |field: &str| {
+        attrs::try_get_n(item, &limit_attr(name, field)).map_err(|e| Error::CorruptItem {
+            pk: pk.clone(),
+            sk: sk.clone(),
+            reason: format!("limit {name:?} cannot be reconstructed: {e}"),
+        })
     };
-    let refill_amount = get_n(item, &limit_attr(name, FIELD_RA)).unwrap_or(0);
-    let period = get_n(item, &limit_attr(name, FIELD_RP)).unwrap_or(0);
+    if !item.contains_key(&limit_attr(name, FIELD_CP)) {
+        return Ok(None);
+    }
+    let capacity = number(FIELD_CP)?.unwrap_or(0);
+    let refill_amount = number(FIELD_RA)?.unwrap_or(0);
+    let period = number(FIELD_RP)?.unwrap_or(0);
     let unmanaged: Vec<String> = UNMANAGED_FIELDS
         .iter()
         .filter(|f| item.contains_key(&limit_attr(name, f)))
@@ -135,6 +151,11 @@ fn holds_limits(item: &Item) -> bool {
         (k.starts_with(LIMIT_ATTR_PREFIX) || k.starts_with(WINDOW_LIMIT_ATTR_PREFIX))
             && strip_capacity_field(k).is_some()
     })
+}
+
+/// Whether the item holds limit `name` (`l_{name}_cp` or `w_{name}_cp`).
+fn holds_limit(item: &Item, name: &str) -> bool {
+    item.contains_key(&limit_attr(name, FIELD_CP)) || item.contains_key(&window_limit_attr(name, FIELD_CP))
 }
 
 /// Whether the item carries a flag that keeps it alive without limits.
@@ -279,18 +300,12 @@ impl NamespaceAdmin {
         let mut req = set_limit_request(&self.ns, level, limit);
         absent_condition(&mut req, limit.name());
         let new_item = match level {
-            ConfigLevel::Entity { resource, .. } => match self.create_entity_item(req.clone(), resource).await? {
-                Some(item) => Some(item),
-                None => match self.send_update(req, true).await {
-                    Ok(item) => item,
-                    Err(UpdateFailure::Condition) => {
-                        return Ok(LimitWrite::AlreadyExists(
-                            self.existing_limit(level, limit.name()).await,
-                        ));
-                    }
-                    Err(UpdateFailure::Other(e)) => return Err(e),
-                },
-            },
+            ConfigLevel::Entity { resource, .. } => {
+                match self.add_to_entity_item(req, level, limit.name(), resource).await? {
+                    Ok(item) => Some(item),
+                    Err(found) => return Ok(found),
+                }
+            }
             _ => match self.send_update(req, true).await {
                 Ok(item) => item,
                 Err(UpdateFailure::Condition) => {
@@ -305,6 +320,48 @@ impl NamespaceAdmin {
             .await?;
         info!(namespace_id = %self.ns, level = ?level, limit = limit.name(), "created limit");
         Ok(LimitWrite::Written)
+    }
+
+    /// Entity level: creates the config item holding the limit together with the
+    /// registry increment, or adds the limit to the item while it still exists. The
+    /// inner `Err` is [`LimitWrite::AlreadyExists`] when the limit is already there.
+    ///
+    /// The add is conditioned on the item existing: an `UpdateItem` on a missing item
+    /// creates it, and when a concurrent removal of the item's last limit deleted it
+    /// (taking its registry count back) between the failed create and the add, that
+    /// would leave a config the registry does not count. Then the transactional create
+    /// is tried again (a bounded number of rounds).
+    async fn add_to_entity_item(
+        &self,
+        req: UpdateRequest,
+        level: &ConfigLevel,
+        name: &str,
+        resource: &str,
+    ) -> Result<std::result::Result<Item, LimitWrite>> {
+        let mut add = req.clone();
+        add.condition_expression = add
+            .condition_expression
+            .map(|c| format!("attribute_exists(PK) AND {c}"));
+        for _ in 0..ENTITY_ITEM_ATTEMPTS {
+            if let Some(item) = self.create_entity_item(req.clone(), resource).await? {
+                return Ok(Ok(item));
+            }
+            self.table.pause(PausePoint::EntityLimitAdd).await;
+            match self.send_update(add.clone(), true).await {
+                Ok(item) => return Ok(Ok(item.unwrap_or_default())),
+                Err(UpdateFailure::Condition) => match self.get_item(level.key(&self.ns)).await? {
+                    Some(item) if holds_limit(&item, name) => {
+                        let existing = stored_limit(&item, name).ok().flatten().map(|s| s.limit);
+                        return Ok(Err(LimitWrite::AlreadyExists(existing)));
+                    }
+                    _ => debug!(namespace_id = %self.ns, resource, "entity config deleted before the add; creating it"),
+                },
+                Err(UpdateFailure::Other(e)) => return Err(e),
+            }
+        }
+        Err(Error::Unavailable(format!(
+            "the entity config for resource {resource:?} kept being created and deleted concurrently"
+        )))
     }
 
     /// Entity level, first limit of the item: the item and the registry increment in one
@@ -327,22 +384,33 @@ impl NamespaceAdmin {
     /// Writes an entity config item (`config`, a conditioned `Put`, `Update` or `Delete`)
     /// and the entity-config registry counter change `counter` in one `TransactWriteItems`,
     /// as zae-limiter does. `Ok(false)` when `config`'s condition failed (nothing written).
+    /// A transaction conflict (another transaction on one of the items) is retried a few
+    /// times with jittered backoff.
     pub(super) async fn write_with_registry(&self, config: TransactWriteItem, counter: UpdateRequest) -> Result<bool> {
         let counter = TransactWriteItem::builder()
             .update(transact_update(&self.table.name, counter)?)
             .build();
-        let result = self
-            .table
-            .client
-            .transact_write_items()
-            .transact_items(config)
-            .transact_items(counter)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if first_item_condition_failed(&err) => Ok(false),
-            Err(err) => Err(Error::dynamo("TransactWriteItems", &self.table.name, err)),
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .table
+                .client
+                .transact_write_items()
+                .transact_items(config.clone())
+                .transact_items(counter.clone())
+                .send()
+                .await;
+            let conflicted =
+                |err: &_| cancellation_codes(err).is_some_and(|codes| codes.iter().any(|c| c == "TransactionConflict"));
+            match result {
+                Ok(_) => return Ok(true),
+                Err(err) if first_item_condition_failed(&err) => return Ok(false),
+                Err(err) if conflicted(&err) && attempt < CONFLICT_RETRIES => {
+                    tokio::time::sleep(jitter(CONFLICT_BASE, attempt)).await;
+                    attempt += 1;
+                }
+                Err(err) => return Err(Error::dynamo("TransactWriteItems", &self.table.name, err)),
+            }
         }
     }
 
@@ -372,7 +440,7 @@ impl NamespaceAdmin {
     async fn after_set(&self, level: &ConfigLevel, limit: &Limit, item: Item, principal: Option<&str>) -> Result<()> {
         match level {
             ConfigLevel::System => {}
-            ConfigLevel::Resource(r) => self.run_update(registry::add_resource(&self.ns, r)).await?,
+            ConfigLevel::Resource(r) => self.sync_resource_registry(r, true).await?,
             ConfigLevel::Entity { entity_id, resource } => self.sync_after_change(entity_id, resource, &item).await?,
         }
         let mut details = json!({"limits": [limit_to_json(limit)]});
@@ -505,7 +573,7 @@ impl NamespaceAdmin {
             return self.restore_config_version(key).await;
         }
         if let ConfigLevel::Resource(r) = level {
-            self.run_update(registry::remove_resource(&self.ns, r)).await?;
+            self.sync_resource_registry(r, false).await?;
         }
         Ok(())
     }

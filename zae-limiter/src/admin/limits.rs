@@ -3,19 +3,19 @@
 
 use std::collections::HashSet;
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
 use serde_json::{Value, json};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::NamespaceAdmin;
-use crate::ddb::{built, non_empty};
+use super::hooks::PausePoint;
+use crate::ddb::{built, is_condition_failed};
 use crate::error::{Error, Result};
 use crate::limit::Limit;
 use crate::schema::attrs::{self, Item};
 use crate::schema::audit::{AuditAction, limit_to_json};
 use crate::schema::config::{self, ConfigItem, ConfigLevel, DisabledFlag, OnUnavailable};
 use crate::schema::registry;
-use crate::schema::version_record::UpdateRequest;
 use crate::validate::{validate_config_resource, validate_identifier, validate_resource};
 
 /// The system-level defaults of a namespace.
@@ -54,6 +54,10 @@ pub struct EntityLimits {
     /// Stored cascade policy.
     pub cascade: Option<bool>,
 }
+
+/// Rounds of a registry read-modify-write before giving up: each round only repeats when
+/// a concurrent writer changed the config item between two of its conditional writes.
+const REGISTRY_ATTEMPTS: usize = 8;
 
 fn check_unique(limits: &[Limit]) -> Result<()> {
     let mut seen = HashSet::new();
@@ -132,20 +136,60 @@ impl NamespaceAdmin {
         Ok(out.attributes.filter(|a| !a.is_empty()))
     }
 
-    pub(crate) async fn run_update(&self, req: UpdateRequest) -> Result<()> {
-        self.table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .set_key(Some(req.key))
-            .update_expression(req.update_expression)
-            .set_condition_expression(req.condition_expression)
-            .set_expression_attribute_names(non_empty(req.names))
-            .set_expression_attribute_values(non_empty(req.values))
-            .send()
-            .await
-            .map_err(|e| Error::dynamo("UpdateItem", &self.table.name, e))?;
-        Ok(())
+    /// A `ConditionCheck` of `resource`'s config item under `condition`.
+    fn resource_config_check(&self, resource: &str, condition: &str) -> Result<TransactWriteItem> {
+        let check = built(
+            ConditionCheck::builder()
+                .table_name(&self.table.name)
+                .set_key(Some(ConfigLevel::Resource(resource.to_string()).key(&self.ns)))
+                .condition_expression(condition)
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// Makes the resource registry say whether `resource`'s config item exists, after this
+    /// caller wrote (`expect_config = true`) or deleted it (wire-format §3.6).
+    ///
+    /// zae-limiter sends the registry `ADD`/`DELETE` unconditionally after its config
+    /// write, so a set and a delete of the same resource interleaving between their two
+    /// writes can leave the registry naming a resource without config, or missing one
+    /// that has it. Here each registry update is one transaction with a `ConditionCheck`
+    /// that the config item is (`ADD`) or is not (`DELETE`) there, starting with what
+    /// this caller expects; when neither holds in turn the item changed in between and
+    /// the round repeats. The last registry update therefore always matches the config
+    /// item as it is after the last config write. The registry item's attributes are
+    /// the ones zae-limiter writes.
+    pub(super) async fn sync_resource_registry(&self, resource: &str, expect_config: bool) -> Result<()> {
+        self.table.pause(PausePoint::ResourceRegistry).await;
+        let add = || -> Result<_> {
+            Ok((
+                self.resource_config_check(resource, "attribute_exists(PK)")?,
+                registry::add_resource(&self.ns, resource),
+            ))
+        };
+        let remove = || -> Result<_> {
+            Ok((
+                self.resource_config_check(resource, "attribute_not_exists(PK)")?,
+                registry::remove_resource(&self.ns, resource),
+            ))
+        };
+        for _ in 0..REGISTRY_ATTEMPTS {
+            let order = if expect_config {
+                [add()?, remove()?]
+            } else {
+                [remove()?, add()?]
+            };
+            for (check, update) in order {
+                if self.write_with_registry(check, update).await? {
+                    return Ok(());
+                }
+            }
+            debug!(namespace_id = %self.ns, resource, "resource config changed during the registry update; again");
+        }
+        Err(Error::Unavailable(format!(
+            "the config of resource {resource:?} kept changing while its registry entry was updated"
+        )))
     }
 
     fn warn_unpropagated_flags(&self, what: &str, old: Option<&Item>) {
@@ -245,7 +289,7 @@ impl NamespaceAdmin {
         if old.as_ref().is_some_and(|o| o.keys().any(|k| k.ends_with("_soft"))) {
             self.warn_unpropagated_flags(resource, old.as_ref());
         }
-        self.run_update(registry::add_resource(&self.ns, resource)).await?;
+        self.sync_resource_registry(resource, true).await?;
         let details = json!({"limits": limits_json(limits)});
         self.log_audit(
             AuditAction::LimitsSet,
@@ -283,7 +327,7 @@ impl NamespaceAdmin {
         let level = ConfigLevel::Resource(resource.to_string());
         let old = self.delete_config_item(&level).await?;
         self.warn_unpropagated_flags(resource, old.as_ref());
-        self.run_update(registry::remove_resource(&self.ns, resource)).await?;
+        self.sync_resource_registry(resource, false).await?;
         self.log_audit(
             AuditAction::LimitsDeleted,
             &level.audit_entity_id(),
@@ -319,9 +363,14 @@ impl NamespaceAdmin {
     /// Replaces an entity's limits for `resource` (or `_default_`), like zae-limiter's
     /// `set_limits`: reads the stored flags (kept), then a `TransactWriteItems` of the
     /// config `Put` (`attribute_not_exists(PK)`) and the entity-config registry
-    /// increment, falling back to a plain `PutItem` when the config already exists;
+    /// increment, falling back to a `PutItem` when the config already exists;
     /// then re-parameterises the entity's existing buckets for that resource and writes
     /// a `limits_set` audit event.
+    ///
+    /// Unlike zae-limiter's unconditional fallback, the replace is conditioned on the
+    /// item still existing: a delete between the two writes has taken its count back, so
+    /// the replace would recreate the config uncounted. Then the transactional create is
+    /// tried again (a bounded number of rounds).
     pub async fn set_entity_limits(
         &self,
         entity_id: &str,
@@ -344,34 +393,55 @@ impl NamespaceAdmin {
             cfg.cascade = config::decode_cascade(stored);
         }
         let item = cfg.to_item(&self.ns);
-        let inc = registry::increment_entity_config(&self.ns, resource);
-        let put = built(
-            Put::builder()
-                .table_name(&self.table.name)
-                .set_item(Some(item.clone()))
-                .condition_expression("attribute_not_exists(PK)")
-                .build(),
-        )?;
-        // The config already exists: replace it without counting it again.
-        if !self
-            .write_with_registry(TransactWriteItem::builder().put(put).build(), inc)
-            .await?
-        {
-            self.table
-                .client
-                .put_item()
-                .table_name(&self.table.name)
-                .set_item(Some(item))
-                .send()
-                .await
-                .map_err(|e| Error::dynamo("PutItem", &self.table.name, e))?;
-        }
+        self.put_entity_config(item, resource).await?;
         self.sync_entity_buckets(entity_id, resource, limits).await?;
         let details = json!({"limits": limits_json(limits)});
         self.log_audit(AuditAction::LimitsSet, entity_id, principal, Some(resource), details)
             .await?;
         info!(namespace_id = %self.ns, entity_id, resource, limits = limits.len(), "set entity limits");
         Ok(())
+    }
+
+    /// Writes a full entity config `item` counted exactly once in the entity-config
+    /// registry: created with the increment, or replaced while it still exists.
+    async fn put_entity_config(&self, item: Item, resource: &str) -> Result<()> {
+        for _ in 0..REGISTRY_ATTEMPTS {
+            let create = built(
+                Put::builder()
+                    .table_name(&self.table.name)
+                    .set_item(Some(item.clone()))
+                    .condition_expression("attribute_not_exists(PK)")
+                    .build(),
+            )?;
+            let inc = registry::increment_entity_config(&self.ns, resource);
+            if self
+                .write_with_registry(TransactWriteItem::builder().put(create).build(), inc)
+                .await?
+            {
+                return Ok(());
+            }
+            self.table.pause(PausePoint::EntityConfigReplace).await;
+            // The config exists and is counted: replace it without counting it again.
+            let replaced = self
+                .table
+                .client
+                .put_item()
+                .table_name(&self.table.name)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_exists(PK)")
+                .send()
+                .await;
+            match replaced {
+                Ok(_) => return Ok(()),
+                Err(err) if is_condition_failed(&err) => {
+                    debug!(namespace_id = %self.ns, resource, "entity config deleted before its replace; creating it");
+                }
+                Err(err) => return Err(Error::dynamo("PutItem", &self.table.name, err)),
+            }
+        }
+        Err(Error::Unavailable(format!(
+            "an entity config for resource {resource:?} kept being created and deleted concurrently"
+        )))
     }
 
     /// An entity's limits for `resource` or `_default_` (`None` when not configured).

@@ -10,6 +10,7 @@ mod audit;
 mod bucket_sync;
 mod create;
 mod entity;
+pub mod hooks;
 mod limit_item;
 mod limits;
 mod namespace;
@@ -40,6 +41,8 @@ pub struct Table {
     sts: Option<aws_sdk_sts::Client>,
     caller_arn: Arc<OnceCell<Option<String>>>,
     audit_retention: Arc<Mutex<HashMap<String, i64>>>,
+    #[cfg(any(test, feature = "test-hooks"))]
+    pause_hook: Option<hooks::PauseHook>,
 }
 
 impl Table {
@@ -52,8 +55,30 @@ impl Table {
             sts: None,
             caller_arn: Arc::new(OnceCell::new()),
             audit_retention: Arc::new(Mutex::new(HashMap::new())),
+            #[cfg(any(test, feature = "test-hooks"))]
+            pause_hook: None,
         }
     }
+
+    /// Runs `hook` at every [`hooks::PausePoint`] this handle (and its clones made
+    /// afterwards) reaches, for interleaving tests.
+    #[cfg(any(test, feature = "test-hooks"))]
+    pub fn with_pause_hook(mut self, hook: hooks::PauseHook) -> Table {
+        self.pause_hook = Some(hook);
+        self
+    }
+
+    /// Waits for the pause hook at `point`, if one is set.
+    #[cfg(any(test, feature = "test-hooks"))]
+    pub(crate) async fn pause(&self, point: hooks::PausePoint) {
+        if let Some(hook) = &self.pause_hook {
+            hook.run(point).await;
+        }
+    }
+
+    /// Without the `test-hooks` feature there is no hook: nothing to wait for.
+    #[cfg(not(any(test, feature = "test-hooks")))]
+    pub(crate) async fn pause(&self, _point: hooks::PausePoint) {}
 
     /// A handle built from an SDK configuration: a DynamoDB client and an STS client
     /// used to look up the default audit principal (`GetCallerIdentity` ARN).

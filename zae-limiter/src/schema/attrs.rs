@@ -99,6 +99,18 @@ pub fn get_n(item: &Item, name: &str) -> Option<i64> {
     }
 }
 
+/// The integer value of `name`, strictly: `Ok(None)` when it is absent or not an `N`, and
+/// an error message (naming the attribute and the stored text) when it is an `N` that is
+/// not an integer within `i64` (where [`get_n`] would read it as absent).
+pub fn try_get_n(item: &Item, name: &str) -> Result<Option<i64>, String> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => parse_int(v)
+            .map(Some)
+            .ok_or_else(|| format!("{name} = {v} is not an integer within the 64-bit range")),
+        _ => Ok(None),
+    }
+}
+
 /// The boolean value of `name`, if it is a `BOOL`.
 pub fn get_bool(item: &Item, name: &str) -> Option<bool> {
     match item.get(name) {
@@ -169,6 +181,31 @@ mod tests {
         assert_eq!(parse_int("5.0"), Some(5));
         assert_eq!(parse_int("1.5"), None);
         assert_eq!(parse_int("x"), None);
+        assert_eq!(parse_int("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_int("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_int("9223372036854775808"), None);
+        assert_eq!(parse_int("-9223372036854775809.0"), None);
+    }
+
+    #[test]
+    fn strict_numbers_report_out_of_range_values() {
+        let item: Item = HashMap::from([
+            ("big".to_string(), AttributeValue::N("1e400".into())),
+            ("over".to_string(), AttributeValue::N("9223372036854775808".into())),
+            ("ok".to_string(), n(-5)),
+            ("text".to_string(), s("5")),
+        ]);
+        assert_eq!(try_get_n(&item, "ok"), Ok(Some(-5)));
+        assert_eq!(try_get_n(&item, "absent"), Ok(None));
+        assert_eq!(try_get_n(&item, "text"), Ok(None));
+        let err = try_get_n(&item, "over").unwrap_err();
+        assert_eq!(
+            err,
+            "over = 9223372036854775808 is not an integer within the 64-bit range"
+        );
+        assert!(try_get_n(&item, "big").is_err());
+        // The lenient reader treats them as absent: the decoders use the strict one.
+        assert_eq!(get_n(&item, "over"), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 
-use super::attrs::{self, Item, get_n, get_s, null, s};
+use super::attrs::{self, Item, get_s, null, s};
 use super::keys::{pk_audit, sk_audit};
 use crate::error::{Error, Result};
 use crate::limit::Limit;
@@ -119,7 +119,12 @@ impl AuditEvent {
             principal: get_s(item, "principal").map(str::to_string),
             resource: get_s(item, attrs::RESOURCE).map(str::to_string),
             details: item.get("details").map(attrs::to_json).unwrap_or(Value::Null),
-            ttl: get_n(item, attrs::TTL).unwrap_or(0),
+            ttl: attrs::try_get_n(item, attrs::TTL)
+                .map_err(|reason| {
+                    let (pk, sk) = attrs::item_keys(item);
+                    Error::CorruptItem { pk, sk, reason }
+                })?
+                .unwrap_or(0),
         })
     }
 }
@@ -160,5 +165,9 @@ mod tests {
         assert_eq!(l0["capacity"], AttributeValue::N("100".into()));
         assert_eq!(l0["refill_period_seconds"], AttributeValue::N("60".into()));
         assert_eq!(AuditEvent::decode(&item).unwrap(), ev);
+        let mut beyond = item.clone();
+        beyond.insert("ttl".into(), AttributeValue::N("9223372036854775808".into()));
+        let err = AuditEvent::decode(&beyond).unwrap_err().to_string();
+        assert!(err.contains("ttl = 9223372036854775808"), "{err}");
     }
 }

@@ -2,7 +2,7 @@
 //! every limit as `b_{name}_{tk,cp,ra,rp,tc}` (millitokens / ms) around one shared
 //! refill timestamp `rf`, plus the auto-injected `wcu` limit.
 
-use super::attrs::{self, Item, get_n, get_s, n, s};
+use super::attrs::{self, Item, get_s, n, s, try_get_n};
 use super::keys::{
     SK_STATE, gsi2_pk_resource, gsi2_sk_bucket, gsi3_pk_entity, gsi3_sk_bucket, gsi4_sk_bucket, parse_bucket_pk,
     pk_bucket,
@@ -67,9 +67,16 @@ pub fn bucket_attr(name: &str, field: &str) -> String {
     format!("{BUCKET_ATTR_PREFIX}{name}_{field}")
 }
 
-/// The item's `shard_count`, clamped to `1..=MAX_SHARD_COUNT` (`None` when absent).
+/// The item's `shard_count`, clamped to `1..=MAX_SHARD_COUNT` (`None` when absent). Any
+/// stored number clamps, also one beyond `i64` (it cannot wrap into a small count); a
+/// fraction truncates, like Python's `int()`.
 pub fn stored_shard_count(item: &Item) -> Option<u32> {
-    get_n(item, SHARD_COUNT).map(|c| c.clamp(1, i64::from(MAX_SHARD_COUNT)) as u32)
+    let count = match item.get(SHARD_COUNT) {
+        Some(aws_sdk_dynamodb::types::AttributeValue::N(raw)) => raw.parse::<f64>().ok().filter(|c| !c.is_nan())?,
+        _ => return None,
+    };
+    // Clamped into 1..=32 first, so the cast cannot truncate.
+    Some(count.clamp(1.0, f64::from(MAX_SHARD_COUNT)) as u32)
 }
 
 /// `(name, field)` of a `b_{name}_{field}` attribute (`None` for any other attribute).
@@ -268,7 +275,8 @@ impl BucketItem {
 
     /// Decodes the core attributes of a bucket item, ignoring attributes of features
     /// this client does not implement (used for fast-path images, whose admission the
-    /// server already decided).
+    /// server already decided). A number outside `i64` (balances, parameters, `rf`,
+    /// `ttl`, `vu`, `pgen`) is [`Error::CorruptItem`], never read as absent or wrapped.
     pub fn decode_lenient(item: &Item) -> Result<BucketItem> {
         let (pk, sk) = attrs::item_keys(item);
         let corrupt = |reason: String| Error::CorruptItem {
@@ -287,10 +295,11 @@ impl BucketItem {
             }
         }
         names.sort_unstable();
+        let optional = |attr: &str| try_get_n(item, attr).map_err(&corrupt);
         let read_limit = |name: &str| -> Result<BucketLimit> {
             let get = |field: &str| {
-                get_n(item, &bucket_attr(name, field))
-                    .ok_or_else(|| corrupt(format!("limit {name:?} lacks a numeric {}", bucket_attr(name, field))))
+                let attr = bucket_attr(name, field);
+                optional(&attr)?.ok_or_else(|| corrupt(format!("limit {name:?} lacks a numeric {attr}")))
             };
             Ok(BucketLimit {
                 name: name.to_string(),
@@ -298,7 +307,7 @@ impl BucketItem {
                 capacity_milli: get(FIELD_CP)?,
                 refill_amount_milli: get(FIELD_RA)?,
                 refill_period_ms: get(FIELD_RP)?,
-                total_consumed_milli: get_n(item, &bucket_attr(name, FIELD_TC)).unwrap_or(0),
+                total_consumed_milli: optional(&bucket_attr(name, FIELD_TC))?.unwrap_or(0),
             })
         };
         let write_capacity_limit = if item.contains_key(&bucket_attr(WCU_LIMIT_NAME, FIELD_TK)) {
@@ -311,14 +320,14 @@ impl BucketItem {
             entity_id: get_s(item, attrs::ENTITY_ID).unwrap_or(&key.entity_id).to_string(),
             resource: get_s(item, attrs::RESOURCE).unwrap_or(&key.resource).to_string(),
             shard: key.shard,
-            last_refill_ms: get_n(item, RF).ok_or_else(|| corrupt(format!("missing {RF}")))?,
+            last_refill_ms: optional(RF)?.ok_or_else(|| corrupt(format!("missing {RF}")))?,
             shard_count: stored_shard_count(item).unwrap_or(1),
             cascade: attrs::get_bool(item, attrs::CASCADE).unwrap_or(false),
             parent_id: get_s(item, attrs::PARENT_ID).map(str::to_string),
-            parent_generation: get_n(item, attrs::PGEN),
+            parent_generation: optional(attrs::PGEN)?,
             owner_incarnation: get_s(item, attrs::PINC).map(str::to_string),
-            ttl: get_n(item, attrs::TTL),
-            valid_until_ms: get_n(item, VU),
+            ttl: optional(attrs::TTL)?,
+            valid_until_ms: optional(VU)?,
             disabled: item.contains_key(attrs::DISABLED),
             limits,
             write_capacity_limit,
@@ -399,6 +408,47 @@ mod tests {
         let mut item = v4_bucket().to_item("ns");
         item.insert("vu".into(), n(0));
         assert_eq!(BucketItem::decode(&item).unwrap().valid_until_ms, Some(0));
+    }
+
+    #[test]
+    fn numbers_beyond_i64_are_corrupt_not_absent() {
+        // Python's integers are unbounded; a stored value this client cannot represent
+        // must not read as "absent" (an absent `vu` or `ttl` changes the write's
+        // conditions) or as 0 (`tc`).
+        for attr in [
+            "b_rpm_tk", "b_rpm_cp", "b_rpm_ra", "b_rpm_rp", "b_rpm_tc", "rf", "ttl", "vu", "pgen", "b_wcu_tk",
+        ] {
+            for raw in ["9223372036854775808", "-9223372036854775809", "1e30", "0.5"] {
+                let mut item = v4_bucket().to_item("ns");
+                item.insert(attr.into(), AttributeValue::N(raw.into()));
+                let err = BucketItem::decode(&item).unwrap_err();
+                assert!(
+                    matches!(&err, Error::CorruptItem { reason, .. } if reason.contains(attr)),
+                    "{attr} = {raw}: {err}"
+                );
+            }
+        }
+        let mut item = v4_bucket().to_item("ns");
+        item.insert("b_rpm_tk".into(), n(i64::MIN));
+        item.insert("rf".into(), n(i64::MAX));
+        let b = BucketItem::decode(&item).unwrap();
+        assert_eq!((b.limits[0].tokens_milli, b.last_refill_ms), (i64::MIN, i64::MAX));
+    }
+
+    #[test]
+    fn shard_counts_clamp_at_any_magnitude() {
+        let with = |raw: &str| {
+            let mut item = v4_bucket().to_item("ns");
+            item.insert(SHARD_COUNT.into(), AttributeValue::N(raw.into()));
+            stored_shard_count(&item)
+        };
+        assert_eq!(with("4"), Some(4));
+        assert_eq!(with("4294967297"), Some(32), "u32 wrap would give 1");
+        assert_eq!(with("99999999999999999999999"), Some(32));
+        assert_eq!(with("-99999999999999999999999"), Some(1));
+        assert_eq!(with("0"), Some(1));
+        assert_eq!(with("2.5"), Some(2));
+        assert_eq!(with("1e400"), Some(32));
     }
 
     #[test]

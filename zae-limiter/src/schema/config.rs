@@ -8,7 +8,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::attrs::{self, Item, get_bool, get_n, get_s, n, s};
+use super::attrs::{self, Item, get_bool, get_s, n, s};
 use super::keys::{gsi3_pk_entity_config, pk_entity, pk_resource, pk_system, sk_config};
 use crate::error::{Error, Result};
 use crate::limit::Limit;
@@ -238,7 +238,10 @@ impl ConfigItem {
                 Some(_) => Some(false),
                 None => None,
             },
-            audit_retention_days: get_n(item, attrs::AUDIT_RETENTION_DAYS),
+            audit_retention_days: attrs::try_get_n(item, attrs::AUDIT_RETENTION_DAYS).map_err(|reason| {
+                let (pk, sk) = attrs::item_keys(item);
+                Error::CorruptItem { pk, sk, reason }
+            })?,
         })
     }
 }
@@ -281,12 +284,18 @@ pub fn decode_limits(item: &Item) -> Result<Vec<Limit>> {
     names
         .into_iter()
         .map(|name| {
-            let get = |field: &str| get_n(item, &limit_attr(name, field)).unwrap_or(0);
-            Limit::custom(name, get(FIELD_CP), get(FIELD_RA), get(FIELD_RP)).map_err(|e| Error::CorruptItem {
+            let corrupt = |reason: String| Error::CorruptItem {
                 pk: pk.clone(),
                 sk: sk.clone(),
-                reason: format!("limit {name:?} cannot be reconstructed: {e}"),
-            })
+                reason,
+            };
+            let get = |field: &str| {
+                attrs::try_get_n(item, &limit_attr(name, field))
+                    .map(|v| v.unwrap_or(0))
+                    .map_err(|e| corrupt(format!("limit {name:?} cannot be reconstructed: {e}")))
+            };
+            let (cp, ra, rp) = (get(FIELD_CP)?, get(FIELD_RA)?, get(FIELD_RP)?);
+            Limit::custom(name, cp, ra, rp).map_err(|e| corrupt(format!("limit {name:?} cannot be reconstructed: {e}")))
         })
         .collect()
 }
@@ -375,6 +384,24 @@ mod tests {
         let mut item = ConfigItem::new(ConfigLevel::System, vec![rpm(1)]).to_item("ns");
         item.insert("sched_tz".into(), s("UTC"));
         assert!(decode_limits(&item).is_err());
+    }
+
+    #[test]
+    fn limit_numbers_beyond_i64_are_named_in_the_error() {
+        for attr in ["l_rpm_cp", "l_rpm_ra", "l_rpm_rp"] {
+            let mut item = ConfigItem::new(ConfigLevel::System, vec![rpm(5)]).to_item("ns");
+            item.insert(attr.into(), AttributeValue::N("18446744073709551616000".into()));
+            let err = decode_limits(&item).unwrap_err().to_string();
+            assert!(err.contains(attr) && err.contains("64-bit range"), "{err}");
+        }
+        // Within i64 but above zae-limiter's bounds: the bound is named.
+        let mut item = ConfigItem::new(ConfigLevel::System, vec![rpm(5)]).to_item("ns");
+        item.insert("l_rpm_cp".into(), n(i64::MAX));
+        let err = decode_limits(&item).unwrap_err().to_string();
+        assert!(err.contains("capacity must be at most"), "{err}");
+        let mut item = ConfigItem::new(ConfigLevel::System, vec![]).to_item("ns");
+        item.insert("audit_retention_days".into(), AttributeValue::N("1e40".into()));
+        assert!(ConfigItem::decode(ConfigLevel::System, &item).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::attrs::{self, Item, get_n, get_s, null, s};
+use super::attrs::{self, Item, get_s, null, s};
 use super::keys::{SK_META, gsi1_pk_parent, gsi1_sk_child, pk_entity};
 use crate::error::{Error, Result};
 
@@ -94,7 +94,12 @@ impl EntityMeta {
             name: get_s(item, "name").unwrap_or(entity_id).to_string(),
             parent_id: get_s(item, attrs::PARENT_ID).map(str::to_string),
             cascade: attrs::get_bool(item, attrs::CASCADE).unwrap_or(false),
-            parent_generation: get_n(item, attrs::PGEN).unwrap_or(0),
+            parent_generation: attrs::try_get_n(item, attrs::PGEN)
+                .map_err(|reason| {
+                    let (pk, sk) = attrs::item_keys(item);
+                    Error::CorruptItem { pk, sk, reason }
+                })?
+                .unwrap_or(0),
             incarnation,
             has_stored_incarnation: stored_incarnation.is_some(),
             metadata,

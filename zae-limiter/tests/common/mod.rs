@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod gate;
+
 use std::collections::HashMap;
 use std::process::Command;
 
