@@ -3,6 +3,7 @@
 
 mod common;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use common::Env;
 use zae_limiter::admin::Registration;
 use zae_limiter::schema::attrs::Item;
@@ -226,4 +227,47 @@ async fn registering_again_with_the_same_id_is_our_own_registration() {
         t.register_namespace_with_id("tenant-alpha", &other_id).await.unwrap(),
         Registration::NameTaken(existing) if existing.id == id
     ));
+}
+
+#[tokio::test]
+async fn creating_an_identical_limit_again_finishes_the_first_create() {
+    use zae_limiter::admin::LimitWrite;
+    use zae_limiter::schema::config::ConfigLevel;
+    let env = Env::start("zl-create-retry").await;
+    let t = &env.table;
+    let id = t.register_namespace("tenant-alpha").await.unwrap();
+    let admin = t.namespace(&id);
+    let level = ConfigLevel::Resource("gpt-4".into());
+    let rpm = zae_limiter::Limit::per_minute("rpm", 10, None).unwrap();
+    assert_eq!(
+        admin.create_limit(&level, &rpm, None).await.unwrap(),
+        LimitWrite::Written
+    );
+    // What a lost response leaves: the limit stored, the registry entry not yet added.
+    t.client()
+        .update_item()
+        .table_name(t.name())
+        .set_key(Some(zae_limiter::schema::registry::resource_registry_key(&id)))
+        .update_expression("DELETE #r :v")
+        .expression_attribute_names("#r", "resources")
+        .expression_attribute_values(":v", AttributeValue::Ss(vec!["gpt-4".into()]))
+        .send()
+        .await
+        .expect("registry entry removed");
+    assert!(admin.list_resources_with_limits().await.unwrap().is_empty());
+    // The retry with the same parameters completes the create...
+    assert_eq!(
+        admin.create_limit(&level, &rpm, None).await.unwrap(),
+        LimitWrite::Written
+    );
+    assert_eq!(
+        admin.list_resources_with_limits().await.unwrap(),
+        vec!["gpt-4".to_string()]
+    );
+    // ...while other parameters under the same name still find the limit taken.
+    let other = zae_limiter::Limit::per_minute("rpm", 99, None).unwrap();
+    assert_eq!(
+        admin.create_limit(&level, &other, None).await.unwrap(),
+        LimitWrite::AlreadyExists(Some(rpm))
+    );
 }

@@ -288,13 +288,33 @@ impl NamespaceAdmin {
 
     /// Adds `limit` to the config item of `level`, creating the item (and its registry
     /// entry) when needed. Returns [`LimitWrite::AlreadyExists`] and changes nothing when
-    /// a limit of that name is already there. Writes a `limits_set` audit event.
+    /// a different limit of that name is already there. Writes a `limits_set` audit event.
+    ///
+    /// Idempotent: when the stored limit of that name equals `limit`, the create counts as
+    /// done, since that is what a retry sees after the first attempt's response was lost.
+    /// The registry and audit bookkeeping the first attempt never reached is finished.
     pub async fn create_limit(
         &self,
         level: &ConfigLevel,
         limit: &Limit,
         principal: Option<&str>,
     ) -> Result<LimitWrite> {
+        match self.add_limit(level, limit, principal).await? {
+            LimitWrite::AlreadyExists(Some(existing)) if existing == *limit => {
+                info!(
+                    namespace_id = %self.ns, level = ?level, limit = limit.name(),
+                    "limit already stored with these parameters; finishing its create"
+                );
+                let item = self.get_item(level.key(&self.ns)).await?.unwrap_or_default();
+                self.after_set(level, limit, item, principal).await?;
+                Ok(LimitWrite::Written)
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// [`Self::create_limit`] without the idempotent retry.
+    async fn add_limit(&self, level: &ConfigLevel, limit: &Limit, principal: Option<&str>) -> Result<LimitWrite> {
         validate_level(level)?;
         Self::check_principal(principal)?;
         let mut req = set_limit_request(&self.ns, level, limit);
