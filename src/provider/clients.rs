@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 
@@ -118,12 +119,27 @@ fn blame(cfg: &ProviderConfig, kind: FailureKind) -> (AttributePath, &'static st
     }
 }
 
+/// The SDK time limits: connection, read (the same as one attempt), attempt and operation.
+fn timeout_config(cfg: &ProviderConfig) -> TimeoutConfig {
+    let limits = cfg.sdk_timeouts;
+    TimeoutConfig::builder()
+        .connect_timeout(limits.connect)
+        .read_timeout(limits.attempt)
+        .operation_attempt_timeout(limits.attempt)
+        .operation_timeout(limits.operation)
+        .build()
+}
+
+/// The shared SDK configuration every client is built from: retries, time limits, region,
+/// credentials and endpoint.
 async fn load_base(cfg: &ProviderConfig) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(
-        RetryConfig::standard()
-            .with_max_attempts(cfg.max_retries.saturating_add(1))
-            .with_max_backoff(Duration::from_secs(20)),
-    );
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(cfg.max_retries.saturating_add(1))
+                .with_max_backoff(Duration::from_secs(20)),
+        )
+        .timeout_config(timeout_config(cfg));
     if let Some(region) = &cfg.region {
         loader = loader.region(Region::new(region.clone()));
     }
@@ -217,5 +233,100 @@ fn describe_sdk_error<E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::
             fail(FailureKind::Other, &message)
         }
         _ => fail(FailureKind::Other, &text.chars().take(300).collect::<String>()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::provider::config::SdkTimeouts;
+
+    /// A loopback listener that accepts connections and never answers; returns its URL.
+    async fn silent_endpoint() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        url
+    }
+
+    fn config(endpoint: String, skip_credentials_validation: bool) -> ProviderConfig {
+        ProviderConfig {
+            region: Some("us-east-1".into()),
+            static_credentials: Some(("AKIATEST".into(), "secret".into(), None)),
+            endpoint_url: Some(endpoint),
+            max_retries: 2,
+            skip_credentials_validation,
+            sdk_timeouts: SdkTimeouts {
+                connect: Duration::from_millis(500),
+                attempt: Duration::from_millis(300),
+                operation: Duration::from_millis(800),
+            },
+            ..ProviderConfig::default()
+        }
+    }
+
+    #[test]
+    fn default_time_limits_are_set() {
+        let limits = timeout_config(&ProviderConfig::default());
+        assert_eq!(limits.connect_timeout(), Some(Duration::from_secs(10)));
+        assert_eq!(limits.operation_attempt_timeout(), Some(Duration::from_secs(60)));
+        assert_eq!(limits.operation_timeout(), Some(Duration::from_secs(300)));
+    }
+
+    /// Every client gives up on an endpoint that accepts the connection and never answers,
+    /// within its operation timeout (the outer 30 s bound only keeps a regression from hanging).
+    #[tokio::test]
+    async fn calls_to_a_silent_endpoint_time_out() {
+        let endpoint = silent_endpoint().await;
+        let mut diags = Diagnostics::new();
+        let clients = build(&config(endpoint.clone(), true), &mut diags)
+            .await
+            .expect("clients");
+        let started = Instant::now();
+        let calls = async {
+            tokio::join!(
+                clients.dynamodb.list_tables().send(),
+                clients.iam.list_policies().send(),
+                clients.sts.get_caller_identity().send(),
+            )
+        };
+        let (dynamodb, iam, sts) = tokio::time::timeout(Duration::from_secs(30), calls)
+            .await
+            .expect("the SDK's own time limits end the calls");
+        let elapsed = started.elapsed();
+        assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+        for failure in [
+            dynamodb
+                .map(drop)
+                .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()),
+            iam.map(drop)
+                .map_err(|e| aws_sdk_iam::error::DisplayErrorContext(e).to_string()),
+            sts.map(drop)
+                .map_err(|e| aws_sdk_sts::error::DisplayErrorContext(e).to_string()),
+        ] {
+            let message = failure.expect_err("no answer, no success");
+            assert!(
+                message.contains("timeout") || message.contains("timed out"),
+                "{message}"
+            );
+        }
+
+        let mut diags = Diagnostics::new();
+        let started = Instant::now();
+        let checked = tokio::time::timeout(Duration::from_secs(30), build(&config(endpoint, false), &mut diags))
+            .await
+            .expect("the credential check ends");
+        assert!(checked.is_none());
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        let diag = diags.iter().next().expect("an error");
+        assert!(diag.detail.contains("did not answer in time"), "{diag:?}");
+        assert_eq!(diag.attribute, Some(AttributePath::root("endpoint_url")));
     }
 }

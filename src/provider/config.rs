@@ -1,6 +1,7 @@
 //! The provider configuration as plain Rust data, read from the configuration value.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::framework::{AttributePath, Diagnostics, Value};
 
@@ -38,6 +39,30 @@ pub struct ProviderConfig {
     pub skip_credentials_validation: bool,
     /// Whether some value was not yet known (during plan): the credential check is skipped.
     pub has_unknowns: bool,
+    /// Time limits of every AWS call.
+    pub sdk_timeouts: SdkTimeouts,
+}
+
+/// Time limits set on every SDK client, so that no AWS call can hang the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdkTimeouts {
+    /// Establishing a connection (TCP and TLS).
+    pub connect: Duration,
+    /// One attempt of a call, from sending the request to the end of the response.
+    pub attempt: Duration,
+    /// The whole call, all of the SDK's own retries included.
+    pub operation: Duration,
+}
+
+impl Default for SdkTimeouts {
+    /// Connect 10 s, 60 s per attempt, 5 minutes per call.
+    fn default() -> SdkTimeouts {
+        SdkTimeouts {
+            connect: Duration::from_secs(10),
+            attempt: Duration::from_secs(60),
+            operation: Duration::from_secs(300),
+        }
+    }
 }
 
 /// Retries per AWS call when `max_retries` is not set (as the AWS provider does).
