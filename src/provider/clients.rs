@@ -71,10 +71,15 @@ pub async fn build(cfg: &ProviderConfig, diags: &mut Diagnostics) -> Option<AwsC
         identity: None,
         default_tags: cfg.default_tags.clone(),
     };
-    if !cfg.skip_credentials_validation && !cfg.has_unknowns {
+    // The account restrictions need the caller's account even when the check is skipped.
+    if (!cfg.skip_credentials_validation || cfg.restricts_accounts()) && !cfg.has_unknowns {
         match fetch_identity(&clients.sts).await {
             Ok(identity) => {
                 tracing::debug!(account = %identity.account_id, arn = %identity.arn, "validated AWS credentials");
+                cfg.check_account(&identity.account_id, diags);
+                if diags.has_errors() {
+                    return None;
+                }
                 clients.identity = Some(identity);
             }
             Err(failure) => {
