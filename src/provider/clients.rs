@@ -8,6 +8,12 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 
 use super::config::ProviderConfig;
 use crate::aws::AwsClients;
@@ -55,13 +61,19 @@ pub async fn build(cfg: &ProviderConfig, diags: &mut Diagnostics) -> Option<AwsC
         return None;
     }
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&with_service_endpoint(&sdk, cfg, "dynamodb")).build(),
+        aws_sdk_dynamodb::config::Builder::from(&with_service_endpoint(&sdk, cfg, "dynamodb"))
+            .interceptor(NoRetryAfterStop)
+            .build(),
     );
     let iam = aws_sdk_iam::Client::from_conf(
-        aws_sdk_iam::config::Builder::from(&with_service_endpoint(&sdk, cfg, "iam")).build(),
+        aws_sdk_iam::config::Builder::from(&with_service_endpoint(&sdk, cfg, "iam"))
+            .interceptor(NoRetryAfterStop)
+            .build(),
     );
     let sts = aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::config::Builder::from(&with_service_endpoint(&sdk, cfg, "sts")).build(),
+        aws_sdk_sts::config::Builder::from(&with_service_endpoint(&sdk, cfg, "sts"))
+            .interceptor(NoRetryAfterStop)
+            .build(),
     );
     let mut clients = AwsClients {
         dynamodb,
@@ -98,6 +110,33 @@ pub async fn build(cfg: &ProviderConfig, diags: &mut Diagnostics) -> Option<AwsC
         }
     }
     Some(clients)
+}
+
+/// Ends the SDK's own retries of a call once Terraform has asked the provider to stop
+/// ([`framework::stop`](crate::framework::stop)): the first attempt of a call is made, a
+/// retry is refused with an error, so a throttled call does not keep an interrupted apply
+/// waiting for up to 25 more attempts. (The orchestrator runs on the calling task, where the
+/// stop signal is visible.)
+#[derive(Debug)]
+struct NoRetryAfterStop;
+
+impl Intercept for NoRetryAfterStop {
+    fn name(&self) -> &'static str {
+        "NoRetryAfterStop"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let attempt = cfg.load::<RequestAttempts>().map_or(1, RequestAttempts::attempts);
+        if attempt > 1 && crate::framework::stop::requested() {
+            return Err("not retried: Terraform asked the provider to stop".into());
+        }
+        Ok(())
+    }
 }
 
 /// Which setting most likely caused a failed credential check.
@@ -275,6 +314,81 @@ mod tests {
             },
             ..ProviderConfig::default()
         }
+    }
+
+    /// A loopback HTTP server answering every request with a retryable 500; returns its URL
+    /// and the number of requests it has seen.
+    async fn failing_endpoint() -> (String, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let seen = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 65536];
+                    let mut received = Vec::new();
+                    while let Ok(n) = socket.read(&mut buffer).await {
+                        if n == 0 {
+                            return;
+                        }
+                        received.extend_from_slice(&buffer[..n]);
+                        // One response per request head; a body arriving later is ignored.
+                        if received.windows(4).any(|w| w == b"\r\n\r\n") {
+                            received.clear();
+                            seen.fetch_add(1, Ordering::SeqCst);
+                            let reply = b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n";
+                            if socket.write_all(reply).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (url, requests)
+    }
+
+    /// After StopProvider, a call that fails with a retryable error is not retried by the SDK.
+    #[tokio::test]
+    async fn the_sdk_does_not_retry_after_stop() {
+        use std::sync::atomic::Ordering;
+        let (endpoint, requests) = failing_endpoint().await;
+        let mut cfg = config(endpoint, true);
+        cfg.max_retries = 3;
+        cfg.sdk_timeouts = SdkTimeouts {
+            operation: Duration::from_secs(60),
+            ..SdkTimeouts::default()
+        };
+        let clients = build(&cfg, &mut Diagnostics::new()).await.expect("clients");
+
+        let err = clients.dynamodb.list_tables().send().await.expect_err("500");
+        assert_eq!(
+            requests.swap(0, Ordering::SeqCst),
+            4,
+            "without a stop: 1 attempt and 3 retries"
+        );
+        assert!(
+            aws_sdk_dynamodb::error::DisplayErrorContext(&err)
+                .to_string()
+                .contains("500")
+        );
+
+        let signal = crate::framework::stop::StopSignal::new();
+        signal.trigger();
+        let err = signal
+            .scope(clients.dynamodb.list_tables().send())
+            .await
+            .expect_err("stopped");
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "only the first attempt");
+        let message = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
+        assert!(
+            message.contains("not retried: Terraform asked the provider to stop"),
+            "{message}"
+        );
     }
 
     #[test]
