@@ -171,3 +171,20 @@ fn ensure_contains(text: &str, fragment: &str) {
         "expected {fragment:?} in:\n{text}"
     );
 }
+
+/// A resource `timeouts` value that is negative or longer than 24 hours fails validation on
+/// its attribute, before any plan (it once panicked the provider after CreateTable).
+#[test]
+fn timeouts_beyond_a_day_fail_validation() {
+    let emulator = Emulator::start();
+    let workdir = WorkDir::with_emulator(&TerraformBinary::pinned(), &emulator);
+    let hcl = config(&emulator, "", "acc-timeouts").replace(
+        "  name = \"acc-timeouts\"\n",
+        "  name = \"acc-timeouts\"\n  timeouts {\n    create = \"9999999999999h\"\n    delete = \"-5m\"\n  }\n",
+    );
+    workdir.write_config(&hcl);
+    let error = workdir.terraform().validate_expect_error().expect("validate fails");
+    ensure_contains(&error, "\"9999999999999h\" is longer than the maximum of 24h");
+    ensure_contains(&error, "\"-5m\" is negative");
+    ensure_contains(&error, "create = \"9999999999999h\"");
+}
