@@ -188,3 +188,29 @@ fn timeouts_beyond_a_day_fail_validation() {
     ensure_contains(&error, "\"-5m\" is negative");
     ensure_contains(&error, "create = \"9999999999999h\"");
 }
+
+/// An IAM Identity Center (SSO) profile is understood: without a cached `aws sso login`
+/// token the provider says so, blaming `profile` (without the SDK's `sso` feature it would
+/// say that SSO is not supported).
+#[test]
+fn an_sso_profile_without_a_login_asks_for_one() {
+    let emulator = Emulator::start();
+    let mut workdir = WorkDir::new(&TerraformBinary::pinned());
+    let aws_config = workdir.path().join("aws-config");
+    std::fs::write(
+        &aws_config,
+        "[profile zae-sso]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\n\n\
+         [sso-session corp]\nsso_start_url = https://zae-acceptance.awsapps.com/start\nsso_region = us-east-1\n",
+    )
+    .expect("write the AWS config");
+    workdir.set_env("AWS_CONFIG_FILE", aws_config);
+    workdir.set_env("AWS_SHARED_CREDENTIALS_FILE", workdir.path().join("no-credentials"));
+    workdir.set_env("AWS_EC2_METADATA_DISABLED", "true");
+    workdir.set_env("HOME", workdir.path());
+    workdir.write_config(&config(&emulator, "  profile = \"zae-sso\"", "acc-sso"));
+    let error = workdir.terraform().plan_expect_error().expect("plan fails");
+    ensure_contains(&error, "Cannot validate AWS credentials");
+    ensure_contains(&error, "failed to load the cached SSO token");
+    ensure_contains(&error, "run `aws sso login` first");
+    ensure_contains(&error, "profile = \"zae-sso\"");
+}

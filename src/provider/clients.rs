@@ -240,6 +240,25 @@ async fn fetch_identity(sts: &aws_sdk_sts::Client) -> Result<CallerIdentity, Cal
     })
 }
 
+/// The messages of `err` and its sources, without repeats, joined with ": " (at most 500
+/// characters): e.g. "failed to load the cached SSO token: ... No such file or directory".
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p == &text) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    let joined = parts.join(": ");
+    match joined.char_indices().nth(500) {
+        Some((cut, _)) => format!("{}…", &joined[..cut]),
+        None => joined,
+    }
+}
+
 /// A one-line account of an SDK failure: the service's code and message, or what went
 /// wrong reaching the endpoint or loading credentials.
 fn describe_sdk_error<E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::Error + 'static>(
@@ -255,8 +274,11 @@ fn describe_sdk_error<E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::
         SdkError::DispatchFailure(_) if text.contains("loading credentials") || text.contains("no credentials") => {
             fail(
                 FailureKind::Credentials,
-                "no AWS credentials were found (set access_key and secret_key, a profile, or AWS_ACCESS_KEY_ID \
-                 and AWS_SECRET_ACCESS_KEY)",
+                &format!(
+                    "no AWS credentials could be loaded ({}); set access_key and secret_key, a profile (for an \
+                     SSO profile, run `aws sso login` first), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                    error_chain(err)
+                ),
             )
         }
         SdkError::DispatchFailure(failure) if failure.is_io() => fail(
@@ -388,6 +410,39 @@ mod tests {
         assert!(
             message.contains("not retried: Terraform asked the provider to stop"),
             "{message}"
+        );
+    }
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    #[test]
+    fn error_chains_skip_repeated_layers() {
+        let err = Layer(
+            "dispatch failure",
+            Some(Box::new(Layer(
+                "loading credentials",
+                Some(Box::new(Layer(
+                    "loading credentials",
+                    Some(Box::new(Layer("failed to load the cached SSO token", None))),
+                ))),
+            ))),
+        );
+        assert_eq!(
+            error_chain(&err),
+            "dispatch failure: loading credentials: failed to load the cached SSO token"
         );
     }
 
