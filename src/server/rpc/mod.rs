@@ -213,6 +213,15 @@ impl<P: Provider> ProviderRpc<P> {
 /// What a panicking RPC that changes nothing tells the user.
 const NOTHING_KEPT: &str = "Nothing was changed by this call";
 
+/// Runs a handler of an RPC that changes nothing; a panic becomes an error diagnostic on an
+/// empty response.
+async fn answer<R>(rpc: &str, type_name: &str, handler: impl Future<Output = R>) -> Result<Response<R>, Status>
+where
+    R: panic::WithDiagnostics + Default,
+{
+    reply(panic::guarded(rpc, type_name, R::default(), NOTHING_KEPT, handler).await)
+}
+
 /// Wraps a handler's response for tonic.
 fn reply<T>(response: T) -> Result<Response<T>, Status> {
     Ok(Response::new(response))
@@ -225,9 +234,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
         request: Request<pb::get_metadata::Request>,
     ) -> Result<Response<pb::get_metadata::Response>, Status> {
         let req = request.into_inner();
-        let type_name = String::new();
-        let handler = async move { get_metadata::handle(self, req) };
-        reply(panic::guarded("GetMetadata", &type_name, Default::default(), NOTHING_KEPT, handler).await)
+        answer("GetMetadata", "", async move { get_metadata::handle(self, req) }).await
     }
 
     async fn get_provider_schema(
@@ -235,18 +242,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
         request: Request<pb::get_provider_schema::Request>,
     ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
         let req = request.into_inner();
-        let type_name = String::new();
-        let handler = async move { get_provider_schema::handle(self, req) };
-        reply(
-            panic::guarded(
-                "GetProviderSchema",
-                &type_name,
-                Default::default(),
-                NOTHING_KEPT,
-                handler,
-            )
-            .await,
-        )
+        answer("GetProviderSchema", "", async move {
+            get_provider_schema::handle(self, req)
+        })
+        .await
     }
 
     async fn validate_provider_config(
@@ -254,18 +253,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
         request: Request<pb::validate_provider_config::Request>,
     ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
         let req = request.into_inner();
-        let type_name = String::new();
-        let handler = async move { validate_provider_config::handle(self, req).await };
-        reply(
-            panic::guarded(
-                "ValidateProviderConfig",
-                &type_name,
-                Default::default(),
-                NOTHING_KEPT,
-                handler,
-            )
-            .await,
+        answer(
+            "ValidateProviderConfig",
+            "",
+            validate_provider_config::handle(self, req),
         )
+        .await
     }
 
     async fn validate_resource_config(
@@ -274,17 +267,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
     ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
         let req = request.into_inner();
         let type_name = req.type_name.clone();
-        let handler = async move { validate_resource_config::handle(self, req).await };
-        reply(
-            panic::guarded(
-                "ValidateResourceConfig",
-                &type_name,
-                Default::default(),
-                NOTHING_KEPT,
-                handler,
-            )
-            .await,
+        answer(
+            "ValidateResourceConfig",
+            &type_name,
+            validate_resource_config::handle(self, req),
         )
+        .await
     }
 
     async fn validate_data_resource_config(
@@ -293,17 +281,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
     ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
         let req = request.into_inner();
         let type_name = req.type_name.clone();
-        let handler = async move { validate_data_resource_config::handle(self, req).await };
-        reply(
-            panic::guarded(
-                "ValidateDataResourceConfig",
-                &type_name,
-                Default::default(),
-                NOTHING_KEPT,
-                handler,
-            )
-            .await,
+        answer(
+            "ValidateDataResourceConfig",
+            &type_name,
+            validate_data_resource_config::handle(self, req),
         )
+        .await
     }
 
     async fn upgrade_resource_state(
@@ -312,17 +295,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
     ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
         let req = request.into_inner();
         let type_name = req.type_name.clone();
-        let handler = async move { upgrade_resource_state::handle(self, req) };
-        reply(
-            panic::guarded(
-                "UpgradeResourceState",
-                &type_name,
-                Default::default(),
-                NOTHING_KEPT,
-                handler,
-            )
-            .await,
-        )
+        answer("UpgradeResourceState", &type_name, async move {
+            upgrade_resource_state::handle(self, req)
+        })
+        .await
     }
 
     async fn get_resource_identity_schemas(
@@ -330,18 +306,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
         request: Request<pb::get_resource_identity_schemas::Request>,
     ) -> Result<Response<pb::get_resource_identity_schemas::Response>, Status> {
         let req = request.into_inner();
-        let type_name = String::new();
-        let handler = async move { get_resource_identity_schemas::handle(self, req) };
-        reply(
-            panic::guarded(
-                "GetResourceIdentitySchemas",
-                &type_name,
-                Default::default(),
-                NOTHING_KEPT,
-                handler,
-            )
-            .await,
-        )
+        answer("GetResourceIdentitySchemas", "", async move {
+            get_resource_identity_schemas::handle(self, req)
+        })
+        .await
     }
 
     async fn upgrade_resource_identity(
@@ -350,17 +318,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
     ) -> Result<Response<pb::upgrade_resource_identity::Response>, Status> {
         let req = request.into_inner();
         let type_name = req.type_name.clone();
-        let handler = async move { upgrade_resource_identity::handle(self, req) };
-        reply(
-            panic::guarded(
-                "UpgradeResourceIdentity",
-                &type_name,
-                Default::default(),
-                NOTHING_KEPT,
-                handler,
-            )
-            .await,
-        )
+        answer("UpgradeResourceIdentity", &type_name, async move {
+            upgrade_resource_identity::handle(self, req)
+        })
+        .await
     }
 
     async fn configure_provider(
@@ -368,18 +329,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
         request: Request<pb::configure_provider::Request>,
     ) -> Result<Response<pb::configure_provider::Response>, Status> {
         let req = request.into_inner();
-        let type_name = String::new();
-        let handler = async move { configure_provider::handle(self, req).await };
-        reply(
-            panic::guarded(
-                "ConfigureProvider",
-                &type_name,
-                Default::default(),
-                NOTHING_KEPT,
-                handler,
-            )
-            .await,
-        )
+        answer("ConfigureProvider", "", configure_provider::handle(self, req)).await
     }
 
     async fn read_resource(
@@ -414,17 +364,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
         let req = request.into_inner();
         let type_name = req.type_name.clone();
-        let handler = async move { plan_resource_change::handle(self, req).await };
-        reply(
-            panic::guarded(
-                "PlanResourceChange",
-                &type_name,
-                Default::default(),
-                NOTHING_KEPT,
-                handler,
-            )
-            .await,
+        answer(
+            "PlanResourceChange",
+            &type_name,
+            plan_resource_change::handle(self, req),
         )
+        .await
     }
 
     async fn apply_resource_change(
@@ -451,17 +396,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
     ) -> Result<Response<pb::import_resource_state::Response>, Status> {
         let req = request.into_inner();
         let type_name = req.type_name.clone();
-        let handler = async move { import_resource_state::handle(self, req).await };
-        reply(
-            panic::guarded(
-                "ImportResourceState",
-                &type_name,
-                Default::default(),
-                NOTHING_KEPT,
-                handler,
-            )
-            .await,
+        answer(
+            "ImportResourceState",
+            &type_name,
+            import_resource_state::handle(self, req),
         )
+        .await
     }
 
     async fn move_resource_state(
@@ -477,8 +417,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
     ) -> Result<Response<pb::read_data_source::Response>, Status> {
         let req = request.into_inner();
         let type_name = req.type_name.clone();
-        let handler = async move { read_data_source::handle(self, req).await };
-        reply(panic::guarded("ReadDataSource", &type_name, Default::default(), NOTHING_KEPT, handler).await)
+        answer("ReadDataSource", &type_name, read_data_source::handle(self, req)).await
     }
 
     async fn generate_resource_config(
@@ -487,17 +426,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
     ) -> Result<Response<pb::generate_resource_config::Response>, Status> {
         let req = request.into_inner();
         let type_name = req.type_name.clone();
-        let handler = async move { generate_resource_config::handle(self, req) };
-        reply(
-            panic::guarded(
-                "GenerateResourceConfig",
-                &type_name,
-                Default::default(),
-                NOTHING_KEPT,
-                handler,
-            )
-            .await,
-        )
+        answer("GenerateResourceConfig", &type_name, async move {
+            generate_resource_config::handle(self, req)
+        })
+        .await
     }
 
     async fn validate_ephemeral_resource_config(
@@ -548,8 +480,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
         &self,
         request: Request<pb::get_functions::Request>,
     ) -> Result<Response<pb::get_functions::Response>, Status> {
-        let handler = async move { get_functions::handle(request.into_inner()) };
-        reply(panic::guarded("GetFunctions", "", Default::default(), NOTHING_KEPT, handler).await)
+        answer("GetFunctions", "", async move {
+            get_functions::handle(request.into_inner())
+        })
+        .await
     }
 
     async fn call_function(
