@@ -7,7 +7,9 @@
 //! the server's `convert` module), calls the provider, resource or data source, and turns the
 //! result back. Handlers never fail at the gRPC level and never panic: decoding problems,
 //! unknown type names, an unconfigured provider and unsupported features all come back as
-//! error diagnostics naming what went wrong.
+//! error diagnostics naming what went wrong. A panic (a bug) is caught by the `panic` module's
+//! guard around every handler and also becomes an error diagnostic: Terraform keeps its state
+//! and the provider keeps serving.
 //!
 //! Resource and data source operations run inside the service's
 //! [`StopSignal`] scope, so `StopProvider` reaches them
