@@ -97,13 +97,16 @@ pub async fn build(cfg: &ProviderConfig, diags: &mut Diagnostics) -> Option<AwsC
             Err(failure) => {
                 let message = &failure.message;
                 let (path, hint) = blame(cfg, failure.kind);
+                let skip = if cfg.skip_credentials_validation {
+                    "(allowed_account_ids and forbidden_account_ids need the caller's account, so the check \
+                     runs despite skip_credentials_validation.)"
+                } else {
+                    "(Set skip_credentials_validation = true to skip this check.)"
+                };
                 diags.attribute_error(
                     path,
                     "Cannot validate AWS credentials",
-                    format!(
-                        "STS GetCallerIdentity failed: {message}. {hint} \
-                         (Set skip_credentials_validation = true to skip this check.)"
-                    ),
+                    format!("STS GetCallerIdentity failed: {message}. {hint} {skip}"),
                 );
                 return None;
             }
@@ -501,6 +504,26 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
         let diag = diags.iter().next().expect("an error");
         assert!(diag.detail.contains("did not answer in time"), "{diag:?}");
+        assert!(
+            diag.detail.contains("Set skip_credentials_validation = true"),
+            "{diag:?}"
+        );
         assert_eq!(diag.attribute, Some(AttributePath::root("endpoint_url")));
+    }
+
+    /// The account restrictions need the caller's account, so they call STS even when the
+    /// credential check is skipped.
+    #[tokio::test]
+    async fn account_restrictions_check_the_caller_despite_skip_credentials_validation() {
+        let mut cfg = config(silent_endpoint().await, true);
+        cfg.allowed_account_ids = vec!["123456789012".into()];
+        let mut diags = Diagnostics::new();
+        assert!(build(&cfg, &mut diags).await.is_none());
+        let diag = diags.iter().next().expect("an error");
+        assert!(diag.detail.contains("STS GetCallerIdentity failed"), "{diag:?}");
+        assert!(
+            diag.detail.contains("runs despite skip_credentials_validation"),
+            "{diag:?}"
+        );
     }
 }
