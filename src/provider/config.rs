@@ -17,7 +17,9 @@ pub struct AssumeRole {
 }
 
 /// The provider configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The provider configuration. Its `Debug` output shows the access key id but never the
+/// secret key or session token.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ProviderConfig {
     /// AWS region.
     pub region: Option<String>,
@@ -45,6 +47,30 @@ pub struct ProviderConfig {
     pub allowed_account_ids: Vec<String>,
     /// Accounts the provider must not work in.
     pub forbidden_account_ids: Vec<String>,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let credentials = self.static_credentials.as_ref().map(|(access, _, token)| {
+            let token = if token.is_some() { "** redacted **" } else { "none" };
+            format!("access key {access}, secret key ** redacted **, session token {token}")
+        });
+        f.debug_struct("ProviderConfig")
+            .field("region", &self.region)
+            .field("profile", &self.profile)
+            .field("static_credentials", &credentials)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("endpoints", &self.endpoints)
+            .field("assume_role", &self.assume_role)
+            .field("default_tags", &self.default_tags)
+            .field("max_retries", &self.max_retries)
+            .field("skip_credentials_validation", &self.skip_credentials_validation)
+            .field("has_unknowns", &self.has_unknowns)
+            .field("sdk_timeouts", &self.sdk_timeouts)
+            .field("allowed_account_ids", &self.allowed_account_ids)
+            .field("forbidden_account_ids", &self.forbidden_account_ids)
+            .finish()
+    }
 }
 
 /// Time limits set on every SDK client, so that no AWS call can hang the provider.
@@ -302,6 +328,20 @@ mod tests {
         let cfg = ProviderConfig::from_value(&value, &mut d);
         assert_eq!(cfg.endpoint_for("dynamodb"), Some("http://ddb.local:1"));
         assert_eq!(cfg.endpoints.get("s3"), None, "never used for a client");
+    }
+
+    #[test]
+    fn debug_output_hides_the_secret_key_and_token() {
+        let cfg = ProviderConfig {
+            static_credentials: Some(("AKIAVISIBLE".into(), "secret-value".into(), Some("token-value".into()))),
+            ..ProviderConfig::default()
+        };
+        let text = format!("{cfg:?}");
+        assert!(text.contains("AKIAVISIBLE"), "{text}");
+        assert!(
+            !text.contains("secret-value") && !text.contains("token-value"),
+            "{text}"
+        );
     }
 
     #[test]
