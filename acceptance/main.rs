@@ -6,6 +6,7 @@
 //! * `harness_tests`: self-tests of the harness.
 //! * `examples_tests`: the configurations under `examples/` apply, import and destroy.
 //!
+//! * `provider`: the provider block (account restrictions, endpoints, credential_process).
 //! * `namespace`, `limit`: the `zae_limiter_namespace` and `zae_limiter_limit` resources and
 //!   their data sources; `tenant_example`: the tenant module of `examples/tenant`.
 //!
@@ -18,5 +19,6 @@ mod examples_tests;
 mod harness_tests;
 mod limit;
 mod namespace;
+mod provider;
 mod stack;
 mod tenant_example;

@@ -147,6 +147,16 @@ pub enum AwsError {
         last: Box<AwsError>,
     },
 
+    /// Terraform asked the provider to stop (`StopProvider`, e.g. Ctrl-C) while a retry loop
+    /// or waiter was between attempts; it gave up with what it had.
+    #[error("stopped {what}: Terraform asked the provider to stop; {last}")]
+    Stopped {
+        /// What was under way, e.g. `retrying CreateTable` or `waiting for table "zae"`.
+        what: String,
+        /// The last outcome seen: an error or a state, rendered.
+        last: String,
+    },
+
     /// A waiter ran out of time before the resource reached a target state.
     #[error("timed out after {timeout:?} waiting for {what} to become {target}; last state seen: {last_state}")]
     WaitTimeout {
@@ -400,6 +410,20 @@ pub(crate) mod tests {
         assert_eq!(
             err.to_string(),
             "Test on thing \"x\" failed: ResourceNotFoundException: Requested resource not found"
+        );
+    }
+
+    #[test]
+    fn stopped_is_neither_retryable_nor_not_found() {
+        let err = AwsError::Stopped {
+            what: "retrying CreateTable".into(),
+            last: "last error: throttled".into(),
+        };
+        assert!(!err.is_retryable());
+        assert!(!err.is_not_found());
+        assert_eq!(
+            err.to_string(),
+            "stopped retrying CreateTable: Terraform asked the provider to stop; last error: throttled"
         );
     }
 

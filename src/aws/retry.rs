@@ -10,6 +10,10 @@
 //! The AWS SDK already retries throttling and transient errors a few times inside each call
 //! (standard retry mode, 3 attempts); these helpers add the longer, error-specific budgets
 //! the AWS provider uses (IAM propagation, DynamoDB control-plane limits).
+//!
+//! When Terraform asks the provider to stop ([`framework::stop`](crate::framework::stop)),
+//! no further attempt starts: the loop ends at once with [`AwsError::Stopped`] naming the
+//! last error.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -75,6 +79,19 @@ impl RetryPolicy {
     }
 }
 
+/// Sleeps for `duration`, unless Terraform asks the provider to stop first (or already
+/// has): then returns `Err(())` at once.
+pub(crate) async fn pause(duration: Duration) -> std::result::Result<(), ()> {
+    if crate::framework::stop::requested() {
+        return Err(());
+    }
+    tokio::select! {
+        biased;
+        () = crate::framework::stop::wait() => Err(()),
+        () = tokio::time::sleep(duration) => Ok(()),
+    }
+}
+
 /// Tracks attempts and the time budget of one retry loop.
 struct Backoff<'a> {
     policy: &'a RetryPolicy,
@@ -135,7 +152,12 @@ where
             });
         };
         tracing::debug!(target: LOG_TARGET, operation, attempt = backoff.attempts, ?delay, error = %err, "retrying");
-        tokio::time::sleep(delay).await;
+        if pause(delay).await.is_err() {
+            return Err(AwsError::Stopped {
+                what: format!("retrying {operation} after {} attempts", backoff.attempts),
+                last: format!("last error: {err}"),
+            });
+        }
     }
 }
 
@@ -162,7 +184,12 @@ where
             });
         };
         tracing::debug!(target: LOG_TARGET, what, attempt = backoff.attempts, ?delay, "not visible yet");
-        tokio::time::sleep(delay).await;
+        if pause(delay).await.is_err() {
+            return Err(AwsError::Stopped {
+                what: format!("waiting for {what} to appear"),
+                last: format!("not found after {} checks", backoff.attempts),
+            });
+        }
     }
 }
 
@@ -282,6 +309,56 @@ mod tests {
         .await;
         assert_eq!(result.unwrap(), "ok");
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    /// A policy whose first backoff alone would outlast the tests' 10 s bound.
+    const SLOW: RetryPolicy = RetryPolicy::new(
+        Duration::from_secs(600),
+        Duration::from_secs(600),
+        Duration::from_secs(3600),
+    );
+
+    #[tokio::test]
+    async fn stop_ends_retries_with_the_last_error() {
+        let signal = crate::framework::stop::StopSignal::new();
+        let calls = AtomicU32::new(0);
+        let retried = retry_with(&SLOW, "CreateTable", AwsError::is_retryable, || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            signal.trigger();
+            Err::<(), _>(service_error("ThrottlingException", "slow down"))
+        });
+        let err = tokio::time::timeout(Duration::from_secs(10), signal.scope(retried))
+            .await
+            .expect("the stop cuts the backoff short")
+            .unwrap_err();
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(matches!(err, AwsError::Stopped { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("stopped retrying CreateTable after 1 attempts"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("ThrottlingException: slow down"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn stop_ends_retry_until_found() {
+        let signal = crate::framework::stop::StopSignal::new();
+        let calls = AtomicU32::new(0);
+        let found = retry_until_found(&SLOW, "policy p", || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            signal.trigger();
+            Ok(None::<()>)
+        });
+        let err = tokio::time::timeout(Duration::from_secs(10), signal.scope(found))
+            .await
+            .expect("the stop cuts the backoff short")
+            .unwrap_err();
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(
+            err.to_string().contains("stopped waiting for policy p to appear"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -4,13 +4,16 @@
 //! A *status function* reports the resource's current state: `Ok(Some((value, state)))`,
 //! `Ok(None)` when the resource does not exist, or an error, which ends the wait at once.
 //! The waiter polls it with exponential backoff (no jitter) until a target state, an
-//! unexpected state, or its timeout; every wait is bounded by [`WaitSpec::timeout`].
+//! unexpected state, or its timeout; every wait is bounded by [`WaitSpec::timeout`], and
+//! ends between polls with [`AwsError::Stopped`] when Terraform asks the provider to stop
+//! ([`framework::stop`](crate::framework::stop)).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::LOG_TARGET;
 use super::error::{AwsError, Result};
+use super::retry::pause;
 
 /// What to wait for and how long.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,10 +133,16 @@ where
     Fut: Future<Output = Result<Option<(T, String)>>>,
 {
     let start = Instant::now();
-    let deadline = start + spec.timeout;
+    // No deadline when the timeout is too large for an Instant: the wait is then unbounded in
+    // practice (timeouts are validated to at most 24 hours before they get here).
+    let deadline = start.checked_add(spec.timeout);
     let target = spec.target_text(absence);
-    if !spec.delay.is_zero() {
-        tokio::time::sleep(spec.delay.min(spec.timeout)).await;
+    let stopped = |last_state: &str| AwsError::Stopped {
+        what: format!("waiting for {} to become {target}", spec.what),
+        last: format!("last state seen: {last_state}"),
+    };
+    if !spec.delay.is_zero() && pause(spec.delay.min(spec.timeout)).await.is_err() {
+        return Err(stopped("not polled yet"));
     }
     let mut interval = spec.min_poll;
     let mut not_found = 0u32;
@@ -174,7 +183,8 @@ where
             }
         };
         let now = Instant::now();
-        if now >= deadline {
+        let remaining = deadline.map_or(Duration::MAX, |deadline| deadline.saturating_duration_since(now));
+        if remaining.is_zero() {
             return Err(AwsError::WaitTimeout {
                 what: spec.what.clone(),
                 target,
@@ -183,7 +193,9 @@ where
             });
         }
         tracing::debug!(target: LOG_TARGET, what = %spec.what, state = %last_state, ?interval, "waiting");
-        tokio::time::sleep(interval.min(deadline - now)).await;
+        if pause(interval.min(remaining)).await.is_err() {
+            return Err(stopped(&last_state));
+        }
         interval = interval.saturating_mul(2).min(spec.max_poll);
     }
 }
@@ -281,6 +293,44 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(err.code(), Some("AccessDeniedException"));
+    }
+
+    #[tokio::test]
+    async fn a_huge_timeout_does_not_overflow() {
+        let endless = spec(0).with_delay(Duration::from_millis(1));
+        let endless = WaitSpec {
+            timeout: Duration::MAX,
+            ..endless
+        };
+        let polls = wait_for_state(&endless, script(&[Some("CREATING"), Some("ACTIVE")]))
+            .await
+            .unwrap();
+        assert_eq!(polls, 2);
+    }
+
+    #[tokio::test]
+    async fn stop_ends_the_wait_with_the_last_state() {
+        let signal = crate::framework::stop::StopSignal::new();
+        let slow = spec(600_000).with_poll(Duration::from_secs(300), Duration::from_secs(300));
+        let polls = Mutex::new(0u32);
+        let wait = wait_for_state(&slow, || {
+            let mut n = polls.lock().unwrap();
+            *n += 1;
+            if *n == 1 {
+                signal.trigger();
+            }
+            std::future::ready(Ok(Some(((), "CREATING".to_owned()))))
+        });
+        let err = tokio::time::timeout(Duration::from_secs(10), signal.scope(wait))
+            .await
+            .expect("the stop cuts the 300 s poll interval short")
+            .unwrap_err();
+        assert_eq!(*polls.lock().unwrap(), 1);
+        assert_eq!(
+            err.to_string(),
+            "stopped waiting for table \"t\" to become ACTIVE: Terraform asked the provider to stop; \
+             last state seen: CREATING"
+        );
     }
 
     #[tokio::test]

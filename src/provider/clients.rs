@@ -5,8 +5,15 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 
 use super::config::ProviderConfig;
 use crate::aws::AwsClients;
@@ -54,13 +61,19 @@ pub async fn build(cfg: &ProviderConfig, diags: &mut Diagnostics) -> Option<AwsC
         return None;
     }
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&with_service_endpoint(&sdk, cfg, "dynamodb")).build(),
+        aws_sdk_dynamodb::config::Builder::from(&with_service_endpoint(&sdk, cfg, "dynamodb"))
+            .interceptor(NoRetryAfterStop)
+            .build(),
     );
     let iam = aws_sdk_iam::Client::from_conf(
-        aws_sdk_iam::config::Builder::from(&with_service_endpoint(&sdk, cfg, "iam")).build(),
+        aws_sdk_iam::config::Builder::from(&with_service_endpoint(&sdk, cfg, "iam"))
+            .interceptor(NoRetryAfterStop)
+            .build(),
     );
     let sts = aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::config::Builder::from(&with_service_endpoint(&sdk, cfg, "sts")).build(),
+        aws_sdk_sts::config::Builder::from(&with_service_endpoint(&sdk, cfg, "sts"))
+            .interceptor(NoRetryAfterStop)
+            .build(),
     );
     let mut clients = AwsClients {
         dynamodb,
@@ -70,28 +83,63 @@ pub async fn build(cfg: &ProviderConfig, diags: &mut Diagnostics) -> Option<AwsC
         identity: None,
         default_tags: cfg.default_tags.clone(),
     };
-    if !cfg.skip_credentials_validation && !cfg.has_unknowns {
+    // The account restrictions need the caller's account even when the check is skipped.
+    if (!cfg.skip_credentials_validation || cfg.restricts_accounts()) && !cfg.has_unknowns {
         match fetch_identity(&clients.sts).await {
             Ok(identity) => {
                 tracing::debug!(account = %identity.account_id, arn = %identity.arn, "validated AWS credentials");
+                cfg.check_account(&identity.account_id, diags);
+                if diags.has_errors() {
+                    return None;
+                }
                 clients.identity = Some(identity);
             }
             Err(failure) => {
                 let message = &failure.message;
                 let (path, hint) = blame(cfg, failure.kind);
+                let skip = if cfg.skip_credentials_validation {
+                    "(allowed_account_ids and forbidden_account_ids need the caller's account, so the check \
+                     runs despite skip_credentials_validation.)"
+                } else {
+                    "(Set skip_credentials_validation = true to skip this check.)"
+                };
                 diags.attribute_error(
                     path,
                     "Cannot validate AWS credentials",
-                    format!(
-                        "STS GetCallerIdentity failed: {message}. {hint} \
-                         (Set skip_credentials_validation = true to skip this check.)"
-                    ),
+                    format!("STS GetCallerIdentity failed: {message}. {hint} {skip}"),
                 );
                 return None;
             }
         }
     }
     Some(clients)
+}
+
+/// Ends the SDK's own retries of a call once Terraform has asked the provider to stop
+/// ([`framework::stop`](crate::framework::stop)): the first attempt of a call is made, a
+/// retry is refused with an error, so a throttled call does not keep an interrupted apply
+/// waiting for up to 25 more attempts. (The orchestrator runs on the calling task, where the
+/// stop signal is visible.)
+#[derive(Debug)]
+struct NoRetryAfterStop;
+
+impl Intercept for NoRetryAfterStop {
+    fn name(&self) -> &'static str {
+        "NoRetryAfterStop"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let attempt = cfg.load::<RequestAttempts>().map_or(1, RequestAttempts::attempts);
+        if attempt > 1 && crate::framework::stop::requested() {
+            return Err("not retried: Terraform asked the provider to stop".into());
+        }
+        Ok(())
+    }
 }
 
 /// Which setting most likely caused a failed credential check.
@@ -118,12 +166,27 @@ fn blame(cfg: &ProviderConfig, kind: FailureKind) -> (AttributePath, &'static st
     }
 }
 
+/// The SDK time limits: connection, read (the same as one attempt), attempt and operation.
+fn timeout_config(cfg: &ProviderConfig) -> TimeoutConfig {
+    let limits = cfg.sdk_timeouts;
+    TimeoutConfig::builder()
+        .connect_timeout(limits.connect)
+        .read_timeout(limits.attempt)
+        .operation_attempt_timeout(limits.attempt)
+        .operation_timeout(limits.operation)
+        .build()
+}
+
+/// The shared SDK configuration every client is built from: retries, time limits, region,
+/// credentials and endpoint.
 async fn load_base(cfg: &ProviderConfig) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(
-        RetryConfig::standard()
-            .with_max_attempts(cfg.max_retries.saturating_add(1))
-            .with_max_backoff(Duration::from_secs(20)),
-    );
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(cfg.max_retries.saturating_add(1))
+                .with_max_backoff(Duration::from_secs(20)),
+        )
+        .timeout_config(timeout_config(cfg));
     if let Some(region) = &cfg.region {
         loader = loader.region(Region::new(region.clone()));
     }
@@ -180,6 +243,25 @@ async fn fetch_identity(sts: &aws_sdk_sts::Client) -> Result<CallerIdentity, Cal
     })
 }
 
+/// The messages of `err` and its sources, without repeats, joined with ": " (at most 500
+/// characters): e.g. "failed to load the cached SSO token: ... No such file or directory".
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p == &text) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    let joined = parts.join(": ");
+    match joined.char_indices().nth(500) {
+        Some((cut, _)) => format!("{}…", &joined[..cut]),
+        None => joined,
+    }
+}
+
 /// A one-line account of an SDK failure: the service's code and message, or what went
 /// wrong reaching the endpoint or loading credentials.
 fn describe_sdk_error<E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::Error + 'static>(
@@ -195,8 +277,11 @@ fn describe_sdk_error<E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::
         SdkError::DispatchFailure(_) if text.contains("loading credentials") || text.contains("no credentials") => {
             fail(
                 FailureKind::Credentials,
-                "no AWS credentials were found (set access_key and secret_key, a profile, or AWS_ACCESS_KEY_ID \
-                 and AWS_SECRET_ACCESS_KEY)",
+                &format!(
+                    "no AWS credentials could be loaded ({}); set access_key and secret_key, a profile (for an \
+                     SSO profile, run `aws sso login` first), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                    error_chain(err)
+                ),
             )
         }
         SdkError::DispatchFailure(failure) if failure.is_io() => fail(
@@ -217,5 +302,228 @@ fn describe_sdk_error<E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::
             fail(FailureKind::Other, &message)
         }
         _ => fail(FailureKind::Other, &text.chars().take(300).collect::<String>()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::provider::config::SdkTimeouts;
+
+    /// A loopback listener that accepts connections and never answers; returns its URL.
+    async fn silent_endpoint() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        url
+    }
+
+    fn config(endpoint: String, skip_credentials_validation: bool) -> ProviderConfig {
+        ProviderConfig {
+            region: Some("us-east-1".into()),
+            static_credentials: Some(("AKIATEST".into(), "secret".into(), None)),
+            endpoint_url: Some(endpoint),
+            max_retries: 2,
+            skip_credentials_validation,
+            sdk_timeouts: SdkTimeouts {
+                connect: Duration::from_millis(500),
+                attempt: Duration::from_millis(300),
+                operation: Duration::from_millis(800),
+            },
+            ..ProviderConfig::default()
+        }
+    }
+
+    /// A loopback HTTP server answering every request with a retryable 500; returns its URL
+    /// and the number of requests it has seen.
+    async fn failing_endpoint() -> (String, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let seen = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 65536];
+                    let mut received = Vec::new();
+                    while let Ok(n) = socket.read(&mut buffer).await {
+                        if n == 0 {
+                            return;
+                        }
+                        received.extend_from_slice(&buffer[..n]);
+                        // One response per request head; a body arriving later is ignored.
+                        if received.windows(4).any(|w| w == b"\r\n\r\n") {
+                            received.clear();
+                            seen.fetch_add(1, Ordering::SeqCst);
+                            let reply = b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n";
+                            if socket.write_all(reply).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (url, requests)
+    }
+
+    /// After StopProvider, a call that fails with a retryable error is not retried by the SDK.
+    #[tokio::test]
+    async fn the_sdk_does_not_retry_after_stop() {
+        use std::sync::atomic::Ordering;
+        let (endpoint, requests) = failing_endpoint().await;
+        let mut cfg = config(endpoint, true);
+        cfg.max_retries = 3;
+        cfg.sdk_timeouts = SdkTimeouts {
+            operation: Duration::from_secs(60),
+            ..SdkTimeouts::default()
+        };
+        let clients = build(&cfg, &mut Diagnostics::new()).await.expect("clients");
+
+        let err = clients.dynamodb.list_tables().send().await.expect_err("500");
+        assert_eq!(
+            requests.swap(0, Ordering::SeqCst),
+            4,
+            "without a stop: 1 attempt and 3 retries"
+        );
+        assert!(
+            aws_sdk_dynamodb::error::DisplayErrorContext(&err)
+                .to_string()
+                .contains("500")
+        );
+
+        let signal = crate::framework::stop::StopSignal::new();
+        signal.trigger();
+        let err = signal
+            .scope(clients.dynamodb.list_tables().send())
+            .await
+            .expect_err("stopped");
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "only the first attempt");
+        let message = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
+        assert!(
+            message.contains("not retried: Terraform asked the provider to stop"),
+            "{message}"
+        );
+    }
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    #[test]
+    fn error_chains_skip_repeated_layers() {
+        let err = Layer(
+            "dispatch failure",
+            Some(Box::new(Layer(
+                "loading credentials",
+                Some(Box::new(Layer(
+                    "loading credentials",
+                    Some(Box::new(Layer("failed to load the cached SSO token", None))),
+                ))),
+            ))),
+        );
+        assert_eq!(
+            error_chain(&err),
+            "dispatch failure: loading credentials: failed to load the cached SSO token"
+        );
+    }
+
+    #[test]
+    fn default_time_limits_are_set() {
+        let limits = timeout_config(&ProviderConfig::default());
+        assert_eq!(limits.connect_timeout(), Some(Duration::from_secs(10)));
+        assert_eq!(limits.operation_attempt_timeout(), Some(Duration::from_secs(60)));
+        assert_eq!(limits.operation_timeout(), Some(Duration::from_secs(300)));
+    }
+
+    /// Every client gives up on an endpoint that accepts the connection and never answers,
+    /// within its operation timeout (the outer 30 s bound only keeps a regression from hanging).
+    #[tokio::test]
+    async fn calls_to_a_silent_endpoint_time_out() {
+        let endpoint = silent_endpoint().await;
+        let mut diags = Diagnostics::new();
+        let clients = build(&config(endpoint.clone(), true), &mut diags)
+            .await
+            .expect("clients");
+        let started = Instant::now();
+        let calls = async {
+            tokio::join!(
+                clients.dynamodb.list_tables().send(),
+                clients.iam.list_policies().send(),
+                clients.sts.get_caller_identity().send(),
+            )
+        };
+        let (dynamodb, iam, sts) = tokio::time::timeout(Duration::from_secs(30), calls)
+            .await
+            .expect("the SDK's own time limits end the calls");
+        let elapsed = started.elapsed();
+        assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+        for failure in [
+            dynamodb
+                .map(drop)
+                .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()),
+            iam.map(drop)
+                .map_err(|e| aws_sdk_iam::error::DisplayErrorContext(e).to_string()),
+            sts.map(drop)
+                .map_err(|e| aws_sdk_sts::error::DisplayErrorContext(e).to_string()),
+        ] {
+            let message = failure.expect_err("no answer, no success");
+            assert!(
+                message.contains("timeout") || message.contains("timed out"),
+                "{message}"
+            );
+        }
+
+        let mut diags = Diagnostics::new();
+        let started = Instant::now();
+        let checked = tokio::time::timeout(Duration::from_secs(30), build(&config(endpoint, false), &mut diags))
+            .await
+            .expect("the credential check ends");
+        assert!(checked.is_none());
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        let diag = diags.iter().next().expect("an error");
+        assert!(diag.detail.contains("did not answer in time"), "{diag:?}");
+        assert!(
+            diag.detail.contains("Set skip_credentials_validation = true"),
+            "{diag:?}"
+        );
+        assert_eq!(diag.attribute, Some(AttributePath::root("endpoint_url")));
+    }
+
+    /// The account restrictions need the caller's account, so they call STS even when the
+    /// credential check is skipped.
+    #[tokio::test]
+    async fn account_restrictions_check_the_caller_despite_skip_credentials_validation() {
+        let mut cfg = config(silent_endpoint().await, true);
+        cfg.allowed_account_ids = vec!["123456789012".into()];
+        let mut diags = Diagnostics::new();
+        assert!(build(&cfg, &mut diags).await.is_none());
+        let diag = diags.iter().next().expect("an error");
+        assert!(diag.detail.contains("STS GetCallerIdentity failed"), "{diag:?}");
+        assert!(
+            diag.detail.contains("runs despite skip_credentials_validation"),
+            "{diag:?}"
+        );
     }
 }

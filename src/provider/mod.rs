@@ -35,6 +35,7 @@ impl Provider for ZaeProvider {
 
     async fn validate_config(&self, config: &Value, diags: &mut Diagnostics) {
         ProviderConfig::from_value(config, diags);
+        ProviderConfig::warn_of_unused_endpoints(config, diags);
     }
 
     async fn configure(&self, config: &Value, diags: &mut Diagnostics) -> Option<AwsClients> {

@@ -1,10 +1,27 @@
 //! The `provider "zae" { ... }` configuration schema, modelled on the AWS provider's.
 
-use crate::framework::validator::{IntBetween, MapEntries, StringCheck};
+use crate::framework::validator::{Each, IntBetween, MapEntries, StringCheck};
 use crate::framework::{Attribute, Block, NestedBlock, Schema};
 
-/// Services whose endpoint can be overridden in the `endpoints` block.
-pub const ENDPOINT_SERVICES: [&str; 8] = ["dynamodb", "iam", "sts", "lambda", "s3", "sqs", "cloudwatch", "logs"];
+/// Services the provider calls: their endpoint can be overridden in the `endpoints` block.
+pub const ENDPOINT_SERVICES: [&str; 3] = ["dynamodb", "iam", "sts"];
+
+/// Services the `endpoints` block also accepts (earlier versions offered them, and AWS provider
+/// blocks set them) although the provider never calls them: setting one is a warning.
+pub const UNUSED_ENDPOINT_SERVICES: [&str; 5] = ["lambda", "s3", "sqs", "cloudwatch", "logs"];
+
+/// An AWS account id: twelve digits.
+fn account_id_check() -> StringCheck {
+    StringCheck::new("Invalid AWS account ID", "a 12-digit AWS account ID", |s| {
+        if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{s:?} is not an AWS account ID (12 digits, e.g. \"123456789012\")"
+            ))
+        }
+    })
+}
 
 fn url_check() -> StringCheck {
     StringCheck::new("Invalid endpoint URL", "an http:// or https:// URL", |s| {
@@ -32,6 +49,16 @@ pub fn provider_schema() -> Schema {
             Attribute::string(service)
                 .optional()
                 .description(format!("Endpoint URL for {service}."))
+                .validator(url_check()),
+        );
+    }
+    for service in UNUSED_ENDPOINT_SERVICES {
+        endpoints = endpoints.attribute(
+            Attribute::string(service)
+                .optional()
+                .description(format!(
+                    "Not used: the provider never calls {service} (setting it is a warning)."
+                ))
                 .validator(url_check()),
         );
     }
@@ -125,6 +152,24 @@ pub fn provider_schema() -> Schema {
                     .optional()
                     .description("Maximum retries of a throttled or failed AWS call (default 25).")
                     .validator(IntBetween { min: 0, max: 100 }),
+            )
+            .attribute(
+                Attribute::string_set("allowed_account_ids")
+                    .optional()
+                    .description(
+                        "The AWS accounts the provider may work in: configuring fails in any other account. \
+                         Conflicts with `forbidden_account_ids`.",
+                    )
+                    .validator(Each(account_id_check())),
+            )
+            .attribute(
+                Attribute::string_set("forbidden_account_ids")
+                    .optional()
+                    .description(
+                        "AWS accounts the provider must not work in: configuring fails in any of them. \
+                         Conflicts with `allowed_account_ids`.",
+                    )
+                    .validator(Each(account_id_check())),
             )
             .attribute(
                 Attribute::bool("skip_credentials_validation")

@@ -23,8 +23,23 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 const MODULE: &str = "provider";
 /// Crate name prefix of our own `tracing` targets.
 const OWN_TARGET_PREFIX: &str = "terraform_provider_zae";
-/// Chatty transport crates whose events are capped at `info`.
+/// Chatty transport crates whose events are capped at `info`. At `debug` and `trace` they
+/// log connection details and raw frames (headers included).
 const NOISY_TARGETS: [&str; 6] = ["h2", "hyper", "hyper_util", "tower", "rustls", "tonic"];
+/// AWS SDK crates capped at `debug`: at `trace` the smithy runtime logs whole requests and
+/// responses (an STS AssumeRole response holds the new session's secret key), and the
+/// credential crates log what they load. A target is a prefix: `aws_smithy` covers
+/// `aws_smithy_runtime`, `aws_smithy_http`, `aws_smithy_http_client` and the rest.
+const SDK_TARGETS: [&str; 5] = [
+    "aws_smithy",
+    "aws_config",
+    "aws_credential_types",
+    "aws_runtime",
+    "aws_sdk",
+];
+/// Request signing, capped at `info`: at `debug`/`trace` aws-sigv4 logs the canonical request
+/// (with the `x-amz-security-token` header) and the string to sign.
+const SIGNING_TARGETS: [&str; 1] = ["aws_sigv4"];
 
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,17 +61,14 @@ pub struct LoggingError(#[from] tracing_subscriber::util::TryInitError);
 /// (Terraform filters again on its side).
 pub fn init_logging(format: LogFormat) -> Result<(), LoggingError> {
     let level = level_from_lookup(|key| std::env::var(key).ok());
-    let filter = targets_for(level);
     match format {
-        LogFormat::HcLogJson => tracing_subscriber::registry()
-            .with(HcLogLayer::new(std::io::stderr).with_filter(filter))
-            .try_init()?,
+        LogFormat::HcLogJson => hclog_subscriber(std::io::stderr, level).try_init()?,
         LogFormat::Human => tracing_subscriber::registry()
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
                     .with_ansi(std::io::stderr().is_terminal())
-                    .with_filter(filter),
+                    .with_filter(targets_for(level)),
             )
             .try_init()?,
     }
@@ -88,14 +100,29 @@ fn parse_tf_log(raw: &str) -> Option<LevelFilter> {
     Some(level)
 }
 
-/// The filter: `level` everywhere, but at most `info` for transport crates.
+/// The filter: `level` everywhere, but at most `info` for transport crates and request
+/// signing, and at most `debug` for the rest of the AWS SDK, so that no log level prints
+/// credentials.
 fn targets_for(level: LevelFilter) -> Targets {
-    let capped = level.min(LevelFilter::INFO);
-    NOISY_TARGETS
-        .into_iter()
-        .fold(Targets::new().with_default(level), |targets, target| {
-            targets.with_target(target, capped)
+    let caps = [
+        (&NOISY_TARGETS[..], LevelFilter::INFO),
+        (&SIGNING_TARGETS[..], LevelFilter::INFO),
+        (&SDK_TARGETS[..], LevelFilter::DEBUG),
+    ];
+    caps.into_iter()
+        .flat_map(|(targets, cap)| targets.iter().map(move |target| (*target, cap)))
+        .fold(Targets::new().with_default(level), |targets, (target, cap)| {
+            targets.with_target(target, level.min(cap))
         })
+}
+
+/// The subscriber [`init_logging`] installs for [`LogFormat::HcLogJson`], writing to
+/// `make_writer` at `level`.
+fn hclog_subscriber<W>(make_writer: W, level: LevelFilter) -> impl Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::registry().with(HcLogLayer::new(make_writer).with_filter(targets_for(level)))
 }
 
 /// A [`Layer`] that writes one go-hclog JSON object per event.
@@ -316,6 +343,87 @@ mod tests {
             .lines()
             .map(|line| serde_json::from_str(line).expect("each line is one JSON object"))
             .collect()
+    }
+
+    #[test]
+    fn credential_logging_targets_are_capped_at_every_level() {
+        let targets = targets_for(LevelFilter::TRACE);
+        let enabled = |target: &str, level: Level| targets.would_enable(target, &level);
+        assert!(!enabled("aws_sigv4::http_request::sign", Level::DEBUG));
+        assert!(enabled("aws_sigv4::http_request::sign", Level::INFO));
+        for target in [
+            "aws_smithy_runtime::client",
+            "aws_smithy_http_client",
+            "aws_config::sts",
+            "aws_credential_types",
+        ] {
+            assert!(!enabled(target, Level::TRACE), "{target}");
+            assert!(enabled(target, Level::DEBUG), "{target}");
+        }
+        assert!(!enabled("hyper::proto", Level::DEBUG));
+        assert!(enabled("terraform_provider_zae::aws", Level::TRACE));
+    }
+
+    /// The provider's subscriber at trace level must not print the secret key or session token
+    /// of the provider's credentials (used to sign STS GetCallerIdentity and DynamoDB
+    /// ListTables) nor those an STS AssumeRole returns; the SDK's own events must still be
+    /// there. The SDK redacts sensitive response bodies unless `LOG_SENSITIVE_BODIES=true`
+    /// is set, which users do when debugging, so the test runs itself again in a child
+    /// process with that variable set (no `set_var` in a threaded test binary).
+    #[tokio::test]
+    async fn a_trace_log_of_signed_calls_holds_no_credential() {
+        const SENSITIVE_BODIES: &str = "LOG_SENSITIVE_BODIES";
+        if std::env::var_os(SENSITIVE_BODIES).is_none() {
+            let test = "server::logging::tests::a_trace_log_of_signed_calls_holds_no_credential";
+            let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+                .args(["--exact", test, "--nocapture", "--test-threads=1"])
+                .env(SENSITIVE_BODIES, "true")
+                .status()
+                .expect("run the test binary");
+            assert!(status.success(), "the check with {SENSITIVE_BODIES}=true failed");
+            return;
+        }
+        const SECRET: &str = "zaeSecretKeyThatMustNeverBeLogged0000000";
+        const TOKEN: &str = "zaeSessionTokenThatMustNeverBeLogged1111";
+        let emulator = testkit::Emulator::start();
+        let buffer = Buffer::default();
+        let guard = tracing::subscriber::set_default(hclog_subscriber(buffer.clone(), LevelFilter::TRACE));
+        let cfg = crate::provider::config::ProviderConfig {
+            region: Some("us-east-1".into()),
+            static_credentials: Some(("AKIAZAELOGTEST".into(), SECRET.into(), Some(TOKEN.into()))),
+            endpoint_url: Some(emulator.endpoint()),
+            max_retries: 1,
+            ..Default::default()
+        };
+        let mut diags = crate::framework::Diagnostics::new();
+        let clients = crate::provider::clients::build(&cfg, &mut diags).await;
+        let clients = clients.unwrap_or_else(|| panic!("clients: {diags:?}"));
+        assert!(clients.identity.is_some(), "the credential check ran");
+        clients.dynamodb.list_tables().send().await.expect("ListTables");
+        let assumed = clients
+            .sts
+            .assume_role()
+            .role_arn("arn:aws:iam::123456789012:role/zae-log-test")
+            .role_session_name("zae-log-test")
+            .send()
+            .await
+            .expect("AssumeRole");
+        let assumed = assumed.credentials().expect("credentials");
+        drop(guard);
+        let log = String::from_utf8(buffer.0.lock().expect("buffer lock").clone()).expect("utf-8");
+        let sdk_lines = log
+            .lines()
+            .filter(|l| l.contains("\"@module\":\"provider.aws_smithy"))
+            .count();
+        assert!(sdk_lines > 5, "the SDK's debug events are logged:\n{log}");
+        for (what, secret) in [
+            ("secret key", SECRET),
+            ("session token", TOKEN),
+            ("assumed secret key", assumed.secret_access_key()),
+            ("assumed session token", assumed.session_token()),
+        ] {
+            assert!(!log.contains(secret), "{what} {secret:?} in the log:\n{log}");
+        }
     }
 
     #[test]

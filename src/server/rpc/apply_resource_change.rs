@@ -5,6 +5,10 @@
 //!   object) is returned so that nothing it created is orphaned.
 //! * otherwise → `update`; when it fails without reporting a state, the prior state is kept.
 //!
+//! A panic inside the resource operation is an error diagnostic: delete and update keep the
+//! prior state (or an update's reported partial state), create keeps the state the resource
+//! reported before it panicked, if any.
+//!
 //! Apply is never abandoned on `StopProvider`: the resource sees the stop through
 //! [`framework::stop`](crate::framework::stop) and returns what exists.
 
@@ -18,7 +22,10 @@ use crate::server::convert::value::{decode_identity, encode_identity};
 use crate::server::proto::tfplugin6 as pb;
 use pb::apply_resource_change::{Request, Response};
 
-use super::{ProviderRpc, ResourceEntry, shape, support};
+use super::{ProviderRpc, ResourceEntry, panic, shape, support};
+
+/// The RPC's name in diagnostics.
+const RPC: &str = "ApplyResourceChange";
 
 /// The decoded values of an apply request.
 struct Change {
@@ -71,8 +78,11 @@ pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> R
             private: &change.private,
             provider,
         };
-        svc.scoped(entry.resource.delete(&delete, &mut resp)).await;
+        let ran = panic::unwind(svc.scoped(entry.resource.delete(&delete, &mut resp))).await;
         diags.extend(resp.diagnostics);
+        if let Err(message) = ran {
+            panic::panicked(RPC, &req.type_name, &message, "The prior state is kept", &mut diags);
+        }
         if diags.has_errors() {
             Outcome {
                 state: change.prior.clone(),
@@ -95,8 +105,16 @@ pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> R
             planned_private: &change.private,
             provider,
         };
-        svc.scoped(entry.resource.create(&create, &mut resp)).await;
+        let ran = panic::unwind(svc.scoped(entry.resource.create(&create, &mut resp))).await;
         diags.extend(resp.diagnostics);
+        if let Err(message) = ran {
+            let kept = if resp.new_state.is_null() {
+                "Nothing is recorded in state; check for (and import) anything the create made"
+            } else {
+                "The state the resource reported before the panic is recorded"
+            };
+            panic::panicked(RPC, &req.type_name, &message, kept, &mut diags);
+        }
         if resp.new_state.is_null() && !diags.has_errors() {
             diags.error(
                 "Missing resource state after create",
@@ -119,8 +137,16 @@ pub(super) async fn handle<P: Provider>(svc: &ProviderRpc<P>, req: Request) -> R
             planned_private: &change.private,
             provider,
         };
-        svc.scoped(entry.resource.update(&update, &mut resp)).await;
+        let ran = panic::unwind(svc.scoped(entry.resource.update(&update, &mut resp))).await;
         diags.extend(resp.diagnostics);
+        if let Err(message) = ran {
+            let kept = if resp.new_state.is_null() {
+                "The prior state is kept"
+            } else {
+                "The state the resource reported before the panic is recorded"
+            };
+            panic::panicked(RPC, &req.type_name, &message, kept, &mut diags);
+        }
         if resp.new_state.is_null() {
             if !diags.has_errors() {
                 diags.error(
@@ -311,6 +337,68 @@ mod tests {
             .expect("no panic");
         assert_eq!(resp.diagnostics[0].summary, "Interrupted");
         assert_eq!(decode_value(&svc.resources[WIDGET].ty, resp.new_state.as_ref()), prior);
+    }
+
+    fn assert_panicked(resp: &Response, kept: &str) {
+        assert_eq!(resp.diagnostics.len(), 1, "{:?}", resp.diagnostics);
+        assert_eq!(resp.diagnostics[0].summary, "Provider panicked");
+        let detail = &resp.diagnostics[0].detail;
+        assert!(
+            detail.contains("during ApplyResourceChange for fake_widget: widget"),
+            "{detail}"
+        );
+        assert!(detail.contains(kept), "{detail}");
+        assert!(resp.new_identity.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_panicking_create_records_nothing() {
+        let svc = configured_service().await;
+        svc.provider.script.lock().expect("script").panic_on = Some("create");
+        let resp = handle(
+            &svc,
+            request(&svc, &Value::Null, &planned_create("w"), &widget_config("w", 2)),
+        )
+        .await;
+        assert_panicked(&resp, "Nothing is recorded in state");
+        assert_eq!(
+            decode_value(&svc.resources[WIDGET].ty, resp.new_state.as_ref()),
+            Value::Null
+        );
+    }
+
+    #[tokio::test]
+    async fn a_create_that_panics_after_reporting_a_partial_state_keeps_it() {
+        let svc = configured_service().await;
+        svc.provider.script.lock().expect("script").panic_on = Some("create-after-partial");
+        let resp = handle(
+            &svc,
+            request(&svc, &Value::Null, &planned_create("w"), &widget_config("w", 2)),
+        )
+        .await;
+        assert_panicked(&resp, "reported before the panic is recorded");
+        let state = decode_value(&svc.resources[WIDGET].ty, resp.new_state.as_ref());
+        assert_eq!(state.get("id").as_str(), Some("w-partial"));
+    }
+
+    #[tokio::test]
+    async fn panicking_updates_and_deletes_keep_the_prior_state() {
+        let svc = configured_service().await;
+        let prior = widget_state("w");
+        let ty = &svc.resources[WIDGET].ty;
+        svc.provider.script.lock().expect("script").panic_on = Some("update");
+        let resp = handle(
+            &svc,
+            request(&svc, &prior, &widget_config("w", 5), &widget_config("w", 5)),
+        )
+        .await;
+        assert_panicked(&resp, "The prior state is kept");
+        assert_eq!(decode_value(ty, resp.new_state.as_ref()), prior);
+
+        svc.provider.script.lock().expect("script").panic_on = Some("delete");
+        let resp = handle(&svc, request(&svc, &prior, &Value::Null, &Value::Null)).await;
+        assert_panicked(&resp, "The prior state is kept");
+        assert_eq!(decode_value(ty, resp.new_state.as_ref()), prior);
     }
 
     #[tokio::test]

@@ -7,7 +7,9 @@
 //! the server's `convert` module), calls the provider, resource or data source, and turns the
 //! result back. Handlers never fail at the gRPC level and never panic: decoding problems,
 //! unknown type names, an unconfigured provider and unsupported features all come back as
-//! error diagnostics naming what went wrong.
+//! error diagnostics naming what went wrong. A panic (a bug) is caught by the `panic` module's
+//! guard around every handler and also becomes an error diagnostic: Terraform keeps its state
+//! and the provider keeps serving.
 //!
 //! Resource and data source operations run inside the service's
 //! [`StopSignal`] scope, so `StopProvider` reaches them
@@ -23,6 +25,7 @@ mod get_metadata;
 mod get_provider_schema;
 mod get_resource_identity_schemas;
 mod import_resource_state;
+mod panic;
 mod plan_resource_change;
 mod read_data_source;
 mod read_resource;
@@ -209,6 +212,18 @@ impl<P: Provider> ProviderRpc<P> {
     }
 }
 
+/// What a panicking RPC that changes nothing tells the user.
+const NOTHING_KEPT: &str = "Nothing was changed by this call";
+
+/// Runs a handler of an RPC that changes nothing; a panic becomes an error diagnostic on an
+/// empty response.
+async fn answer<R>(rpc: &str, type_name: &str, handler: impl Future<Output = R>) -> Result<Response<R>, Status>
+where
+    R: panic::WithDiagnostics + Default,
+{
+    reply(panic::guarded(rpc, type_name, R::default(), NOTHING_KEPT, handler).await)
+}
+
 /// Wraps a handler's response for tonic.
 fn reply<T>(response: T) -> Result<Response<T>, Status> {
     Ok(Response::new(response))
@@ -220,91 +235,175 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
         &self,
         request: Request<pb::get_metadata::Request>,
     ) -> Result<Response<pb::get_metadata::Response>, Status> {
-        reply(get_metadata::handle(self, request.into_inner()))
+        let req = request.into_inner();
+        answer("GetMetadata", "", async move { get_metadata::handle(self, req) }).await
     }
 
     async fn get_provider_schema(
         &self,
         request: Request<pb::get_provider_schema::Request>,
     ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
-        reply(get_provider_schema::handle(self, request.into_inner()))
+        let req = request.into_inner();
+        answer("GetProviderSchema", "", async move {
+            get_provider_schema::handle(self, req)
+        })
+        .await
     }
 
     async fn validate_provider_config(
         &self,
         request: Request<pb::validate_provider_config::Request>,
     ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
-        reply(validate_provider_config::handle(self, request.into_inner()).await)
+        let req = request.into_inner();
+        answer(
+            "ValidateProviderConfig",
+            "",
+            validate_provider_config::handle(self, req),
+        )
+        .await
     }
 
     async fn validate_resource_config(
         &self,
         request: Request<pb::validate_resource_config::Request>,
     ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
-        reply(validate_resource_config::handle(self, request.into_inner()).await)
+        let req = request.into_inner();
+        let type_name = req.type_name.clone();
+        answer(
+            "ValidateResourceConfig",
+            &type_name,
+            validate_resource_config::handle(self, req),
+        )
+        .await
     }
 
     async fn validate_data_resource_config(
         &self,
         request: Request<pb::validate_data_resource_config::Request>,
     ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
-        reply(validate_data_resource_config::handle(self, request.into_inner()).await)
+        let req = request.into_inner();
+        let type_name = req.type_name.clone();
+        answer(
+            "ValidateDataResourceConfig",
+            &type_name,
+            validate_data_resource_config::handle(self, req),
+        )
+        .await
     }
 
     async fn upgrade_resource_state(
         &self,
         request: Request<pb::upgrade_resource_state::Request>,
     ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
-        reply(upgrade_resource_state::handle(self, request.into_inner()))
+        let req = request.into_inner();
+        let type_name = req.type_name.clone();
+        answer("UpgradeResourceState", &type_name, async move {
+            upgrade_resource_state::handle(self, req)
+        })
+        .await
     }
 
     async fn get_resource_identity_schemas(
         &self,
         request: Request<pb::get_resource_identity_schemas::Request>,
     ) -> Result<Response<pb::get_resource_identity_schemas::Response>, Status> {
-        reply(get_resource_identity_schemas::handle(self, request.into_inner()))
+        let req = request.into_inner();
+        answer("GetResourceIdentitySchemas", "", async move {
+            get_resource_identity_schemas::handle(self, req)
+        })
+        .await
     }
 
     async fn upgrade_resource_identity(
         &self,
         request: Request<pb::upgrade_resource_identity::Request>,
     ) -> Result<Response<pb::upgrade_resource_identity::Response>, Status> {
-        reply(upgrade_resource_identity::handle(self, request.into_inner()))
+        let req = request.into_inner();
+        let type_name = req.type_name.clone();
+        answer("UpgradeResourceIdentity", &type_name, async move {
+            upgrade_resource_identity::handle(self, req)
+        })
+        .await
     }
 
     async fn configure_provider(
         &self,
         request: Request<pb::configure_provider::Request>,
     ) -> Result<Response<pb::configure_provider::Response>, Status> {
-        reply(configure_provider::handle(self, request.into_inner()).await)
+        let req = request.into_inner();
+        answer("ConfigureProvider", "", configure_provider::handle(self, req)).await
     }
 
     async fn read_resource(
         &self,
         request: Request<pb::read_resource::Request>,
     ) -> Result<Response<pb::read_resource::Response>, Status> {
-        reply(read_resource::handle(self, request.into_inner()).await)
+        let req = request.into_inner();
+        let (type_name, fallback) = (
+            req.type_name.clone(),
+            pb::read_resource::Response {
+                new_state: req.current_state.clone(),
+                private: req.private.clone(),
+                ..Default::default()
+            },
+        );
+        let kept = "The current state is kept";
+        reply(
+            panic::guarded(
+                "ReadResource",
+                &type_name,
+                fallback,
+                kept,
+                read_resource::handle(self, req),
+            )
+            .await,
+        )
     }
 
     async fn plan_resource_change(
         &self,
         request: Request<pb::plan_resource_change::Request>,
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
-        reply(plan_resource_change::handle(self, request.into_inner()).await)
+        let req = request.into_inner();
+        let type_name = req.type_name.clone();
+        answer(
+            "PlanResourceChange",
+            &type_name,
+            plan_resource_change::handle(self, req),
+        )
+        .await
     }
 
     async fn apply_resource_change(
         &self,
         request: Request<pb::apply_resource_change::Request>,
     ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
-        reply(apply_resource_change::handle(self, request.into_inner()).await)
+        let req = request.into_inner();
+        let (type_name, fallback) = (
+            req.type_name.clone(),
+            pb::apply_resource_change::Response {
+                new_state: req.prior_state.clone(),
+                private: req.planned_private.clone(),
+                ..Default::default()
+            },
+        );
+        let kept = "The prior state is kept";
+        let handler = apply_resource_change::handle(self, req);
+        reply(panic::guarded("ApplyResourceChange", &type_name, fallback, kept, handler).await)
     }
 
     async fn import_resource_state(
         &self,
         request: Request<pb::import_resource_state::Request>,
     ) -> Result<Response<pb::import_resource_state::Response>, Status> {
-        reply(import_resource_state::handle(self, request.into_inner()).await)
+        let req = request.into_inner();
+        let type_name = req.type_name.clone();
+        answer(
+            "ImportResourceState",
+            &type_name,
+            import_resource_state::handle(self, req),
+        )
+        .await
     }
 
     async fn move_resource_state(
@@ -318,14 +417,21 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
         &self,
         request: Request<pb::read_data_source::Request>,
     ) -> Result<Response<pb::read_data_source::Response>, Status> {
-        reply(read_data_source::handle(self, request.into_inner()).await)
+        let req = request.into_inner();
+        let type_name = req.type_name.clone();
+        answer("ReadDataSource", &type_name, read_data_source::handle(self, req)).await
     }
 
     async fn generate_resource_config(
         &self,
         request: Request<pb::generate_resource_config::Request>,
     ) -> Result<Response<pb::generate_resource_config::Response>, Status> {
-        reply(generate_resource_config::handle(self, request.into_inner()))
+        let req = request.into_inner();
+        let type_name = req.type_name.clone();
+        answer("GenerateResourceConfig", &type_name, async move {
+            generate_resource_config::handle(self, req)
+        })
+        .await
     }
 
     async fn validate_ephemeral_resource_config(
@@ -376,7 +482,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderRpc<P> {
         &self,
         request: Request<pb::get_functions::Request>,
     ) -> Result<Response<pb::get_functions::Response>, Status> {
-        reply(get_functions::handle(request.into_inner()))
+        answer("GetFunctions", "", async move {
+            get_functions::handle(request.into_inner())
+        })
+        .await
     }
 
     async fn call_function(
@@ -486,6 +595,101 @@ mod tests {
 
     fn widget_ty(svc: &testing::FakeService) -> Type {
         svc.resources[WIDGET].ty.clone()
+    }
+
+    fn assert_panicked(diagnostics: &[pb::Diagnostic], rpc: &str, kept: &str) {
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert_eq!(diagnostics[0].summary, "Provider panicked");
+        assert_eq!(diagnostics[0].severity, pb::diagnostic::Severity::Error as i32);
+        let detail = &diagnostics[0].detail;
+        assert!(
+            detail.contains(&format!("during {rpc} for {WIDGET}: widget")),
+            "{detail}"
+        );
+        assert!(detail.contains(kept), "{detail}");
+    }
+
+    #[tokio::test]
+    async fn panics_become_diagnostics_and_the_service_keeps_serving() {
+        let svc = configured_service().await;
+        let ty = widget_ty(&svc);
+        let state = testing::widget_state("w");
+        let read = pb::read_resource::Request {
+            type_name: WIDGET.into(),
+            current_state: Some(msgpack(&ty, &state)),
+            private: b"{}".to_vec(),
+            ..Default::default()
+        };
+        let set_panic = |operation| svc.provider.script.lock().expect("script").panic_on = operation;
+
+        set_panic(Some("read"));
+        let resp = svc
+            .read_resource(Request::new(read.clone()))
+            .await
+            .expect("a response, not a dead plugin");
+        let resp = resp.into_inner();
+        assert_panicked(&resp.diagnostics, "ReadResource", "The current state is kept");
+        assert_eq!(resp.new_state, read.current_state);
+
+        set_panic(Some("modify_plan"));
+        let config = widget_config("w", 3);
+        let plan = pb::plan_resource_change::Request {
+            type_name: WIDGET.into(),
+            prior_state: Some(msgpack(&ty, &Value::Null)),
+            proposed_new_state: Some(msgpack(&ty, &config)),
+            config: Some(msgpack(&ty, &config)),
+            ..Default::default()
+        };
+        let resp = svc
+            .plan_resource_change(Request::new(plan))
+            .await
+            .expect("response")
+            .into_inner();
+        assert_panicked(&resp.diagnostics, "PlanResourceChange", "Nothing was changed");
+
+        set_panic(Some("validate"));
+        let validate = pb::validate_resource_config::Request {
+            type_name: WIDGET.into(),
+            config: Some(msgpack(&ty, &config)),
+            ..Default::default()
+        };
+        let resp = svc
+            .validate_resource_config(Request::new(validate))
+            .await
+            .expect("response");
+        assert_panicked(
+            &resp.into_inner().diagnostics,
+            "ValidateResourceConfig",
+            "Nothing was changed",
+        );
+
+        set_panic(Some("update"));
+        let apply = pb::apply_resource_change::Request {
+            type_name: WIDGET.into(),
+            prior_state: Some(msgpack(&ty, &state)),
+            planned_state: Some(msgpack(&ty, &widget_config("w", 5))),
+            config: Some(msgpack(&ty, &widget_config("w", 5))),
+            ..Default::default()
+        };
+        let resp = svc
+            .apply_resource_change(Request::new(apply))
+            .await
+            .expect("response")
+            .into_inner();
+        assert_panicked(&resp.diagnostics, "ApplyResourceChange", "The prior state is kept");
+        assert_eq!(decode(&ty, resp.new_state.as_ref()), state);
+
+        set_panic(None);
+        let resp = svc
+            .read_resource(Request::new(read))
+            .await
+            .expect("response")
+            .into_inner();
+        assert!(resp.diagnostics.is_empty(), "{:?}", resp.diagnostics);
+        assert_eq!(
+            decode(&ty, resp.new_state.as_ref()).get("etag").as_str(),
+            Some("refreshed")
+        );
     }
 
     #[tokio::test]

@@ -55,6 +55,9 @@ pub(crate) struct Script {
     pub(crate) block_read: bool,
     /// Update waits for `StopProvider`, then fails.
     pub(crate) update_waits_for_stop: bool,
+    /// The operation that panics: `validate`, `modify_plan`, `create`, `read`, `update` or
+    /// `delete`; `create-after-partial` reports a partial state, then panics.
+    pub(crate) panic_on: Option<&'static str>,
 }
 
 /// The fake provider.
@@ -210,6 +213,13 @@ impl Widget {
     fn flag(&self, pick: impl Fn(&Script) -> bool) -> bool {
         pick(&self.script.lock().expect("script"))
     }
+
+    /// Panics when the script says `operation` does (the script's lock is released first).
+    fn maybe_panic(&self, operation: &str) {
+        if self.flag(|s| s.panic_on == Some(operation)) {
+            panic!("widget {operation} panicked");
+        }
+    }
 }
 
 #[async_trait]
@@ -223,6 +233,7 @@ impl Resource<FakeClient> for Widget {
     }
 
     async fn validate_config(&self, req: &ValidateRequest<'_>, diags: &mut Diagnostics) {
+        self.maybe_panic("validate");
         if req.config.get("name").as_str().is_some_and(|n| n.contains(' ')) {
             diags.attribute_error(AttributePath::root("name"), "Invalid name", "Names have no spaces.");
         }
@@ -237,6 +248,7 @@ impl Resource<FakeClient> for Widget {
             "update"
         };
         self.record(&format!("modify_plan:{kind}"));
+        self.maybe_panic("modify_plan");
         if kind == "destroy" {
             return;
         }
@@ -248,7 +260,13 @@ impl Resource<FakeClient> for Widget {
 
     async fn create(&self, req: &CreateRequest<'_, FakeClient>, resp: &mut StateResponse) {
         self.record("create");
+        self.maybe_panic("create");
         let mut state = req.planned_state.clone();
+        if self.flag(|s| s.panic_on == Some("create-after-partial")) {
+            state.set("id", "w-partial".into());
+            resp.new_state = state;
+            panic!("widget create panicked after creating w-partial");
+        }
         if self.flag(|s| s.fail_create) {
             state.set("id", "w-partial".into());
             resp.new_state = state;
@@ -265,6 +283,7 @@ impl Resource<FakeClient> for Widget {
 
     async fn read(&self, _req: &ReadRequest<'_, FakeClient>, resp: &mut StateResponse) {
         self.record("read");
+        self.maybe_panic("read");
         if self.flag(|s| s.block_read) {
             std::future::pending::<()>().await;
         }
@@ -277,6 +296,7 @@ impl Resource<FakeClient> for Widget {
 
     async fn update(&self, req: &UpdateRequest<'_, FakeClient>, resp: &mut StateResponse) {
         self.record("update");
+        self.maybe_panic("update");
         if self.flag(|s| s.update_waits_for_stop) {
             stop::wait().await;
             assert!(stop::requested());
@@ -295,6 +315,7 @@ impl Resource<FakeClient> for Widget {
 
     async fn delete(&self, _req: &DeleteRequest<'_, FakeClient>, resp: &mut DeleteResponse) {
         self.record("delete");
+        self.maybe_panic("delete");
         if self.flag(|s| s.fail_delete) {
             resp.diagnostics.error("Delete failed", "boom");
         }
