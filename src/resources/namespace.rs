@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use zae_limiter::admin::{Registration, Table};
 use zae_limiter::schema::namespace::{NamespaceRecord, NamespaceStatus};
 
-use super::common::{OrDiagnostic, computed_string, data_error, error_diag, identity_string, known};
+use super::common::{OrDiagnostic, computed_string, data_error, error_diag, identity_string, known, unless_stopped};
 use crate::aws::AwsClients;
 use crate::aws::iam_principal::{self, Principal, PrincipalKind};
 use crate::aws::policy_document::NAMESPACE_TAG_KEY;
@@ -661,7 +661,9 @@ impl ModelResource<AwsClients> for NamespaceResource {
             }
             Ok::<(), zae_limiter::Error>(())
         };
-        match soft_delete.await {
+        // A purge pages through the whole namespace; stopped part-way, the namespace stays
+        // `purging` in the registry and in state, and the next destroy resumes it.
+        match unless_stopped(soft_delete).await? {
             Ok(()) | Err(zae_limiter::Error::TableNotFound { .. }) => Ok(()),
             Err(e) => Err(prior.data_error("Cannot delete the namespace")(e)),
         }
