@@ -95,13 +95,26 @@ struct Scenario {
 }
 
 impl Scenario {
+    /// The size `FAULTS_NAMESPACES` × `FAULTS_LIMITS` (default 3 × 12).
     fn new(class: &str) -> Scenario {
-        let n = env_usize("FAULTS_NAMESPACES", 3).max(1);
+        Scenario::sized(
+            &format!("fault-{class}"),
+            env_usize("FAULTS_NAMESPACES", 3),
+            env_usize("FAULTS_LIMITS", 12),
+        )
+    }
+
+    fn sized(stack: &str, namespaces: usize, limits: usize) -> Scenario {
         Scenario {
-            stack: format!("fault-{class}"),
-            namespaces: (0..n).map(|i| format!("tenant-{i:02}")).collect(),
-            limits: env_usize("FAULTS_LIMITS", 12).max(4),
+            stack: stack.to_string(),
+            namespaces: (0..namespaces.max(1)).map(|i| format!("tenant-{i:02}")).collect(),
+            limits: limits.max(4),
         }
+    }
+
+    /// Roles tagged: the first two namespaces tag one each; the update drops the second's.
+    fn tagged(&self, update: bool) -> usize {
+        TAGGED_ROLES.min(self.namespaces.len()) - usize::from(update && self.namespaces.len() > 1)
     }
 
     fn role(&self, i: usize) -> String {
@@ -143,7 +156,7 @@ impl Scenario {
         out
     }
 
-    fn hcl(&self, endpoint: &str, limits: &[LimitSpec]) -> String {
+    fn hcl(&self, endpoint: &str, limits: &[LimitSpec], tagged: usize) -> String {
         let mut hcl = format!(
             r#"terraform {{
   required_providers {{
@@ -165,7 +178,7 @@ resource "zae_limiter_stack" "main" {{
             self.stack
         );
         for (i, ns) in self.namespaces.iter().enumerate() {
-            let tags = if i < TAGGED_ROLES {
+            let tags = if i < tagged {
                 format!("  principal_tags = {{\n    roles = [\"{}\"]\n  }}\n", self.role(i))
             } else {
                 String::new()
@@ -322,7 +335,13 @@ fn s(item: &Item, name: &str) -> String {
 /// Items lost and orphans of a live stack: every configured limit must be stored with its
 /// capacity, every configured namespace registered (and the tagged roles tagged with its
 /// id); any other limit, namespace or tag is an orphan.
-fn check_live(direct: &Direct, sc: &Scenario, limits: &[LimitSpec], notes: &mut Vec<String>) -> (usize, usize) {
+fn check_live(
+    direct: &Direct,
+    sc: &Scenario,
+    limits: &[LimitSpec],
+    tagged: usize,
+    notes: &mut Vec<String>,
+) -> (usize, usize) {
     if !direct.table_exists(&sc.stack) {
         notes.push("table missing".into());
         return (limits.len() + sc.namespaces.len(), 0);
@@ -352,13 +371,16 @@ fn check_live(direct: &Direct, sc: &Scenario, limits: &[LimitSpec], notes: &mut 
     }
     for (i, ns) in sc.namespaces.iter().enumerate().take(TAGGED_ROLES) {
         let tag = direct.role_tag(&sc.role(i));
-        if tag.is_none() || tag.as_ref() != ns_ids.get(ns) {
+        if i < tagged && (tag.is_none() || tag.as_ref() != ns_ids.get(ns)) {
             lost += 1;
             notes.push(format!(
                 "role {} tagged {tag:?}, namespace id {:?}",
                 sc.role(i),
                 ns_ids.get(ns)
             ));
+        } else if i >= tagged && tag.is_some() {
+            orphans += 1;
+            notes.push(format!("role {} still tagged {tag:?}", sc.role(i)));
         }
     }
     let mut expected: BTreeSet<(String, String, String)> = BTreeSet::new();
@@ -483,14 +505,19 @@ fn target_dir() -> PathBuf {
 
 /// Runs create, update and destroy of one class; returns its three rows.
 fn run_class(label: &str, fault: Option<Fault>) -> Vec<Row> {
-    let sc = Scenario::new(label);
-    let emulator = Emulator::start();
-    let roles: Vec<String> = (0..TAGGED_ROLES.min(sc.namespaces.len())).map(|i| sc.role(i)).collect();
-    create_principals(&emulator, &roles.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
     let plan = match fault {
         Some(f) => FaultPlan::seeded(SEED).rule(Rule::new(f).probability(P)),
         None => FaultPlan::none(),
     };
+    run_scenario(&Scenario::new(label), plan, label)
+}
+
+/// Runs create, update and destroy of `sc` through a proxy running `plan`; returns the
+/// three rows, labelled `label`.
+fn run_scenario(sc: &Scenario, plan: FaultPlan, label: &str) -> Vec<Row> {
+    let emulator = Emulator::start();
+    let roles: Vec<String> = (0..TAGGED_ROLES.min(sc.namespaces.len())).map(|i| sc.role(i)).collect();
+    create_principals(&emulator, &roles.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
     let proxy = FaultProxy::start(emulator.addr(), plan);
     let direct = Direct::new(&emulator);
     let mut wd = WorkDir::new(&TerraformBinary::pinned());
@@ -501,26 +528,26 @@ fn run_class(label: &str, fault: Option<Fault>) -> Vec<Row> {
     let _ = std::fs::create_dir_all(&log_dir);
 
     let mut rows = Vec::new();
-    let ops: [(&'static str, Option<Vec<LimitSpec>>); 3] = [
-        ("create", Some(sc.initial())),
-        ("update", Some(sc.updated())),
-        ("destroy", None),
+    let ops: [(&'static str, Option<Vec<LimitSpec>>, usize); 3] = [
+        ("create", Some(sc.initial()), sc.tagged(false)),
+        ("update", Some(sc.updated()), sc.tagged(true)),
+        ("destroy", None, 0),
     ];
-    for (op, limits) in ops {
+    for (op, limits, tagged) in ops {
         let before = proxy.stats();
         let start = Instant::now();
         let mut notes = Vec::new();
         let mut log = String::new();
         let (runs, converged, lost, orphans) = match &limits {
             Some(limits) => {
-                wd.write_config(&sc.hcl(&proxy.endpoint(), limits));
+                wd.write_config(&sc.hcl(&proxy.endpoint(), limits, tagged));
                 let (runs, converged) = converge_apply(&wd, &mut notes, &mut log);
-                let (lost, orphans) = check_live(&direct, &sc, limits, &mut notes);
+                let (lost, orphans) = check_live(&direct, sc, limits, tagged, &mut notes);
                 (runs, converged, lost, orphans)
             }
             None => {
                 let (runs, converged) = converge_destroy(&wd, &mut notes, &mut log);
-                (runs, converged, 0, check_destroyed(&direct, &sc, &mut notes))
+                (runs, converged, 0, check_destroyed(&direct, sc, &mut notes))
             }
         };
         if !log.is_empty() {
@@ -548,14 +575,20 @@ fn run_class(label: &str, fault: Option<Fault>) -> Vec<Row> {
     rows
 }
 
-fn report(rows: &[Row], sc: &Scenario, wall: Duration) -> String {
-    let mut out = format!(
-        "## Fault injection: 1 stack, {} namespaces, {} limits (update: {} changed, 3 removed, 3 added), \
-         p = {P}, seed {SEED:#x}, at most {MAX_RUNS} applies\n\n",
+/// What a scenario does, for report titles.
+fn describe(sc: &Scenario) -> String {
+    format!(
+        "1 stack, {} namespaces ({} tagging an IAM role), {} limits; update: {} changed, 3 removed, 3 added, \
+         one role untagged",
         sc.namespaces.len(),
+        sc.tagged(false),
         sc.limits,
         sc.limits.saturating_sub(3).div_ceil(5),
-    );
+    )
+}
+
+fn report(title: &str, rows: &[Row], wall: Duration) -> String {
+    let mut out = format!("## {title}\n\n");
     out.push_str("| fault class | operation | applies to converge | orphans | items lost | faults injected / requests | time (s) | notes |\n");
     out.push_str("|---|---|---|---|---|---|---|---|\n");
     for r in rows {
@@ -591,12 +624,11 @@ fn every_fault_class_converges_within_three_applies_and_leaves_nothing_behind() 
     for (label, fault) in &classes {
         rows.extend(run_class(label, *fault));
     }
-    let sc = Scenario::new("report");
-    let table = report(&rows, &sc, start.elapsed());
-    println!("{table}");
-    let path = target_dir().join("fault-report.md");
-    let _ = std::fs::write(&path, &table);
-    eprintln!("fault report written to {}", path.display());
+    let title = format!(
+        "Fault injection: {}; p = {P}, seed {SEED:#x}, at most {MAX_RUNS} applies per operation",
+        describe(&Scenario::new("report"))
+    );
+    write_report("fault-report.md", &report(&title, &rows, start.elapsed()));
 
     let bad: Vec<String> = rows
         .iter()
@@ -616,5 +648,120 @@ fn every_fault_class_converges_within_three_applies_and_leaves_nothing_behind() 
             r.op,
             r.stats.total_requests()
         );
+    }
+}
+
+/// Prints `table` and writes it to `target/<name>`.
+fn write_report(name: &str, table: &str) {
+    println!("{table}");
+    let path = target_dir().join(name);
+    let _ = std::fs::write(&path, table);
+    eprintln!("fault report written to {}", path.display());
+}
+
+/// Whether an operation changes something (a lost response can only hurt those).
+fn is_mutating(operation: &str) -> bool {
+    !["Get", "List", "Describe", "Query", "Scan", "BatchGet"]
+        .iter()
+        .any(|p| operation.starts_with(p))
+}
+
+/// Which calls of an operation to drop, from a fault-free run's per-phase counts: the
+/// first and the last call of each phase (create, update, destroy) that sends it, as
+/// (1-based position over the whole run, description).
+fn drop_positions(baseline: &[Row], key: &str) -> Vec<(u64, String)> {
+    let mut out: Vec<(u64, String)> = Vec::new();
+    let mut before = 0;
+    for row in baseline {
+        let n = row.stats.requests.get(key).copied().unwrap_or(0);
+        if n > 0 {
+            out.push((before + 1, format!("first of {}", row.op)));
+            if n > 1 {
+                out.push((before + n, format!("last of {}", row.op)));
+            }
+        }
+        before += n;
+    }
+    out
+}
+
+/// For each mutating AWS operation a fault-free create, update and destroy sends, runs in
+/// which the first or the last call of that operation in each phase is applied by the
+/// emulator but its response is dropped (the case a retry can turn into "already exists"
+/// or "not found").
+#[test]
+fn a_dropped_response_to_each_mutating_operation_converges() {
+    let start = Instant::now();
+    let size = |stack: &str| Scenario::sized(stack, 2, 6);
+    let baseline = run_scenario(&size("drop-baseline"), FaultPlan::none(), "none");
+    let operations: BTreeSet<String> = baseline
+        .iter()
+        .flat_map(|r| r.stats.requests.keys().cloned())
+        .filter(|key| key.split_once(':').is_some_and(|(_, op)| is_mutating(op)))
+        .collect();
+    assert!(
+        operations.contains("dynamodb:CreateTable") && operations.contains("iam:CreatePolicy"),
+        "the baseline sent {operations:?}"
+    );
+    let mut rows = Vec::new();
+    let mut case = 0;
+    for key in &operations {
+        let (service, operation) = key.split_once(':').expect("service:Operation");
+        for (nth, which) in drop_positions(&baseline, key) {
+            case += 1;
+            let plan = FaultPlan::seeded(SEED).rule(
+                Rule::new(Fault::ResetAfterForward)
+                    .service(service)
+                    .operation(operation)
+                    .nth(nth),
+            );
+            let sc = size(&format!("drop-{case}"));
+            let label = format!("dropped {operation} #{nth} ({which})");
+            // Only the phase the fault landed in, and failures.
+            rows.extend(
+                run_scenario(&sc, plan, &label)
+                    .into_iter()
+                    .filter(|r| r.stats.total_injected() > 0 || !r.converged || r.orphans > 0 || r.lost > 0),
+            );
+        }
+    }
+    let title = format!(
+        "Dropped responses (ResetAfterForward), one call at a time: {}",
+        describe(&size("report"))
+    );
+    write_report("fault-report-dropped.md", &report(&title, &rows, start.elapsed()));
+    let bad: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.converged || r.orphans > 0 || r.lost > 0)
+        .map(|r| format!("{} {}: {}", r.class, r.op, r.notes.join("; ")))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "dropped responses that did not converge cleanly:\n{}",
+        bad.join("\n")
+    );
+}
+
+/// A dropped `CreatePolicy` response: the SDK's retry gets `EntityAlreadyExists`, and the
+/// provider recognises the policy as the one it just created (created during the call,
+/// same document, description and tags), so the first apply already succeeds.
+#[test]
+fn a_dropped_create_policy_response_is_recognised_within_the_same_apply() {
+    let sc = Scenario::sized("drop-own-policy", 1, 4);
+    let plan = FaultPlan::seeded(SEED).rule(
+        Rule::new(Fault::ResetAfterForward)
+            .service("iam")
+            .operation("CreatePolicy")
+            .nth(1),
+    );
+    let rows = run_scenario(&sc, plan, "dropped 1st CreatePolicy");
+    let create = &rows[0];
+    assert_eq!(create.stats.injected_into("iam:CreatePolicy"), 1, "{create:?}");
+    assert!(
+        create.converged && create.runs == 1 && create.orphans == 0 && create.lost == 0,
+        "{create:?}"
+    );
+    for r in &rows[1..] {
+        assert!(r.converged && r.orphans == 0 && r.lost == 0, "{r:?}");
     }
 }

@@ -32,7 +32,7 @@ echo "building..." >&2
 cargo test "${profile_flag[@]}" -p terraform-provider-zae --test acceptance --no-run -q >&2 || exit 1
 cargo test "${profile_flag[@]}" -p zae-limiter --test faults --no-run -q >&2 || exit 1
 
-rm -f "$target/fault-report.md"
+rm -f "$target/fault-report.md" "$target/fault-report-dropped.md"
 echo "terraform scenario: $FAULTS_NAMESPACES namespaces, $FAULTS_LIMITS limits (progress on stderr)..." >&2
 start=$(date +%s)
 cargo test "${profile_flag[@]}" -q -p terraform-provider-zae --test acceptance faults:: -- --nocapture --test-threads=1 \
@@ -49,6 +49,7 @@ client_status=$?
 echo
 if [ -f "$target/fault-report.md" ]; then
   cat "$target/fault-report.md"
+  [ -f "$target/fault-report-dropped.md" ] && { echo; cat "$target/fault-report-dropped.md"; }
 else
   echo "no Terraform report was written; the test's output:"
   tail -40 "$log"
@@ -58,8 +59,7 @@ echo "## Client crate: 64 concurrent acquirers, capacity 100, 15% of DynamoDB re
 echo
 echo "| fault class | admitted | rejected | errors surfaced | tokens consumed | balance | faults injected |"
 echo "|---|---|---|---|---|---|---|"
-sed -n 's/^FAULTS-CLIENT \([^ ]*\) *capacity [0-9]* admitted \([0-9]*\) rejected \([0-9]*\) contended [0-9]* errors \([0-9]*\) consumed \([0-9.]*\) balance \([0-9.-]*\) faults injected \([0-9]*\)$/| \1 | \2 | \3 | \4 | \5 | \6 | \7 |/p' \
-  "$client_log" | sort
+grep -o 'FAULTS-CLIENT.*' "$client_log" | sed -n 's/^FAULTS-CLIENT \([^ ]*\) *capacity [0-9]* admitted \([0-9]*\) rejected \([0-9]*\) contended [0-9]* errors \([0-9]*\) consumed \([0-9.]*\) balance \([0-9.-]*\) faults injected \([0-9]*\)$/| \1 | \2 | \3 | \4 | \5 | \6 | \7 |/p' | sort
 [ "$client_status" = 0 ] || { echo "client scenario FAILED:"; grep -E 'panicked|over-admitted|lost' "$client_log" | head; }
 rm -f "$log" "$client_log"
 [ "$tf_status" = 0 ] && [ "$client_status" = 0 ]
