@@ -16,6 +16,7 @@ mod data_plane;
 mod harness;
 
 mod examples_tests;
+mod faults;
 mod harness_tests;
 mod limit;
 mod namespace;

@@ -201,7 +201,8 @@ pub async fn find_new_policy(client: &Client, arn: &str) -> Result<ManagedPolicy
 /// Creates a policy at path `/`, retrying throttling and IAM propagation errors for up to
 /// two minutes. `document` is JSON text (e.g.
 /// [`super::policy_document::PolicyKind::document_json`], sent as is) or a JSON value, see
-/// [`PolicyText`]. An existing policy of that name fails with `EntityAlreadyExists`.
+/// [`PolicyText`]. An existing policy of that name fails with `EntityAlreadyExists`, unless
+/// it is this call's own: see [`recognise_own_policy`].
 pub async fn create_policy(
     client: &Client,
     name: &str,
@@ -225,7 +226,8 @@ pub async fn create_policy(
         } else {
             Some(iam_tags(tags, "CreatePolicy")?)
         });
-    let output = retry_with(&RetryPolicy::IAM_PROPAGATION, "CreatePolicy", iam_retryable, || {
+    let started = std::time::SystemTime::now();
+    let created = retry_with(&RetryPolicy::IAM_PROPAGATION, "CreatePolicy", iam_retryable, || {
         let request = request.clone();
         let label = label.clone();
         async move {
@@ -233,7 +235,23 @@ pub async fn create_policy(
             request.send().await.context("CreatePolicy", label)
         }
     })
-    .await?;
+    .await;
+    let output = match created {
+        Ok(output) => output,
+        Err(e) if e.has_code(ENTITY_ALREADY_EXISTS) => {
+            let wanted = WantedPolicy {
+                name,
+                description,
+                document: &parsed,
+                tags,
+            };
+            return match recognise_own_policy(client, &wanted, started).await? {
+                Some(policy) => Ok(policy),
+                None => Err(e),
+            };
+        }
+        Err(e) => return Err(e),
+    };
     let policy = output.policy.ok_or_else(|| AwsError::InvalidResponse {
         operation: "CreatePolicy",
         resource: label.clone(),
@@ -255,6 +273,79 @@ pub async fn create_policy(
         document: parsed,
         tags: tags.clone(),
     })
+}
+
+/// IAM's answer to creating a policy whose name is taken.
+const ENTITY_ALREADY_EXISTS: &str = "EntityAlreadyExists";
+
+/// How far the clocks of this machine and IAM may disagree when telling whether a policy
+/// was created during a call.
+const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// What a [`create_policy`] call asked for.
+struct WantedPolicy<'a> {
+    name: &'a str,
+    description: &'a str,
+    document: &'a Value,
+    tags: &'a Tags,
+}
+
+/// A `CreatePolicy` whose response was lost is retried (by the SDK) and then fails with
+/// `EntityAlreadyExists`: the policy of that name is this call's own when IAM created it
+/// after the call started (give or take [`CLOCK_SKEW`]) with exactly the description,
+/// document and tags asked for. Anything else (an older policy, or another document) was
+/// not created by this call, and `None` lets the error stand.
+async fn recognise_own_policy(
+    client: &Client,
+    wanted: &WantedPolicy<'_>,
+    started: std::time::SystemTime,
+) -> Result<Option<ManagedPolicy>> {
+    let Some((arn, created)) = find_local_policy_by_name(client, wanted.name).await? else {
+        return Ok(None);
+    };
+    let not_before = started.checked_sub(CLOCK_SKEW).unwrap_or(std::time::UNIX_EPOCH);
+    let created_during_call =
+        created.is_some_and(|c| std::time::SystemTime::try_from(c).is_ok_and(|c| c >= not_before));
+    if !created_during_call {
+        return Ok(None);
+    }
+    let Some(mut policy) = find_policy(client, &arn).await? else {
+        return Ok(None);
+    };
+    // GetPolicy's tags are not returned by every implementation: ask for them.
+    policy.tags = list_policy_tags(client, &arn).await?;
+    let same = policy.description.as_deref() == Some(wanted.description)
+        && policy.document == *wanted.document
+        && policy.tags == *wanted.tags
+        && policy.default_version_id == "v1";
+    if !same {
+        return Ok(None);
+    }
+    tracing::info!(target: super::LOG_TARGET, policy = %arn, "CreatePolicy was retried after its policy was created");
+    Ok(Some(policy))
+}
+
+/// The ARN and creation time of the customer managed policy named `name` (IAM has no
+/// lookup by name: the local policies are listed).
+async fn find_local_policy_by_name(client: &Client, name: &str) -> Result<Option<(String, Option<DateTime>)>> {
+    let mut marker: Option<String> = None;
+    loop {
+        log_call("ListPolicies", &"local IAM policies");
+        let page = client
+            .list_policies()
+            .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .context("ListPolicies", "local IAM policies".to_string())?;
+        if let Some(found) = page.policies().iter().find(|p| p.policy_name() == Some(name)) {
+            return Ok(found.arn().map(|arn| (arn.to_owned(), found.create_date().copied())));
+        }
+        match page.marker() {
+            Some(next) if page.is_truncated() => marker = Some(next.to_owned()),
+            _ => return Ok(None),
+        }
+    }
 }
 
 /// Every version of the policy.

@@ -5,6 +5,10 @@
 //! * [`dev_tool`] finds the tools `scripts/dev-setup.sh` installs (`terraform`, `python`),
 //!   failing with a message that says how to install them: tests that need them are never
 //!   silently skipped.
+//! * [`faults`]: [`faults::FaultProxy`], a loopback proxy in front of the emulator that
+//!   injects throttling, HTTP 5xx, dropped connections and delays by rule.
+
+pub mod faults;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -92,6 +96,11 @@ impl Emulator {
         format!("http://{}", self.addr)
     }
 
+    /// The emulator's address (what a [`faults::FaultProxy`] forwards to).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// The port the emulator listens on.
     pub fn port(&self) -> u16 {
         self.addr.port()
@@ -105,26 +114,13 @@ impl Emulator {
 
     /// An SDK configuration pointing every client at the emulator with dummy credentials.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_types::region::Region::new(REGION))
-            .endpoint_url(self.endpoint())
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "testing", "testing", None, None, "testkit",
-            ))
-            .load()
-            .await
+        sdk_config_for(&self.endpoint()).await
     }
 
     /// Environment variables that point an AWS SDK (Rust, Python or the provider) at the
     /// emulator.
     pub fn aws_env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_REGION", REGION.into()),
-            ("AWS_DEFAULT_REGION", REGION.into()),
-            ("AWS_ENDPOINT_URL", self.endpoint()),
-        ]
+        aws_env_for(&self.endpoint())
     }
 
     fn wait_ready(&mut self, limit: Duration) {
@@ -174,6 +170,30 @@ impl Drop for Emulator {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// An SDK configuration pointing every client at `endpoint` with dummy credentials and
+/// region [`REGION`].
+pub async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_types::region::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "testkit",
+        ))
+        .load()
+        .await
+}
+
+/// Environment variables that point an AWS SDK at `endpoint` with dummy credentials.
+pub fn aws_env_for(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", REGION.into()),
+        ("AWS_DEFAULT_REGION", REGION.into()),
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+    ]
 }
 
 /// A loopback port that was free a moment ago.
