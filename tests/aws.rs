@@ -583,3 +583,40 @@ async fn missing_principals_are_reported_by_the_operation_for_their_kind() {
         "{err}"
     );
 }
+
+/// CreateTable applied by DynamoDB but its response lost: the SDK's retry meets
+/// `ResourceInUseException`, and `create_table` recognises the table as the one it just
+/// asked for (absent before the call, same definition and tags) instead of failing with
+/// an orphaned table.
+#[tokio::test]
+async fn create_table_recognises_its_own_table_after_a_lost_response() {
+    use testkit::faults::{Fault, FaultPlan, FaultProxy, Rule};
+    let emulator = tokio::task::spawn_blocking(Emulator::start).await.unwrap();
+    let plan = FaultPlan::seeded(1).rule(
+        Rule::new(Fault::ResetAfterForward)
+            .service("dynamodb")
+            .operation("CreateTable")
+            .first(1),
+    );
+    let proxy = FaultProxy::start(emulator.addr(), plan);
+    let ddb = aws_sdk_dynamodb::Client::new(&proxy.sdk_config().await);
+    let mut settings = TableSettings::new("zae-lost");
+    settings.tags = tags(&[("team", "a")]);
+
+    let created = table::create_table(&ddb, &settings)
+        .await
+        .expect("own table recognised");
+    assert_eq!(created.name, "zae-lost");
+    let stats = proxy.stats();
+    assert_eq!(
+        stats.total_injected(),
+        1,
+        "the first CreateTable response was dropped: {stats:?}"
+    );
+    let info = table::wait_table_active(&ddb, "zae-lost", WAIT).await.unwrap();
+    assert!(info.matches_zae_definition(), "{:?}", info.definition_problems());
+
+    // A table that existed before the call is still somebody else's.
+    let err = table::create_table(&ddb, &settings).await.unwrap_err();
+    assert_eq!(err.code(), Some("ResourceInUseException"), "{err}");
+}
