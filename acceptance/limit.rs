@@ -552,3 +552,52 @@ fn stack_data_source_looks_up_an_existing_stack() {
     }
     .run(&emulator);
 }
+
+/// A limit create whose config write succeeded but whose audit event kept failing (the
+/// fault proxy answers every PutItem with HTTP 500): the apply fails, yet the limit is in
+/// state, so nothing is orphaned; once the faults stop, the next apply converges.
+#[test]
+fn a_limit_create_failing_after_its_first_write_keeps_the_limit_in_state() {
+    use testkit::faults::{Fault, FaultPlan, FaultProxy, Rule};
+    let emulator = Emulator::start();
+    let proxy = FaultProxy::start(
+        emulator.addr(),
+        FaultPlan::seeded(3).rule(Rule::new(Fault::Status(500)).service("dynamodb").operation("PutItem")),
+    );
+    proxy.set_enabled(false);
+    let stack = unique_name("acc-limit-partial");
+    // Through the proxy, with few retries so the failure comes quickly.
+    let endpoint = format!("endpoint_url = \"{}\"", emulator.endpoint());
+    let base = namespace_config(&emulator, &stack, "tenant-p").replace(
+        &endpoint,
+        &format!("endpoint_url = \"{}\"\n  max_retries  = 1", proxy.endpoint()),
+    );
+    let with_limit = format!(
+        "{base}{}",
+        limit("system_rpm", "  name = \"rpm\"\n  rate = 10\n  per  = \"minute\"")
+    );
+    let workdir = WorkDir::with_emulator(&TerraformBinary::pinned(), &emulator);
+    let tf = workdir.terraform();
+    tf.init().unwrap();
+    workdir.write_config(&base);
+    tf.apply().unwrap();
+
+    proxy.set_enabled(true);
+    workdir.write_config(&with_limit);
+    let error = tf.apply_expect_error().unwrap();
+    assert!(
+        proxy.stats().injected_into("dynamodb:PutItem") > 0,
+        "the audit write was faulted"
+    );
+    assert!(error.contains("Cannot write the limit"), "{error}");
+    assert!(
+        tf.state_list().unwrap().iter().any(|a| a == SYSTEM),
+        "the written limit is in state: {error}"
+    );
+
+    proxy.set_enabled(false);
+    tf.apply().unwrap();
+    let plan = tf.plan().unwrap();
+    assert!(matches!(plan, Plan::NoChanges), "second plan is empty: {plan:?}");
+    tf.destroy().unwrap();
+}
