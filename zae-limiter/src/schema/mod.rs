@@ -11,6 +11,7 @@
 //! * [`entity`] — entity META items.
 //! * [`bucket`] — composite bucket items.
 //! * [`audit`] — audit events.
+//! * [`usage`] — usage snapshots (written by the aggregator).
 
 pub mod attrs;
 pub mod audit;
@@ -21,4 +22,5 @@ pub mod keys;
 pub mod namespace;
 pub mod registry;
 pub mod table;
+pub mod usage;
 pub mod version_record;
