@@ -324,6 +324,17 @@ async fn snapshots_refill_doubling_propagation_and_a_malformed_record_match_the_
             );
         }
     }
+    let grow = &b[&(pk("grow"), "#STATE".to_string())];
+    assert_eq!(
+        (grow["b_rpm_tk"].clone(), grow["b_tpm_tk"].clone()),
+        (n(2500), n(250_000)),
+        "clamped to the 4-shard share"
+    );
+    assert_eq!(
+        b[&(pk("rust-user"), "#STATE".to_string())]["rf"],
+        n(now_ms),
+        "refilled under the rf lock"
+    );
     let hot = &b[&(pk("hot"), "#STATE".to_string())];
     assert_eq!(hot["shard_count"], n(2));
     for shard in 1..4 {
@@ -368,4 +379,105 @@ async fn a_bucket_with_0_15_features_is_counted_and_never_rewritten() {
         ]),
         "same snapshots; one refill fewer"
     );
+}
+
+/// `(key, body, content type, content encoding)` of a stored object.
+type Stored = (String, Vec<u8>, String, String);
+
+/// Captures what the archiver stores.
+#[derive(Default)]
+struct MemorySink(std::sync::Mutex<Vec<Stored>>);
+
+impl zae_limiter_aggregator::archive::ArchiveSink for MemorySink {
+    async fn put_object(&self, key: &str, body: Vec<u8>, ct: &str, ce: &str) -> Result<(), String> {
+        self.0.lock().unwrap().push((key.into(), body, ct.into(), ce.into()));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn archive_objects_match_the_reference() {
+    use std::io::Read;
+
+    let t = Twins::start("zl-agg-archive").await;
+    // A second audit event by the Python client, with text JSON must escape.
+    python(
+        &t.emulator,
+        &format!(
+            r#"import asyncio, json
+from zae_limiter import Repository
+async def main():
+    repo = await Repository.connect({NS:?}, stack={table:?})
+    await repo.create_entity("acme", name="Caf\u00e9 \u2615 \"q\"", metadata={{"tier": "gold\n", "x": "\U0001F600"}})
+    return True
+print("@@RESULT@@" + json.dumps(asyncio.run(main())))
+"#,
+            table = t.a.name()
+        ),
+    );
+    // Deleting the audit items produces the REMOVE records a TTL expiry would.
+    let audit: Vec<(String, String)> = scan(&t.client, t.a.name())
+        .await
+        .into_keys()
+        .filter(|(_, sk)| sk.starts_with("#AUDIT#"))
+        .collect();
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    for (pk, sk) in &audit {
+        t.client
+            .delete_item()
+            .table_name(t.a.name())
+            .key("PK", AttributeValue::S(pk.clone()))
+            .key("SK", AttributeValue::S(sk.clone()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = stream_event(&t.emulator, t.a.name());
+    let path = std::env::temp_dir().join(format!("zl-agg-archive-{}.json", std::process::id()));
+    std::fs::write(&path, &text).unwrap();
+    let py = python(
+        &t.emulator,
+        &format!(
+            r#"import gzip, json
+from zae_limiter_aggregator.archiver import archive_audit_events
+class S3:
+    calls = []
+    def put_object(self, **kw):
+        self.calls.append(kw)
+with open({path:?}) as f:
+    records = json.load(f)["Records"]
+s3 = S3()
+r = archive_audit_events(records, "bucket", s3, request_id="req-1")
+c = s3.calls[0]
+print("@@RESULT@@" + json.dumps([r.events_archived, len(r.errors), c["Key"], c["ContentType"],
+      c["ContentEncoding"], gzip.decompress(c["Body"]).decode()]))
+"#,
+            path = path.display().to_string()
+        ),
+    );
+    let _ = std::fs::remove_file(&path);
+
+    let event = StreamEvent::from_json(&text).unwrap();
+    let records: Vec<&zae_limiter_aggregator::StreamRecord> = event
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            zae_limiter_aggregator::BatchRecord::Record(r) => Some(r),
+            zae_limiter_aggregator::BatchRecord::Malformed => None,
+        })
+        .collect();
+    let sink = MemorySink::default();
+    let result = zae_limiter_aggregator::archive::archive(&sink, &records, "req-1", (1970, 1, 1)).await;
+    let (key, body, ct, ce) = sink.0.lock().unwrap()[0].clone();
+    let mut lines = String::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_string(&mut lines)
+        .unwrap();
+    assert_eq!(
+        py,
+        json!([result.events_archived, result.errors.len(), key, ct, ce, lines]),
+        "events, errors, key, headers, JSON Lines"
+    );
+    assert!(lines.contains(r#"Caf\u00e9 \u2615 \"q\""#), "{lines}");
+    assert!(lines.contains(r#"\ud83d\ude00"#), "{lines}");
 }
