@@ -355,7 +355,8 @@ async fn a_bucket_with_0_15_features_is_counted_and_never_rewritten() {
     let deadline = wall_ms() + 3_600_000;
     t.touch("soft-user", "SET b_rpm_soft = :d", &[(":d", n(deadline))])
         .await;
-    python_traffic(&t.emulator, t.a.name(), "soft-user", 8);
+    // Soft: never enforced, so 12 in total overdraw the 10 rpm and count `rpm#od`.
+    python_traffic(&t.emulator, t.a.name(), "soft-user", 11);
     let now_ms = (wall_ms() / 1000 + 3) * 1000;
     let before = scan(&t.client, t.a.name()).await;
 
@@ -369,6 +370,11 @@ async fn a_bucket_with_0_15_features_is_counted_and_never_rewritten() {
     assert_eq!(b[&soft_key], before[&soft_key], "the core profile never rewrites it");
     assert_ne!(a[&soft_key], before[&soft_key], "0.17.0 refills it");
     assert_eq!(rust.skipped_buckets, 1);
+    let overdrawn = b
+        .values()
+        .find(|i| i.get("window").is_some() && i["PK"].as_s().unwrap().ends_with("/ENTITY#soft-user"))
+        .expect("soft-user snapshot");
+    assert_eq!(overdrawn.get("rpm#od"), Some(&n(2)), "{overdrawn:?}");
     assert_eq!(
         py,
         json!([
