@@ -23,6 +23,61 @@ pub struct Config {
     pub ttl_days: i64,
 }
 
+/// A configuration value the Lambda cannot start with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable} = {value:?}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+impl Config {
+    /// Reads `TABLE_NAME`, `SNAPSHOT_WINDOWS` and `SNAPSHOT_TTL_DAYS` through `lookup`
+    /// (e.g. `|k| std::env::var(k).ok()`), with 0.17.0's defaults. An unknown window or a
+    /// TTL that is not an integer is an error here (0.17.0 instead fails every snapshot
+    /// write, or its import, at run time).
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let defaults = Config::default();
+        let windows = match lookup("SNAPSHOT_WINDOWS") {
+            None => defaults.windows,
+            Some(raw) => raw
+                .split(',')
+                .map(|w| {
+                    SnapshotWindow::parse(w).ok_or(ConfigError {
+                        variable: "SNAPSHOT_WINDOWS",
+                        value: raw.clone(),
+                        reason: "windows are hourly, daily, monthly",
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let ttl_days = match lookup("SNAPSHOT_TTL_DAYS") {
+            None => defaults.ttl_days,
+            Some(raw) => raw.trim().parse().map_err(|_| ConfigError {
+                variable: "SNAPSHOT_TTL_DAYS",
+                value: raw.clone(),
+                reason: "not an integer",
+            })?,
+        };
+        Ok(Config {
+            table_name: lookup("TABLE_NAME").unwrap_or(defaults.table_name),
+            windows,
+            ttl_days,
+        })
+    }
+
+    /// `ARCHIVE_BUCKET_NAME` when `ENABLE_ARCHIVAL` is `true` (any case) and the name is
+    /// not empty, as 0.17.0 decides whether to archive.
+    pub fn archive_bucket(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+        let enabled = lookup("ENABLE_ARCHIVAL").is_some_and(|v| v.to_lowercase() == "true");
+        lookup("ARCHIVE_BUCKET_NAME").filter(|b| enabled && !b.is_empty())
+    }
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -204,6 +259,32 @@ impl ArchiveSink for NoArchive {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_reads_the_lambda_environment_with_reference_defaults() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        assert_eq!(Config::from_env(env(&[])).unwrap(), Config::default());
+        let c = Config::from_env(env(&[
+            ("TABLE_NAME", "t"),
+            ("SNAPSHOT_WINDOWS", "monthly,hourly"),
+            ("SNAPSHOT_TTL_DAYS", "7"),
+        ]))
+        .unwrap();
+        assert_eq!(c.windows, [SnapshotWindow::Monthly, SnapshotWindow::Hourly]);
+        assert_eq!((c.table_name.as_str(), c.ttl_days), ("t", 7));
+        let err = Config::from_env(env(&[("SNAPSHOT_WINDOWS", "hourly,weekly")])).unwrap_err();
+        assert_eq!(err.variable, "SNAPSHOT_WINDOWS");
+        assert!(Config::from_env(env(&[("SNAPSHOT_TTL_DAYS", "x")])).is_err());
+        let on = env(&[("ENABLE_ARCHIVAL", "TRUE"), ("ARCHIVE_BUCKET_NAME", "b")]);
+        assert_eq!(Config::archive_bucket(on).as_deref(), Some("b"));
+        assert_eq!(Config::archive_bucket(env(&[("ARCHIVE_BUCKET_NAME", "b")])), None);
+        assert_eq!(
+            Config::archive_bucket(env(&[("ENABLE_ARCHIVAL", "true"), ("ARCHIVE_BUCKET_NAME", "")])),
+            None
+        );
+    }
 
     #[test]
     fn summary_body_has_exactly_the_reference_keys() {

@@ -187,6 +187,19 @@ impl Twins {
         }
     }
 
+    /// Two acquires, the second corrected down by 40 tpm at commit (a negative `tc` delta).
+    async fn rust_refund(&self, entity: &str) {
+        self.rust_traffic(entity, 1).await;
+        let limiter = RateLimiter::new(Repository::connect_table(self.a.clone(), NS).await.unwrap());
+        let lease = limiter
+            .acquire(entity, RESOURCE)
+            .consume([("rpm", 1), ("tpm", 50)])
+            .await
+            .unwrap();
+        lease.adjust([("tpm", -40)]).await.unwrap();
+        lease.commit().await.unwrap();
+    }
+
     /// A direct write on shard 0 of `entity`'s bucket in A (a real MODIFY record).
     async fn touch(&self, entity: &str, update: &str, values: &[(&str, AttributeValue)]) {
         let pk = zae_limiter::schema::keys::pk_bucket(&self.ns_id, entity, RESOURCE, 0);
@@ -275,6 +288,7 @@ async fn snapshots_refill_doubling_propagation_and_a_malformed_record_match_the_
     // doubled twice (propagation: a clone, then an update of it and two more clones).
     t.rust_traffic("hot", 2).await;
     t.rust_traffic("grow", 2).await;
+    t.rust_refund("refund-user").await;
     let now_ms = (wall_ms() / 1000 + 3) * 1000;
     t.touch(
         "hot",
@@ -324,6 +338,15 @@ async fn snapshots_refill_doubling_propagation_and_a_malformed_record_match_the_
             );
         }
     }
+    let refund = b
+        .values()
+        .find(|i| i.get("window").is_some() && i["PK"].as_s().unwrap().ends_with("/ENTITY#refund-user"))
+        .expect("refund-user snapshot");
+    assert_eq!(
+        (refund["tpm"].clone(), refund["total_events"].clone()),
+        (n(10), n(3)),
+        "+50, then -40"
+    );
     let grow = &b[&(pk("grow"), "#STATE".to_string())];
     assert_eq!(
         (grow["b_rpm_tk"].clone(), grow["b_tpm_tk"].clone()),
@@ -486,4 +509,39 @@ print("@@RESULT@@" + json.dumps([r.events_archived, len(r.errors), c["Key"], c["
     );
     assert!(lines.contains(r#"Caf\u00e9 \u2615 \"q\""#), "{lines}");
     assert!(lines.contains(r#"\ud83d\ude00"#), "{lines}");
+}
+
+#[tokio::test]
+async fn write_failures_are_counted_like_the_reference_never_raised() {
+    let t = Twins::start("zl-agg-fail").await;
+    t.rust_traffic("user", 9).await;
+    let text = stream_event(&t.emulator, t.a.name());
+    let now_ms = (wall_ms() / 1000 + 3) * 1000;
+    // Both processors pointed at a table that does not exist: every write fails.
+    let py = python_process(&t.emulator, "zl-agg-missing", &text, now_ms);
+    let config = Config {
+        table_name: "zl-agg-missing".into(),
+        windows: vec![SnapshotWindow::Hourly, SnapshotWindow::Daily, SnapshotWindow::Monthly],
+        ttl_days: 90,
+    };
+    let parsed = StreamEvent::from_json(&text).unwrap();
+    let rust = process::<NoArchive>(&t.client, &config, &parsed.records, "req-1", now_ms, None).await;
+    assert_eq!(
+        py,
+        json!([
+            rust.processed,
+            rust.snapshots_updated,
+            rust.refills_written,
+            rust.errors.len()
+        ]),
+        "{:?}",
+        rust.errors
+    );
+    // 8 records × 2 limits × 3 windows snapshot failures + the failed refill.
+    assert_eq!(rust.errors.len(), 8 * 2 * 3 + 1, "{:?}", rust.errors);
+    assert!(
+        rust.errors[0].starts_with("Error updating snapshot: "),
+        "{}",
+        rust.errors[0]
+    );
 }
