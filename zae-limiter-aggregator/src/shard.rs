@@ -1,17 +1,16 @@
 //! Proactive shard doubling and shard-count propagation (spec §7.3, core profile).
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
 use zae_limiter::acquire::{ShardParams, refill};
 use zae_limiter::schema::attrs::{self, Item, n, s};
 use zae_limiter::schema::bucket::{
     BUCKET_ATTR_PREFIX, BucketItem, FIELD_CP, FIELD_TC, FIELD_TK, MAX_SHARD_COUNT, SHARD_COUNT, WCU_LIMIT_NAME,
     bucket_attr,
 };
-use zae_limiter::schema::entity::{EntityMeta, LEGACY_INCARNATION};
+use zae_limiter::schema::entity::EntityMeta;
 use zae_limiter::schema::keys::{gsi2_sk_bucket, gsi3_sk_bucket, gsi4_sk_bucket, parse_bucket_pk, pk_bucket};
+use zae_limiter::schema::owner::{OwnerCondition, owner_meta_condition};
 
 use crate::bucket::{DataError, number};
 use crate::record::{AttrMap, StreamRecord};
@@ -106,59 +105,7 @@ pub struct Propagation {
     /// The clones of shards `old_count..new_count`, in order.
     pub clones: Vec<Item>,
     /// The `ConditionCheck` on the owner's META every clone is created with.
-    pub owner_check: ConditionParts,
-}
-
-/// A condition expression with its names and values.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ConditionParts {
-    /// Expression.
-    pub expression: String,
-    /// Names.
-    pub names: HashMap<String, String>,
-    /// Values.
-    pub values: HashMap<String, AttributeValue>,
-}
-
-/// 0.17.0's `owner_meta_condition` for a clone: pinned on the image's `pgen` / `pinc`,
-/// META required to exist only when the image carries either.
-pub fn owner_condition(pgen: Option<i64>, pinc: Option<&str>) -> ConditionParts {
-    let mut c = ConditionParts::default();
-    let mut parts = Vec::new();
-    if pgen.is_some() || pinc.is_some() {
-        parts.push("attribute_exists(PK)".to_string());
-    }
-    c.names.insert("#opg".into(), attrs::PGEN.into());
-    match pgen {
-        None => parts.push("attribute_not_exists(#opg)".into()),
-        Some(g) => {
-            c.values.insert(":opg".into(), n(g));
-            parts.push(
-                if g == 0 {
-                    "(attribute_not_exists(#opg) OR #opg = :opg)"
-                } else {
-                    "#opg = :opg"
-                }
-                .into(),
-            );
-        }
-    }
-    c.names.insert("#opi".into(), attrs::PINC.into());
-    match pinc {
-        None => parts.push("attribute_not_exists(#opi)".into()),
-        Some(inc) => {
-            c.names.insert("#oca".into(), attrs::CREATED_AT.into());
-            c.values.insert(":opi".into(), s(inc));
-            let created = if inc == LEGACY_INCARNATION {
-                "(#oca = :opi OR attribute_not_exists(#oca))"
-            } else {
-                "#oca = :opi"
-            };
-            parts.push(format!("(#opi = :opi OR (attribute_not_exists(#opi) AND {created}))"));
-        }
-    }
-    c.expression = parts.join(" AND ");
-    c
+    pub owner_check: OwnerCondition,
 }
 
 /// Limit names of an image, discovered by `b_{name}_cp` (0.17.0's `_extract_limit_attrs`).
@@ -232,7 +179,9 @@ pub fn plan_propagation(record: &StreamRecord) -> Result<Option<Propagation>, Da
         }
         clones.push(item);
     }
-    let owner_check = owner_condition(number(new_image, attrs::PGEN)?, new_image.get_s(attrs::PINC));
+    let (pgen, pinc) = (number(new_image, attrs::PGEN)?, new_image.get_s(attrs::PINC));
+    let exists = (pgen.is_some() || pinc.is_some()).then_some(true);
+    let owner_check = owner_meta_condition(exists, pgen, pinc);
     Ok(Some(Propagation {
         namespace_id: key.namespace_id,
         entity_id: key.entity_id,
@@ -420,20 +369,5 @@ mod tests {
             .unwrap(),
             None
         );
-    }
-
-    #[test]
-    fn owner_condition_matches_the_reference_shapes() {
-        assert_eq!(
-            owner_condition(None, None).expression,
-            "attribute_not_exists(#opg) AND attribute_not_exists(#opi)"
-        );
-        let zero = owner_condition(Some(0), Some("-"));
-        assert_eq!(
-            zero.expression,
-            "attribute_exists(PK) AND (attribute_not_exists(#opg) OR #opg = :opg) AND \
-             (#opi = :opi OR (attribute_not_exists(#opi) AND (#oca = :opi OR attribute_not_exists(#oca))))"
-        );
-        assert_eq!(owner_condition(Some(3), None).values[":opg"], n(3));
     }
 }

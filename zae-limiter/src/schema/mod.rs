@@ -12,6 +12,7 @@
 //! * [`bucket`] — composite bucket items.
 //! * [`audit`] — audit events.
 //! * [`usage`] — usage snapshots (written by the aggregator).
+//! * [`owner`] — the owner-META condition of bucket creates.
 
 pub mod attrs;
 pub mod audit;
@@ -20,6 +21,7 @@ pub mod config;
 pub mod entity;
 pub mod keys;
 pub mod namespace;
+pub mod owner;
 pub mod registry;
 pub mod table;
 pub mod usage;
