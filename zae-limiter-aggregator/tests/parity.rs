@@ -289,6 +289,25 @@ async fn snapshots_refill_doubling_propagation_and_a_malformed_record_match_the_
     t.rust_traffic("hot", 2).await;
     t.rust_traffic("grow", 2).await;
     t.rust_refund("refund-user").await;
+    // Owners with META: "owned" grows and gets its clone; "moved" grows after a move
+    // bumped its META's generation, so both processors' clone transactions cancel.
+    for entity in ["owned", "moved"] {
+        t.a.namespace(&t.ns_id)
+            .create_entity(&zae_limiter::admin::NewEntity::new(entity), None)
+            .await
+            .unwrap();
+        t.rust_traffic(entity, 2).await;
+    }
+    t.client
+        .update_item()
+        .table_name(t.a.name())
+        .key("PK", AttributeValue::S(format!("{}/ENTITY#moved", t.ns_id)))
+        .key("SK", AttributeValue::S("#META".into()))
+        .update_expression("SET pgen = :g")
+        .expression_attribute_values(":g", n(7))
+        .send()
+        .await
+        .unwrap();
     let now_ms = (wall_ms() / 1000 + 3) * 1000;
     t.touch(
         "hot",
@@ -298,6 +317,8 @@ async fn snapshots_refill_doubling_propagation_and_a_malformed_record_match_the_
     .await;
     t.touch("grow", "SET shard_count = :c", &[(":c", n(2))]).await;
     t.touch("grow", "SET shard_count = :c", &[(":c", n(4))]).await;
+    t.touch("owned", "SET shard_count = :c", &[(":c", n(2))]).await;
+    t.touch("moved", "SET shard_count = :c", &[(":c", n(2))]).await;
     let pk = |e: &str| format!("{}/BUCKET#{e}#{RESOURCE}#0", t.ns_id);
     let malformed = json!({"eventName": "MODIFY", "dynamodb": {
         "NewImage": {"PK": {"S": pk("rust-user")}, "SK": {"S": "#STATE"}, "entity_id": {"S": "rust-user"},
@@ -357,6 +378,16 @@ async fn snapshots_refill_doubling_propagation_and_a_malformed_record_match_the_
         b[&(pk("rust-user"), "#STATE".to_string())]["rf"],
         n(now_ms),
         "refilled under the rf lock"
+    );
+    let shard1 = |e: &str| (format!("{}/BUCKET#{e}#{RESOURCE}#1", t.ns_id), "#STATE".to_string());
+    assert!(
+        b[&(pk("owned"), "#STATE".to_string())].contains_key("pinc"),
+        "the owner stamp is pinned"
+    );
+    assert!(b.contains_key(&shard1("owned")), "owner unchanged: cloned");
+    assert!(
+        !b.contains_key(&shard1("moved")),
+        "owner moved since the image: no clone"
     );
     let hot = &b[&(pk("hot"), "#STATE".to_string())];
     assert_eq!(hot["shard_count"], n(2));
