@@ -136,9 +136,13 @@ pub fn parse(record: &StreamRecord) -> Result<Option<ParsedBucket>, DataError> {
             continue;
         };
         let get = |field: &str| number_or(new_image, &bucket_attr(name, field), 0);
+        let tc_delta = new_tc.checked_sub(old_tc).ok_or_else(|| DataError {
+            attr: attr.clone(),
+            raw: format!("{new_tc} - {old_tc} (beyond 64 bits)"),
+        })?;
         limits.push(ParsedLimit {
             name: name.to_string(),
-            tc_delta: new_tc - old_tc,
+            tc_delta,
             tk_milli: get(FIELD_TK)?,
             cp_milli: get(FIELD_CP)?,
             ra_milli: get(FIELD_RA)?,
@@ -243,6 +247,12 @@ pub(crate) mod tests {
             parse(&modify("ns/ENTITY#e", &[("b_rpm_tc", 1)], &[("b_rpm_tc", 0)])).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn a_counter_delta_beyond_i64_is_a_data_error_not_a_panic() {
+        let r = modify("ns/BUCKET#e#r#0", &[("b_rpm_tc", i64::MAX)], &[("b_rpm_tc", -1)]);
+        assert_eq!(parse(&r).unwrap_err().attr, "b_rpm_tc");
     }
 
     #[test]

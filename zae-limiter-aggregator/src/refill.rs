@@ -95,7 +95,7 @@ impl BucketState {
             } = *l;
             match self.limits.iter_mut().find(|s| s.name == l.name) {
                 Some(s) => {
-                    s.tc_delta += tc_delta;
+                    s.tc_delta = s.tc_delta.saturating_add(tc_delta);
                     (s.tk_milli, s.cp_milli, s.ra_milli, s.rp_ms) = (tk_milli, cp_milli, ra_milli, rp_ms);
                 }
                 None => self.limits.push(LimitState {
@@ -146,7 +146,8 @@ pub struct RefillPlan {
 }
 
 /// Decides the refill of `state` at `now_ms`; `Ok(None)` when nothing needs writing.
-/// `Err` only for a zero `shard_count` (0.17.0 raises there too).
+/// `Err` for a zero `shard_count` (0.17.0 raises there too) and for a refill delta
+/// beyond 64 bits (0.17.0's integers are unbounded).
 pub fn plan(state: &BucketState, now_ms: i64) -> Result<Option<RefillPlan>, String> {
     let mut deltas = Vec::new();
     let mut deferred_wcu = None;
@@ -167,7 +168,9 @@ pub fn plan(state: &BucketState, now_ms: i64) -> Result<Option<RefillPlan>, Stri
             retry_refill_amount_milli: refill_amount,
         };
         let (projected, _) = refill(l.tk_milli, state.rf_ms, now_ms, &params);
-        let delta = projected - l.tk_milli;
+        let delta = projected
+            .checked_sub(l.tk_milli)
+            .ok_or_else(|| format!("{} refill beyond 64 bits", l.name))?;
         if delta == 0 {
             continue;
         }
@@ -224,7 +227,7 @@ pub fn request(
 /// Plans and writes the refill of one bucket: `Ok(true)` when written, `Ok(false)` when
 /// not needed or the `rf` lock was lost.
 pub async fn try_refill(client: &Client, table: &str, state: &BucketState, now_ms: i64) -> Result<bool, String> {
-    let Some(plan) = plan(state, now_ms)? else {
+    let Some(plan) = plan(state, now_ms).map_err(|e| format!("Error refilling bucket: {e}"))? else {
         tracing::debug!(
             entity_id = state.entity_id,
             resource = state.resource,
@@ -376,6 +379,12 @@ mod tests {
     }
 
     #[test]
+    fn extreme_balances_are_errors_not_panics() {
+        let s = state(1, vec![limit("rpm", i64::MIN, i64::MAX, i64::MAX, 1, 0)]);
+        assert!(plan(&s, s.rf_ms + 10).is_err());
+    }
+
+    #[test]
     fn aggregation_sums_deltas_and_keeps_the_last_image() {
         let p = |tc: i64, tk: i64, sc: i64| ParsedBucket {
             namespace_id: "ns".into(),
@@ -399,6 +408,8 @@ mod tests {
         let mut other = p(5, 5, 1);
         other.shard_id = 1;
         let states = aggregate(&[p(1000, 7, 1), other, p(2000, 9, 2)]);
+        let huge = aggregate(&[p(i64::MAX, 1, 1), p(i64::MAX, 1, 1)]);
+        assert_eq!(huge[0].limits[0].tc_delta, i64::MAX, "saturates");
         assert_eq!(states.len(), 2);
         assert_eq!((states[0].limits[0].tc_delta, states[0].limits[0].tk_milli), (3000, 9));
         assert_eq!((states[0].shard_count, states[0].rf_ms), (2, 9));

@@ -38,7 +38,7 @@ pub fn extract_deltas(parsed: &ParsedBucket) -> Vec<ConsumptionDelta> {
 
 /// Snapshot TTL: `now_s + ttl_days × 86400`.
 pub fn snapshot_ttl(now_ms: i64, ttl_days: i64) -> i64 {
-    now_ms.div_euclid(1000) + ttl_days * 86_400
+    now_ms.div_euclid(1000).saturating_add(ttl_days.saturating_mul(86_400))
 }
 
 /// Writes one snapshot update.
@@ -141,5 +141,6 @@ mod tests {
     #[test]
     fn ttl_is_whole_seconds_plus_days() {
         assert_eq!(snapshot_ttl(1_999, 90), 1 + 90 * 86_400);
+        assert_eq!(snapshot_ttl(i64::MAX, i64::MAX), i64::MAX);
     }
 }
