@@ -236,7 +236,10 @@ impl Twins {
                 .await
                 .expect("copy");
         }
+        let started = std::time::Instant::now();
         let py = python_process(&self.emulator, self.a.name(), &text, now_ms);
+        let python_elapsed = started.elapsed();
+        let started = std::time::Instant::now();
         let parsed = StreamEvent::from_json(&text).unwrap();
         let config = Config {
             table_name: self.b.name().to_string(),
@@ -244,6 +247,11 @@ impl Twins {
             ttl_days: 90,
         };
         let rust = process::<NoArchive>(&self.client, &config, &parsed.records, "req-1", now_ms, None).await;
+        eprintln!(
+            "{} records: python processor (with interpreter start) {python_elapsed:?}, rust {:?}",
+            parsed.records.len(),
+            started.elapsed()
+        );
         (py, rust)
     }
 }
