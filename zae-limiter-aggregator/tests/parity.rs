@@ -316,6 +316,21 @@ async fn snapshots_refill_doubling_propagation_and_a_malformed_record_match_the_
         .send()
         .await
         .unwrap();
+    // Limits lowered under a bucket: the client's parameter sync rewrites cp/ra (and
+    // stamps vu) without consumption; the balance is above the new ceiling.
+    t.rust_traffic("sync-user", 2).await;
+    t.a.namespace(&t.ns_id)
+        .set_entity_limits(
+            "sync-user",
+            RESOURCE,
+            &[
+                Limit::per_minute("rpm", 5, None).unwrap(),
+                Limit::per_minute("tpm", 1000, None).unwrap(),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
     let now_ms = (wall_ms() / 1000 + 3) * 1000;
     t.touch(
         "hot",
@@ -387,6 +402,13 @@ async fn snapshots_refill_doubling_propagation_and_a_malformed_record_match_the_
         n(now_ms),
         "refilled under the rf lock"
     );
+    let synced = &b[&(pk("sync-user"), "#STATE".to_string())];
+    assert_eq!(
+        (synced["b_rpm_cp"].clone(), synced["b_rpm_tk"].clone()),
+        (n(5000), n(5000)),
+        "clamped to the lowered ceiling: {synced:?}"
+    );
+    assert!(synced.contains_key("vu"), "the clamp was written under the vu pin: {synced:?}");
     let shard1 = |e: &str| (format!("{}/BUCKET#{e}#{RESOURCE}#1", t.ns_id), "#STATE".to_string());
     assert!(
         b[&(pk("owned"), "#STATE".to_string())].contains_key("pinc"),
