@@ -408,7 +408,10 @@ async fn snapshots_refill_doubling_propagation_and_a_malformed_record_match_the_
         (n(5000), n(5000)),
         "clamped to the lowered ceiling: {synced:?}"
     );
-    assert!(synced.contains_key("vu"), "the clamp was written under the vu pin: {synced:?}");
+    assert!(
+        synced.contains_key("vu"),
+        "the clamp was written under the vu pin: {synced:?}"
+    );
     let shard1 = |e: &str| (format!("{}/BUCKET#{e}#{RESOURCE}#1", t.ns_id), "#STATE".to_string());
     assert!(
         b[&(pk("owned"), "#STATE".to_string())].contains_key("pinc"),
