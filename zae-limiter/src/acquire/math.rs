@@ -5,7 +5,7 @@ use crate::schema::bucket::{BucketLimit, WCU_LIMIT_NAME};
 
 /// A limit's parameters as one shard sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ShardParams {
+pub struct ShardParams {
     /// Per-shard ceiling (millitokens).
     pub capacity_milli: i64,
     /// Per-shard refill amount (millitokens).
@@ -19,7 +19,7 @@ pub(crate) struct ShardParams {
 
 /// Per-shard parameters: capacity and refill amount divided by `shard_count`
 /// (floor), the period undivided; `wcu` is never divided.
-pub(crate) fn shard_params(limit: &BucketLimit, shard_count: u32) -> ShardParams {
+pub fn shard_params(limit: &BucketLimit, shard_count: u32) -> ShardParams {
     let divisor = if limit.name == WCU_LIMIT_NAME {
         1
     } else {
@@ -53,7 +53,7 @@ fn narrow(value: i128) -> i64 {
 /// (each below 2^64 in magnitude) cannot overflow, so a long idle bucket with a large
 /// refill amount fills to its ceiling instead of wrapping. A non-positive period or
 /// refill amount (a corrupt item) refills nothing.
-pub(crate) fn refill(tokens_milli: i64, last_refill_ms: i64, now_ms: i64, params: &ShardParams) -> (i64, i64) {
+pub fn refill(tokens_milli: i64, last_refill_ms: i64, now_ms: i64, params: &ShardParams) -> (i64, i64) {
     let ShardParams {
         capacity_milli,
         refill_amount_milli,

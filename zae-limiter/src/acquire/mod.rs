@@ -22,6 +22,7 @@ pub(crate) use config::{levels, resolve};
 pub(crate) use io::{WriteOutcome, batch_get, take, update};
 pub use lease::Lease;
 pub use limiter::{Acquire, RateLimiter};
+pub use math::{ShardParams, refill, shard_params};
 pub(crate) use math::{expiry_epoch_seconds, ttl_seconds};
 pub use rate_limited::{LimitStatus, RateLimited};
 pub(crate) use requests::{TtlAction, param_sync};

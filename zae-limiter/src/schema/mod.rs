@@ -11,6 +11,8 @@
 //! * [`entity`] — entity META items.
 //! * [`bucket`] — composite bucket items.
 //! * [`audit`] — audit events.
+//! * [`usage`] — usage snapshots (written by the aggregator).
+//! * [`owner`] — the owner-META condition of bucket creates.
 
 pub mod attrs;
 pub mod audit;
@@ -19,6 +21,8 @@ pub mod config;
 pub mod entity;
 pub mod keys;
 pub mod namespace;
+pub mod owner;
 pub mod registry;
 pub mod table;
+pub mod usage;
 pub mod version_record;
