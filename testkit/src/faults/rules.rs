@@ -363,13 +363,8 @@ impl Selector {
         }
     }
 
-    /// Counts `call` and decides its fault (`None`: forward untouched). With `enabled`
-    /// false the request is counted but no rule advances.
-    pub fn decide(&mut self, call: &Call, enabled: bool) -> Option<Fault> {
-        self.decide_request(call, &[], enabled)
-    }
-
-    /// [`Self::decide`] for a request with `body` (for [`Rule::body_contains`]).
+    /// Counts a request `call` with `body` and decides its fault (`None`: forward
+    /// untouched). With `enabled` false the request is counted but no rule advances.
     pub fn decide_request(&mut self, call: &Call, body: &[u8], enabled: bool) -> Option<Fault> {
         *self.stats.requests.entry(call.key()).or_default() += 1;
         if !enabled {
@@ -426,6 +421,13 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, \
              SignedHeaders=host;x-amz-date, Signature=abc"
         )
+    }
+
+    impl Selector {
+        /// A request without a body.
+        fn decide(&mut self, call: &Call, enabled: bool) -> Option<Fault> {
+            self.decide_request(call, &[], enabled)
+        }
     }
 
     fn call(service: &str, operation: &str) -> Call {
