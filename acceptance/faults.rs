@@ -204,33 +204,25 @@ resource "zae_limiter_stack" "main" {{
             );
         }
         hcl.push_str("  }\n}\n");
-        let namespaces: Vec<String> = self
-            .namespaces
-            .iter()
-            .map(|ns| format!("    \"{ns}\" = zae_limiter_namespace.{ns}.name"))
-            .collect();
-        let _ = write!(
-            hcl,
-            r#"
-locals {{
-  namespace_names = {{
-{}
-  }}
-}}
-
-resource "zae_limiter_limit" "l" {{
-  for_each  = local.limits
+        // One limit block per namespace, so that a namespace that fails holds back only
+        // its own limits.
+        for ns in &self.namespaces {
+            let _ = write!(
+                hcl,
+                r#"
+resource "zae_limiter_limit" "{ns}" {{
+  for_each  = {{ for k, v in local.limits : k => v if v.namespace == "{ns}" }}
   stack     = zae_limiter_stack.main.name
-  namespace = local.namespace_names[each.value.namespace]
+  namespace = zae_limiter_namespace.{ns}.name
   resource  = each.value.resource
   entity_id = each.value.entity_id
   name      = each.value.name
   rate      = each.value.rate
   per       = "minute"
 }}
-"#,
-            namespaces.join("\n")
-        );
+"#
+            );
+        }
         hcl
     }
 }
