@@ -204,33 +204,25 @@ resource "zae_limiter_stack" "main" {{
             );
         }
         hcl.push_str("  }\n}\n");
-        let namespaces: Vec<String> = self
-            .namespaces
-            .iter()
-            .map(|ns| format!("    \"{ns}\" = zae_limiter_namespace.{ns}.name"))
-            .collect();
-        let _ = write!(
-            hcl,
-            r#"
-locals {{
-  namespace_names = {{
-{}
-  }}
-}}
-
-resource "zae_limiter_limit" "l" {{
-  for_each  = local.limits
+        // One limit block per namespace, so that a namespace that fails holds back only
+        // its own limits.
+        for ns in &self.namespaces {
+            let _ = write!(
+                hcl,
+                r#"
+resource "zae_limiter_limit" "{ns}" {{
+  for_each  = {{ for k, v in local.limits : k => v if v.namespace == "{ns}" }}
   stack     = zae_limiter_stack.main.name
-  namespace = local.namespace_names[each.value.namespace]
+  namespace = zae_limiter_namespace.{ns}.name
   resource  = each.value.resource
   entity_id = each.value.entity_id
   name      = each.value.name
   rate      = each.value.rate
   per       = "minute"
 }}
-"#,
-            namespaces.join("\n")
-        );
+"#
+            );
+        }
         hcl
     }
 }
@@ -763,5 +755,55 @@ fn a_dropped_create_policy_response_is_recognised_within_the_same_apply() {
     );
     for r in &rows[1..] {
         assert!(r.converged && r.orphans == 0 && r.lost == 0, "{r:?}");
+    }
+}
+
+/// Finding F1 (`/work/prompts/faults-findings.md`): a namespace registration
+/// (TransactWriteItems of the forward and reverse records) whose response is dropped. The
+/// stack's own `default` registration is the first TransactWriteItems, the namespace's the
+/// second (the limits wait for the namespace). The SDK's retry fails its conditions and
+/// finds the namespace under the id this create chose: it must count as created.
+#[test]
+fn a_dropped_namespace_registration_response_converges() {
+    let sc = Scenario::sized("drop-own-namespace", 1, 4);
+    let plan = FaultPlan::seeded(SEED).rule(
+        Rule::new(Fault::ResetAfterForward)
+            .service("dynamodb")
+            .operation("TransactWriteItems")
+            .nth(2),
+    );
+    let rows = run_scenario(&sc, plan, "dropped namespace registration");
+    assert_eq!(
+        rows[0].stats.injected_into("dynamodb:TransactWriteItems"),
+        1,
+        "{:?}",
+        rows[0]
+    );
+    for r in &rows {
+        assert!(r.converged && r.orphans == 0 && r.lost == 0, "{r:?}");
+    }
+}
+
+/// Finding F2 (`/work/prompts/faults-findings.md`): the first write of a limit (system
+/// scope: an `UpdateItem` of the config item; entity scope: a `TransactWriteItems` with the
+/// registry increment) is applied but its response is dropped. The SDK's retry fails the
+/// write's `attribute_not_exists` condition: the create must recognise its own write, and
+/// when the update then removes the limit nothing may be left behind.
+#[test]
+fn a_dropped_limit_create_response_converges() {
+    for (operation, limit) in [("UpdateItem", "l000"), ("TransactWriteItems", "l002")] {
+        let sc = Scenario::sized(&format!("drop-own-{limit}"), 1, 4);
+        let plan = FaultPlan::seeded(SEED).rule(
+            Rule::new(Fault::ResetAfterForward)
+                .service("dynamodb")
+                .operation(operation)
+                .body_contains(&format!("l_{limit}_cp"))
+                .first(1),
+        );
+        let rows = run_scenario(&sc, plan, &format!("dropped create of {limit}"));
+        assert_eq!(rows[0].stats.total_injected(), 1, "{:?}", rows[0]);
+        for r in &rows {
+            assert!(r.converged && r.orphans == 0 && r.lost == 0, "{r:?}");
+        }
     }
 }

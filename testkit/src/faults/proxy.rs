@@ -153,7 +153,7 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
     let mut writer = client;
     while let Some(request) = http::read_request(&mut reader)? {
         let call = Call::of(&request);
-        let fault = lock(&shared.selector).decide(&call, shared.enabled.load(Ordering::SeqCst));
+        let fault = lock(&shared.selector).decide_request(&call, &request.body, shared.enabled.load(Ordering::SeqCst));
         let method = request.head.method().to_string();
         let response = match fault {
             None => forward(shared.upstream, &request),

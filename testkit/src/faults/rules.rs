@@ -121,6 +121,7 @@ pub enum When {
 pub struct Rule {
     service: Option<String>,
     operations: Vec<String>,
+    body_contains: Option<Vec<u8>>,
     when: When,
     fault: Fault,
     at_most: Option<u64>,
@@ -132,6 +133,7 @@ impl Rule {
         Rule {
             service: None,
             operations: Vec::new(),
+            body_contains: None,
             when: When::Always,
             fault,
             at_most: None,
@@ -147,6 +149,13 @@ impl Rule {
     /// Only this operation (call again to add more).
     pub fn operation(mut self, operation: &str) -> Rule {
         self.operations.push(operation.to_string());
+        self
+    }
+
+    /// Only requests whose body contains `text` (e.g. an attribute name such as
+    /// `l_rpm_cp`, to pick the write of one item).
+    pub fn body_contains(mut self, text: &str) -> Rule {
+        self.body_contains = Some(text.as_bytes().to_vec());
         self
     }
 
@@ -180,9 +189,13 @@ impl Rule {
         self
     }
 
-    fn selects(&self, call: &Call) -> bool {
+    fn selects(&self, call: &Call, body: &[u8]) -> bool {
         self.service.as_deref().is_none_or(|s| s == call.service)
             && (self.operations.is_empty() || self.operations.contains(&call.operation))
+            && self
+                .body_contains
+                .as_deref()
+                .is_none_or(|needle| needle.is_empty() || body.windows(needle.len()).any(|w| w == needle))
     }
 }
 
@@ -350,15 +363,15 @@ impl Selector {
         }
     }
 
-    /// Counts `call` and decides its fault (`None`: forward untouched). With `enabled`
-    /// false the request is counted but no rule advances.
-    pub fn decide(&mut self, call: &Call, enabled: bool) -> Option<Fault> {
+    /// Counts a request `call` with `body` and decides its fault (`None`: forward
+    /// untouched). With `enabled` false the request is counted but no rule advances.
+    pub fn decide_request(&mut self, call: &Call, body: &[u8], enabled: bool) -> Option<Fault> {
         *self.stats.requests.entry(call.key()).or_default() += 1;
         if !enabled {
             return None;
         }
         for state in &mut self.rules {
-            if !state.rule.selects(call) {
+            if !state.rule.selects(call, body) {
                 continue;
             }
             state.selected += 1;
@@ -408,6 +421,13 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, \
              SignedHeaders=host;x-amz-date, Signature=abc"
         )
+    }
+
+    impl Selector {
+        /// A request without a body.
+        fn decide(&mut self, call: &Call, enabled: bool) -> Option<Fault> {
+            self.decide_request(call, &[], enabled)
+        }
     }
 
     fn call(service: &str, operation: &str) -> Call {
@@ -483,6 +503,25 @@ mod tests {
         );
         assert_eq!(stats.requests["dynamodb:PutItem"], 8);
         assert_eq!(stats.injected_into("iam:CreatePolicy"), 1);
+    }
+
+    #[test]
+    fn body_matchers_pick_one_item_s_write() {
+        let plan = FaultPlan::seeded(0).rule(
+            Rule::new(Fault::ResetAfterForward)
+                .operation("UpdateItem")
+                .body_contains("l_rpm_cp")
+                .first(1),
+        );
+        let mut sel = Selector::new(plan);
+        let update = call("dynamodb", "UpdateItem");
+        assert_eq!(sel.decide_request(&update, br#"{"SET l_rph_cp"}"#, true), None);
+        assert_eq!(sel.decide(&update, true), None, "no body, no match");
+        assert_eq!(
+            sel.decide_request(&update, br#"{"SET l_rpm_cp = :cp"}"#, true),
+            Some(Fault::ResetAfterForward)
+        );
+        assert_eq!(sel.decide_request(&update, br#"{"SET l_rpm_cp = :cp"}"#, true), None);
     }
 
     #[test]
