@@ -6,6 +6,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use serde_json::json;
 use terraform_provider_zae::aws::iam_role::{self, RoleSettings};
 use terraform_provider_zae::aws::lambda::{self, EventSourceMappingSettings, FunctionSettings};
@@ -464,4 +469,50 @@ async fn aggregator_function_and_mapping_round_trip() {
     assert!(lambda::delete_function(&lambda_client, &function).await.unwrap());
     assert_eq!(lambda::find_function(&lambda_client, &function).await.unwrap(), None);
     assert!(!lambda::delete_function(&lambda_client, &function).await.unwrap());
+}
+
+/// Signals after every attempt of a call (once its response, or failure, is in).
+#[derive(Debug, Clone)]
+struct SignalAfterAttempt(std::sync::Arc<tokio::sync::Notify>);
+
+impl Intercept for SignalAfterAttempt {
+    fn name(&self) -> &'static str {
+        "SignalAfterAttempt"
+    }
+
+    fn read_after_attempt(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.notify_one();
+        Ok(())
+    }
+}
+
+/// CreateFunction with a role that does not exist yet fails with "The role defined for the
+/// function cannot be assumed by Lambda" (IAM propagation); it is retried until the role
+/// appears.
+#[tokio::test]
+async fn create_function_waits_for_its_role_to_propagate() {
+    let env = env().await;
+    let attempted = std::sync::Arc::new(tokio::sync::Notify::new());
+    let client = aws_sdk_lambda::Client::from_conf(
+        aws_sdk_lambda::config::Builder::from(&env.config)
+            .interceptor(SignalAfterAttempt(attempted.clone()))
+            .build(),
+    );
+    let role_arn = "arn:aws:iam::123456789012:role/zae-late-aggr";
+    let settings = FunctionSettings::new("zae-late-aggregator", role_arn);
+    let iam = env.iam();
+    let zip = empty_zip();
+    let (created, role) = tokio::join!(lambda::create_function(&client, &settings, &zip), async {
+        // The role appears only after the first attempt has failed.
+        attempted.notified().await;
+        iam_role::create_role(&iam, &RoleSettings::for_lambda("zae-late-aggr")).await
+    });
+    assert_eq!(role.unwrap().arn, role_arn);
+    let created = created.expect("retried until the role could be assumed");
+    assert_eq!(created.role_arn.as_deref(), Some(role_arn));
 }
