@@ -238,11 +238,6 @@ async fn aggregator_role_round_trip() {
     assert_eq!(iam_role::find_role(&client, &name).await.unwrap(), None);
     assert!(!iam_role::delete_role(&client, &name).await.unwrap());
 
-    let mut settings = RoleSettings::for_lambda(&name);
-    settings.tags = BTreeMap::from([("Application".to_owned(), "zae-limiter".to_owned())]);
-    let created = iam_role::create_role(&client, &settings).await.unwrap();
-    assert_eq!(created.arn, format!("arn:aws:iam::123456789012:role/{name}"));
-
     let document = json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -251,6 +246,23 @@ async fn aggregator_role_round_trip() {
             "Resource": ["arn:aws:sqs:us-east-1:123456789012:q"]
         }]
     });
+    let boundary = env
+        .iam()
+        .create_policy()
+        .policy_name("zae-boundary")
+        .policy_document(document.to_string())
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .and_then(|p| p.arn)
+        .expect("policy ARN");
+    let mut settings = RoleSettings::for_lambda(&name);
+    settings.tags = BTreeMap::from([("Application".to_owned(), "zae-limiter".to_owned())]);
+    settings.permissions_boundary = Some(boundary.clone());
+    let created = iam_role::create_role(&client, &settings).await.unwrap();
+    assert_eq!(created.arn, format!("arn:aws:iam::123456789012:role/{name}"));
+
     iam_role::put_inline_policy(&client, &name, "DynamoDBAccess", &document)
         .await
         .unwrap();
@@ -286,6 +298,7 @@ async fn aggregator_role_round_trip() {
     assert_eq!(role.inline_policies, ["DynamoDBAccess"]);
     assert_eq!(role.managed_policies, std::slice::from_ref(&basic));
     assert_eq!(role.tags.get("Application").map(String::as_str), Some("zae-limiter"));
+    assert_eq!(role.permissions_boundary.as_deref(), Some(boundary.as_str()));
 
     let trust = json!({
         "Version": "2012-10-17",

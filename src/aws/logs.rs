@@ -59,6 +59,12 @@ fn resource(name: &str) -> String {
     format!("log group \"{name}\"")
 }
 
+/// Retried for log group writes: throttling, server errors, and `OperationAbortedException`
+/// ("multiple concurrent requests to update the same resource were in conflict").
+fn logs_retryable(err: &AwsError) -> bool {
+    err.is_retryable() || err.has_code("OperationAbortedException")
+}
+
 /// Creates the log group; an existing group of that name is accepted (`Ok(false)`), a new
 /// one gives `Ok(true)`. Tags are only set on a new group.
 pub async fn create_log_group(client: &Client, name: &str, tags: &Tags) -> Result<bool> {
@@ -67,18 +73,13 @@ pub async fn create_log_group(client: &Client, name: &str, tags: &Tags) -> Resul
         .create_log_group()
         .log_group_name(name)
         .set_tags((!tags.is_empty()).then_some(tags));
-    let created = retry_with(
-        &RetryPolicy::CONTROL_PLANE,
-        "CreateLogGroup",
-        AwsError::is_retryable,
-        || {
-            let request = request.clone();
-            async move {
-                log_call("CreateLogGroup", &resource(name));
-                request.send().await.context("CreateLogGroup", resource(name))
-            }
-        },
-    )
+    let created = retry_with(&RetryPolicy::CONTROL_PLANE, "CreateLogGroup", logs_retryable, || {
+        let request = request.clone();
+        async move {
+            log_call("CreateLogGroup", &resource(name));
+            request.send().await.context("CreateLogGroup", resource(name))
+        }
+    })
     .await;
     match created {
         Ok(_) => Ok(true),
@@ -103,7 +104,7 @@ pub async fn put_retention(client: &Client, name: &str, days: Option<i32>) -> Re
             retry_with(
                 &RetryPolicy::CONTROL_PLANE,
                 "PutRetentionPolicy",
-                AwsError::is_retryable,
+                logs_retryable,
                 || {
                     let request = request.clone();
                     async move {
@@ -184,6 +185,17 @@ pub async fn delete_log_group(client: &Client, name: &str) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_updates_are_retried() {
+        use crate::aws::error::tests::service_error;
+        assert!(logs_retryable(&service_error(
+            "OperationAbortedException",
+            "Multiple concurrent requests to update the same resource were in conflict."
+        )));
+        assert!(logs_retryable(&service_error("ThrottlingException", "slow down")));
+        assert!(!logs_retryable(&service_error("InvalidParameterException", "bad")));
+    }
 
     #[test]
     fn lambda_log_groups_are_named_after_the_function() {
