@@ -449,29 +449,66 @@ fn function_update_spec(name: &str, timeout: Duration) -> WaitSpec {
         .with_poll(Duration::from_millis(200), Duration::from_secs(5))
 }
 
-/// Waits until the function's `State` is `Active`; `Failed` or `Inactive` ends the wait
-/// ([`AwsError::UnexpectedState`]; [`find_function`] tells the reason). A function without
-/// a `State` (older emulators) counts as `Active`.
+/// The state [`wait_function_active`] acts on: `State` (`Active` when Lambda reports none,
+/// as older emulators do). `Failed` ends the wait with Lambda's reason.
+fn active_status(name: &str, function: FunctionInfo) -> Result<(FunctionInfo, String)> {
+    let state = function.state.clone().unwrap_or_else(|| "Active".to_owned());
+    if state == "Failed" {
+        return Err(failed(name, "Active", &state, function.state_reason.as_deref()));
+    }
+    Ok((function, state))
+}
+
+/// The state [`wait_function_updated`] acts on: `LastUpdateStatus` (`Successful` when Lambda
+/// reports none). `Failed` ends the wait with Lambda's reason.
+fn update_status(name: &str, function: FunctionInfo) -> Result<(FunctionInfo, String)> {
+    let status = function
+        .last_update_status
+        .clone()
+        .unwrap_or_else(|| "Successful".to_owned());
+    if status == "Failed" {
+        return Err(failed(
+            name,
+            "Successful",
+            &status,
+            function.last_update_status_reason.as_deref(),
+        ));
+    }
+    Ok((function, status))
+}
+
+fn failed(name: &str, target: &str, state: &str, reason: Option<&str>) -> AwsError {
+    AwsError::UnexpectedState {
+        what: function_resource(name),
+        state: format!("{state} ({})", reason.unwrap_or("Lambda gave no reason")),
+        target: target.to_owned(),
+    }
+}
+
+/// Waits until the function's `State` is `Active`; `Failed` (with Lambda's reason) or
+/// `Inactive` ends the wait with [`AwsError::UnexpectedState`]. A function without a
+/// `State` (older emulators) counts as `Active`.
 pub async fn wait_function_active(client: &Client, name: &str, timeout: Duration) -> Result<FunctionInfo> {
     let spec = function_state_spec(name, timeout);
     wait_for_state(&spec, || async {
-        Ok(find_function(client, name).await?.map(|f| {
-            let state = f.state.clone().unwrap_or_else(|| "Active".to_owned());
-            (f, state)
-        }))
+        find_function(client, name)
+            .await?
+            .map(|f| active_status(name, f))
+            .transpose()
     })
     .await
 }
 
 /// Waits until the function's `LastUpdateStatus` is `Successful`; `Failed` ends the wait
-/// ([`AwsError::UnexpectedState`]). A function without the field counts as updated.
+/// with [`AwsError::UnexpectedState`] naming Lambda's reason. A function without the field
+/// counts as updated.
 pub async fn wait_function_updated(client: &Client, name: &str, timeout: Duration) -> Result<FunctionInfo> {
     let spec = function_update_spec(name, timeout);
     wait_for_state(&spec, || async {
-        Ok(find_function(client, name).await?.map(|f| {
-            let status = f.last_update_status.clone().unwrap_or_else(|| "Successful".to_owned());
-            (f, status)
-        }))
+        find_function(client, name)
+            .await?
+            .map(|f| update_status(name, f))
+            .transpose()
     })
     .await
 }
@@ -1040,6 +1077,51 @@ mod tests {
             "InvalidParameterValueException",
             "Unsupported runtime"
         )));
+    }
+
+    fn info(state: Option<&str>, update: Option<&str>) -> FunctionInfo {
+        FunctionInfo {
+            name: "f".into(),
+            arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
+            role_arn: None,
+            runtime: None,
+            handler: None,
+            architectures: Vec::new(),
+            memory_mb: None,
+            timeout_seconds: None,
+            environment: BTreeMap::new(),
+            tracing_mode: None,
+            dead_letter_target_arn: None,
+            description: None,
+            code_sha256: None,
+            state: state.map(str::to_owned),
+            state_reason: Some("The function's role is not valid".into()),
+            last_update_status: update.map(str::to_owned),
+            last_update_status_reason: Some("The code package is corrupt".into()),
+            tags: Tags::new(),
+        }
+    }
+
+    #[test]
+    fn a_failed_function_ends_the_wait_with_lambdas_reason() {
+        assert_eq!(active_status("f", info(Some("Pending"), None)).unwrap().1, "Pending");
+        assert_eq!(active_status("f", info(None, None)).unwrap().1, "Active");
+        let err = active_status("f", info(Some("Failed"), None)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Lambda function \"f\" entered unexpected state Failed (The function's role is not valid) \
+             while waiting for Active"
+        );
+        assert_eq!(
+            update_status("f", info(None, Some("InProgress"))).unwrap().1,
+            "InProgress"
+        );
+        assert_eq!(update_status("f", info(None, None)).unwrap().1, "Successful");
+        let err = update_status("f", info(None, Some("Failed"))).unwrap_err();
+        assert!(
+            err.to_string().contains("Failed (The code package is corrupt)"),
+            "{err}"
+        );
     }
 
     #[test]
