@@ -436,6 +436,13 @@ async fn aggregator_function_and_mapping_round_trip() {
     assert_eq!(enabled.state.as_deref(), Some("Enabled"));
     assert_eq!(enabled.event_source_arn.as_deref(), Some(stream_arn.as_str()));
     assert_eq!(enabled.batch_size, Some(100));
+    assert_eq!(enabled.starting_position.as_deref(), Some("LATEST"));
+    assert_eq!(enabled.maximum_batching_window_seconds, Some(5));
+    assert_eq!(enabled.maximum_retry_attempts, Some(3));
+    assert_eq!(enabled.maximum_record_age_seconds, Some(3600));
+    assert_eq!(enabled.bisect_batch_on_function_error, Some(true));
+    assert_eq!(enabled.filter_patterns, lambda::AGGREGATOR_FILTER_PATTERNS);
+    assert_eq!(enabled.on_failure_destination.as_deref(), Some(dlq.arn.as_str()));
     let found = lambda::find_event_source_mapping_for(&lambda_client, &function, &stream_arn)
         .await
         .unwrap()
@@ -451,6 +458,8 @@ async fn aggregator_function_and_mapping_round_trip() {
     let changed = EventSourceMappingSettings {
         batch_size: 50,
         enabled: false,
+        filter_patterns: Vec::new(),
+        on_failure_destination: None,
         ..mapping_settings.clone()
     };
     lambda::update_event_source_mapping(&lambda_client, &mapping.uuid, &changed)
@@ -461,6 +470,8 @@ async fn aggregator_function_and_mapping_round_trip() {
         .unwrap();
     assert_eq!(disabled.batch_size, Some(50));
     assert_eq!(disabled.state.as_deref(), Some("Disabled"));
+    assert!(disabled.filter_patterns.is_empty(), "{:?}", disabled.filter_patterns);
+    assert_eq!(disabled.on_failure_destination, None);
 
     assert!(
         lambda::delete_event_source_mapping(&lambda_client, &mapping.uuid)
