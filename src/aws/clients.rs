@@ -16,6 +16,14 @@ pub struct AwsClients {
     pub iam: aws_sdk_iam::Client,
     /// STS.
     pub sts: aws_sdk_sts::Client,
+    /// Lambda (the aggregator function and its event source mapping).
+    pub lambda: aws_sdk_lambda::Client,
+    /// SQS (the aggregator's dead-letter queue).
+    pub sqs: aws_sdk_sqs::Client,
+    /// CloudWatch Logs (the aggregator's log group).
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// S3 (the audit archive bucket); path-style addressing when a custom endpoint is set.
+    pub s3: aws_sdk_s3::Client,
     /// The region in use.
     pub region: String,
     /// The caller, when credentials were validated at configure time.

@@ -19,6 +19,14 @@
 //!   delete.
 //! * [`iam_principal`]: tags of IAM roles and users (the TBAC namespace tag).
 //! * [`sts`]: the caller's account, ARN and partition.
+//! * [`iam_role`]: IAM roles for the stack's Lambda functions: trust policy, inline and
+//!   managed policies, delete.
+//! * [`lambda`]: the aggregator function (create from a zip, update, waiters) and its event
+//!   source mapping on the table stream.
+//! * [`sqs`]: the aggregator's dead-letter queue.
+//! * [`logs`]: CloudWatch Logs log groups and their retention.
+//! * [`s3`]: the audit archive bucket (SSE-S3, public access blocked, Glacier IR lifecycle),
+//!   emptied before it is deleted.
 //!
 //! Every AWS call is logged at `debug` level under the `terraform_provider_zae::aws` target.
 
@@ -26,8 +34,13 @@ pub mod clients;
 pub mod error;
 pub mod iam_policy;
 pub mod iam_principal;
+pub mod iam_role;
+pub mod lambda;
+pub mod logs;
 pub mod policy_document;
 pub mod retry;
+pub mod s3;
+pub mod sqs;
 pub mod sts;
 pub mod table;
 pub mod tags;

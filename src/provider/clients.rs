@@ -75,10 +75,30 @@ pub async fn build(cfg: &ProviderConfig, diags: &mut Diagnostics) -> Option<AwsC
             .interceptor(NoRetryAfterStop)
             .build(),
     );
+    let lambda = aws_sdk_lambda::Client::from_conf(
+        aws_sdk_lambda::config::Builder::from(&with_service_endpoint(&sdk, cfg, "lambda"))
+            .interceptor(NoRetryAfterStop)
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&with_service_endpoint(&sdk, cfg, "sqs"))
+            .interceptor(NoRetryAfterStop)
+            .build(),
+    );
+    let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+        aws_sdk_cloudwatchlogs::config::Builder::from(&with_service_endpoint(&sdk, cfg, "logs"))
+            .interceptor(NoRetryAfterStop)
+            .build(),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(s3_config(&with_service_endpoint(&sdk, cfg, "s3")));
     let mut clients = AwsClients {
         dynamodb,
         iam,
         sts,
+        lambda,
+        sqs,
+        logs,
+        s3,
         region,
         identity: None,
         default_tags: cfg.default_tags.clone(),
@@ -113,6 +133,32 @@ pub async fn build(cfg: &ProviderConfig, diags: &mut Diagnostics) -> Option<AwsC
         }
     }
     Some(clients)
+}
+
+/// The S3 client configuration: path-style addressing (`http://host/bucket/key`) when a
+/// custom endpoint is configured for S3 (`endpoints.s3`, `endpoint_url`, `AWS_ENDPOINT_URL`
+/// or `AWS_ENDPOINT_URL_S3`), because an emulator or proxy on an IP address has no
+/// per-bucket host names; virtual-hosted style (the SDK default) against real AWS.
+fn s3_config(sdk: &SdkConfig) -> aws_sdk_s3::Config {
+    aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(has_custom_endpoint(sdk, "S3"))
+        .interceptor(NoRetryAfterStop)
+        .build()
+}
+
+/// Whether `sdk` sends `service_id`'s calls to a custom endpoint: a global endpoint URL, or
+/// the service's own from the environment or profile (as the SDK's config builders read it).
+fn has_custom_endpoint(sdk: &SdkConfig, service_id: &str) -> bool {
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id(service_id)
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build();
+    let own = match (sdk.service_config(), key) {
+        (Some(config), Ok(key)) => config.load_config(key).is_some(),
+        _ => false,
+    };
+    own || sdk.endpoint_url().is_some()
 }
 
 /// Ends the SDK's own retries of a call once Terraform has asked the provider to stop
@@ -416,6 +462,102 @@ mod tests {
         );
     }
 
+    /// A loopback HTTP server answering every request with a 500 and recording each request's
+    /// head (request line and headers, lower-cased); returns its port and the heads.
+    async fn recording_endpoint() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 65536];
+                    let mut received = Vec::new();
+                    while let Ok(n) = socket.read(&mut buffer).await {
+                        if n == 0 {
+                            return;
+                        }
+                        received.extend_from_slice(&buffer[..n]);
+                        if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&received[..end]).to_lowercase();
+                            seen.lock().expect("heads").push(head);
+                            received.clear();
+                            let reply = b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n";
+                            if socket.write_all(reply).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (port, heads)
+    }
+
+    /// Against a custom endpoint, S3 addresses buckets by path: a host name such as
+    /// `localhost` gets no `bucket.localhost` (which would not resolve).
+    #[tokio::test]
+    async fn s3_uses_path_style_against_a_custom_endpoint() {
+        let (port, heads) = recording_endpoint().await;
+        let mut cfg = config(format!("http://localhost:{port}"), true);
+        cfg.max_retries = 0;
+        let clients = build(&cfg, &mut Diagnostics::new()).await.expect("clients");
+        let err = clients
+            .s3
+            .head_bucket()
+            .bucket("zae-archive")
+            .send()
+            .await
+            .expect_err("500");
+        let heads = heads.lock().expect("heads").clone();
+        let [head] = heads.as_slice() else {
+            panic!(
+                "one request reached the endpoint: {heads:?}; {}",
+                aws_sdk_s3::error::DisplayErrorContext(&err)
+            )
+        };
+        assert!(head.starts_with("head /zae-archive/ http/1.1"), "{head}");
+        assert!(head.contains(&format!("host: localhost:{port}")), "{head}");
+    }
+
+    /// Without a custom endpoint S3 keeps the SDK's virtual-hosted addressing.
+    #[tokio::test]
+    async fn s3_keeps_virtual_hosted_style_on_aws() {
+        let sdk = SdkConfig::builder().region(Region::new("eu-west-1")).build();
+        assert!(!has_custom_endpoint(&sdk, "S3"));
+        let custom = sdk.to_builder().endpoint_url("http://127.0.0.1:1").build();
+        assert!(has_custom_endpoint(&custom, "S3"));
+    }
+
+    /// `endpoints.lambda`, `.sqs`, `.logs` and `.s3` each send that service's calls to the
+    /// given URL.
+    #[tokio::test]
+    async fn service_endpoints_route_lambda_sqs_logs_and_s3() {
+        let (port, heads) = recording_endpoint().await;
+        let mut cfg = config(silent_endpoint().await, true);
+        cfg.endpoint_url = None;
+        cfg.max_retries = 0;
+        for service in ["lambda", "sqs", "logs", "s3"] {
+            cfg.endpoints
+                .insert(service.into(), format!("http://127.0.0.1:{port}/{service}"));
+        }
+        let clients = build(&cfg, &mut Diagnostics::new()).await.expect("clients");
+        let _ = clients.lambda.list_functions().send().await;
+        let _ = clients.sqs.list_queues().send().await;
+        let _ = clients.logs.describe_log_groups().send().await;
+        let _ = clients.s3.list_buckets().send().await;
+        let heads = heads.lock().expect("heads").clone();
+        for service in ["lambda", "sqs", "logs", "s3"] {
+            assert!(
+                heads.iter().any(|h| h.contains(&format!(" /{service}"))),
+                "no {service} call reached its endpoint: {heads:?}"
+            );
+        }
+    }
+
     #[derive(Debug)]
     struct Layer(&'static str, Option<Box<Layer>>);
 
@@ -472,9 +614,13 @@ mod tests {
                 clients.dynamodb.list_tables().send(),
                 clients.iam.list_policies().send(),
                 clients.sts.get_caller_identity().send(),
+                clients.lambda.list_functions().send(),
+                clients.sqs.list_queues().send(),
+                clients.logs.describe_log_groups().send(),
+                clients.s3.list_buckets().send(),
             )
         };
-        let (dynamodb, iam, sts) = tokio::time::timeout(Duration::from_secs(30), calls)
+        let (dynamodb, iam, sts, lambda, sqs, logs, s3) = tokio::time::timeout(Duration::from_secs(30), calls)
             .await
             .expect("the SDK's own time limits end the calls");
         let elapsed = started.elapsed();
@@ -487,6 +633,15 @@ mod tests {
                 .map_err(|e| aws_sdk_iam::error::DisplayErrorContext(e).to_string()),
             sts.map(drop)
                 .map_err(|e| aws_sdk_sts::error::DisplayErrorContext(e).to_string()),
+            lambda
+                .map(drop)
+                .map_err(|e| aws_sdk_lambda::error::DisplayErrorContext(e).to_string()),
+            sqs.map(drop)
+                .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string()),
+            logs.map(drop)
+                .map_err(|e| aws_sdk_cloudwatchlogs::error::DisplayErrorContext(e).to_string()),
+            s3.map(drop)
+                .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string()),
         ] {
             let message = failure.expect_err("no answer, no success");
             assert!(

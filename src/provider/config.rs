@@ -312,6 +312,7 @@ mod tests {
     fn endpoints_of_services_never_called_are_warnings() {
         let schema = super::super::schema::provider_schema();
         let mut endpoints = empty_object(&schema.block.find_block("endpoints").unwrap().block);
+        endpoints.set("cloudwatch", "http://cw.local:1".into());
         endpoints.set("s3", "http://s3.local:1".into());
         endpoints.set("dynamodb", "http://ddb.local:1".into());
         let mut d = Diagnostics::new();
@@ -322,12 +323,17 @@ mod tests {
             found,
             [(
                 crate::framework::diag::Severity::Warning,
-                Some(AttributePath::root("endpoints").attribute("s3"))
+                Some(AttributePath::root("endpoints").attribute("cloudwatch"))
             )]
         );
         let cfg = ProviderConfig::from_value(&value, &mut d);
         assert_eq!(cfg.endpoint_for("dynamodb"), Some("http://ddb.local:1"));
-        assert_eq!(cfg.endpoints.get("s3"), None, "never used for a client");
+        assert_eq!(
+            cfg.endpoint_for("s3"),
+            Some("http://s3.local:1"),
+            "the S3 client uses it"
+        );
+        assert_eq!(cfg.endpoints.get("cloudwatch"), None, "never used for a client");
     }
 
     #[test]

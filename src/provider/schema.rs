@@ -4,11 +4,11 @@ use crate::framework::validator::{Each, IntBetween, MapEntries, StringCheck};
 use crate::framework::{Attribute, Block, NestedBlock, Schema};
 
 /// Services the provider calls: their endpoint can be overridden in the `endpoints` block.
-pub const ENDPOINT_SERVICES: [&str; 3] = ["dynamodb", "iam", "sts"];
+pub const ENDPOINT_SERVICES: [&str; 7] = ["dynamodb", "iam", "sts", "lambda", "s3", "sqs", "logs"];
 
 /// Services the `endpoints` block also accepts (earlier versions offered them, and AWS provider
 /// blocks set them) although the provider never calls them: setting one is a warning.
-pub const UNUSED_ENDPOINT_SERVICES: [&str; 5] = ["lambda", "s3", "sqs", "cloudwatch", "logs"];
+pub const UNUSED_ENDPOINT_SERVICES: [&str; 1] = ["cloudwatch"];
 
 /// An AWS account id: twelve digits.
 fn account_id_check() -> StringCheck {
