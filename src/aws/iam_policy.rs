@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::error::{AwsError, Result, SdkResultExt};
 use super::log_call;
 use super::policy_document::{PolicyText, decode_document};
-use super::retry::{RetryPolicy, retry_until_found, retry_with};
+use super::retry::{RetryPolicy, retry_until_found, retry_with, send_with_retry};
 use super::tags::{TagDiff, Tags, without_aws_managed};
 
 /// IAM's limit on versions per managed policy.
@@ -227,14 +227,14 @@ pub async fn create_policy(
             Some(iam_tags(tags, "CreatePolicy")?)
         });
     let started = std::time::SystemTime::now();
-    let created = retry_with(&RetryPolicy::IAM_PROPAGATION, "CreatePolicy", iam_retryable, || {
-        let request = request.clone();
-        let label = label.clone();
-        async move {
-            log_call("CreatePolicy", &label);
-            request.send().await.context("CreatePolicy", label)
-        }
-    })
+    let created = send_with_retry(
+        &RetryPolicy::IAM_PROPAGATION,
+        "CreatePolicy",
+        &label,
+        iam_retryable,
+        &request,
+        |r| r.send(),
+    )
     .await;
     let output = match created {
         Ok(output) => output,

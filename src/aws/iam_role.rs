@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::error::{AwsError, Result, SdkResultExt};
 use super::log_call;
 use super::policy_document::{PolicyText, decode_document};
-use super::retry::{RetryPolicy, retry_with};
+use super::retry::{RetryPolicy, send_with_retry};
 use super::tags::{Tags, without_aws_managed};
 
 /// Upper bound on pages of IAM list calls (100 items a page).
@@ -124,13 +124,14 @@ pub async fn create_role(client: &Client, settings: &RoleSettings) -> Result<Rol
         .set_permissions_boundary(settings.permissions_boundary.clone())
         .set_description(settings.description.clone())
         .set_tags((!tags.is_empty()).then_some(tags));
-    let output = retry_with(&RetryPolicy::IAM_PROPAGATION, "CreateRole", iam_retryable, || {
-        let request = request.clone();
-        async move {
-            log_call("CreateRole", &resource(name));
-            request.send().await.context("CreateRole", resource(name))
-        }
-    })
+    let output = send_with_retry(
+        &RetryPolicy::IAM_PROPAGATION,
+        "CreateRole",
+        &resource(name),
+        iam_retryable,
+        &request,
+        |r| r.send(),
+    )
     .await?;
     let role = output.role.ok_or_else(|| AwsError::InvalidResponse {
         operation: "CreateRole",
@@ -214,17 +215,13 @@ pub async fn update_trust_policy(client: &Client, name: &str, trust_policy: &Val
         .update_assume_role_policy()
         .role_name(name)
         .policy_document(document);
-    retry_with(
+    send_with_retry(
         &RetryPolicy::IAM_PROPAGATION,
         "UpdateAssumeRolePolicy",
+        &resource(name),
         iam_retryable,
-        || {
-            let request = request.clone();
-            async move {
-                log_call("UpdateAssumeRolePolicy", &resource(name));
-                request.send().await.context("UpdateAssumeRolePolicy", resource(name))
-            }
-        },
+        &request,
+        |r| r.send(),
     )
     .await?;
     Ok(())
@@ -306,13 +303,14 @@ pub async fn put_inline_policy(
         .role_name(role)
         .policy_name(policy_name)
         .policy_document(document);
-    retry_with(&RetryPolicy::IAM_PROPAGATION, "PutRolePolicy", iam_retryable, || {
-        let request = request.clone();
-        async move {
-            log_call("PutRolePolicy", &resource(role));
-            request.send().await.context("PutRolePolicy", resource(role))
-        }
-    })
+    send_with_retry(
+        &RetryPolicy::IAM_PROPAGATION,
+        "PutRolePolicy",
+        &resource(role),
+        iam_retryable,
+        &request,
+        |r| r.send(),
+    )
     .await?;
     Ok(())
 }
@@ -363,13 +361,14 @@ pub async fn delete_inline_policy(client: &Client, role: &str, policy_name: &str
 /// messages. A policy that does not exist fails at once with `NoSuchEntity`.
 pub async fn attach_managed_policy(client: &Client, role: &str, policy_arn: &str) -> Result<()> {
     let request = client.attach_role_policy().role_name(role).policy_arn(policy_arn);
-    retry_with(&RetryPolicy::IAM_PROPAGATION, "AttachRolePolicy", iam_retryable, || {
-        let request = request.clone();
-        async move {
-            log_call("AttachRolePolicy", &resource(role));
-            request.send().await.context("AttachRolePolicy", resource(role))
-        }
-    })
+    send_with_retry(
+        &RetryPolicy::IAM_PROPAGATION,
+        "AttachRolePolicy",
+        &resource(role),
+        iam_retryable,
+        &request,
+        |r| r.send(),
+    )
     .await?;
     Ok(())
 }
@@ -413,13 +412,14 @@ pub async fn delete_role(client: &Client, name: &str) -> Result<bool> {
     let request = client.delete_role().role_name(name);
     // DeleteConflict right after a detach is IAM catching up; retried like propagation.
     let retryable = |err: &AwsError| iam_retryable(err) || err.has_code("DeleteConflict");
-    let deleted = retry_with(&RetryPolicy::IAM_PROPAGATION, "DeleteRole", retryable, || {
-        let request = request.clone();
-        async move {
-            log_call("DeleteRole", &resource(name));
-            request.send().await.context("DeleteRole", resource(name))
-        }
-    })
+    let deleted = send_with_retry(
+        &RetryPolicy::IAM_PROPAGATION,
+        "DeleteRole",
+        &resource(name),
+        retryable,
+        &request,
+        |r| r.send(),
+    )
     .await;
     match deleted {
         Ok(_) => Ok(true),

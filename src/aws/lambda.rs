@@ -32,7 +32,7 @@ use aws_sdk_lambda::types::{
 
 use super::error::{AwsError, Result, SdkResultExt};
 use super::log_call;
-use super::retry::{RetryPolicy, retry_with};
+use super::retry::{RetryPolicy, retry_with, send_with_retry};
 use super::tags::Tags;
 use super::waiter::{WaitSpec, wait_for_absence, wait_for_state};
 
@@ -281,17 +281,13 @@ pub async fn create_function(client: &Client, settings: &FunctionSettings, zip: 
     settings.validate()?;
     let name = settings.name.as_str();
     let request = create_function_request(client, settings, zip);
-    let output = retry_with(
+    let output = send_with_retry(
         &RetryPolicy::IAM_PROPAGATION,
         "CreateFunction",
+        &function_resource(name),
         lambda_retryable,
-        || {
-            let request = request.clone();
-            async move {
-                log_call("CreateFunction", &function_resource(name));
-                request.send().await.context("CreateFunction", function_resource(name))
-            }
-        },
+        &request,
+        |r| r.send(),
     )
     .await?;
     let config = FunctionConfiguration::builder()
@@ -516,13 +512,14 @@ pub async fn wait_function_updated(client: &Client, name: &str, timeout: Duratio
 /// Deletes the function; `Ok(false)` when it did not exist.
 pub async fn delete_function(client: &Client, name: &str) -> Result<bool> {
     let request = client.delete_function().function_name(name);
-    let deleted = retry_with(&RetryPolicy::CONTROL_PLANE, "DeleteFunction", lambda_retryable, || {
-        let request = request.clone();
-        async move {
-            log_call("DeleteFunction", &function_resource(name));
-            request.send().await.context("DeleteFunction", function_resource(name))
-        }
-    })
+    let deleted = send_with_retry(
+        &RetryPolicy::CONTROL_PLANE,
+        "DeleteFunction",
+        &function_resource(name),
+        lambda_retryable,
+        &request,
+        |r| r.send(),
+    )
     .await;
     match deleted {
         Ok(_) => Ok(true),
@@ -714,18 +711,13 @@ pub async fn create_event_source_mapping(
         settings.event_source_arn, settings.function_name
     );
     let request = create_event_source_mapping_request(client, settings);
-    let output = retry_with(
+    let output = send_with_retry(
         &RetryPolicy::IAM_PROPAGATION,
         "CreateEventSourceMapping",
+        &label,
         lambda_retryable,
-        || {
-            let request = request.clone();
-            let label = label.clone();
-            async move {
-                log_call("CreateEventSourceMapping", &label);
-                request.send().await.context("CreateEventSourceMapping", label)
-            }
-        },
+        &request,
+        |r| r.send(),
     )
     .await?;
     let info = mapping_info!(&output);

@@ -12,7 +12,7 @@ use aws_sdk_cloudwatchlogs::Client;
 
 use super::error::{AwsError, Result, SdkResultExt};
 use super::log_call;
-use super::retry::{RetryPolicy, retry_with};
+use super::retry::{RetryPolicy, send_with_retry};
 use super::tags::Tags;
 
 /// The retention periods (days) CloudWatch Logs accepts; also the values of the stack's
@@ -73,13 +73,14 @@ pub async fn create_log_group(client: &Client, name: &str, tags: &Tags) -> Resul
         .create_log_group()
         .log_group_name(name)
         .set_tags((!tags.is_empty()).then_some(tags));
-    let created = retry_with(&RetryPolicy::CONTROL_PLANE, "CreateLogGroup", logs_retryable, || {
-        let request = request.clone();
-        async move {
-            log_call("CreateLogGroup", &resource(name));
-            request.send().await.context("CreateLogGroup", resource(name))
-        }
-    })
+    let created = send_with_retry(
+        &RetryPolicy::CONTROL_PLANE,
+        "CreateLogGroup",
+        &resource(name),
+        logs_retryable,
+        &request,
+        |r| r.send(),
+    )
     .await;
     match created {
         Ok(_) => Ok(true),
@@ -101,17 +102,13 @@ pub async fn put_retention(client: &Client, name: &str, days: Option<i32>) -> Re
                 .put_retention_policy()
                 .log_group_name(name)
                 .retention_in_days(days);
-            retry_with(
+            send_with_retry(
                 &RetryPolicy::CONTROL_PLANE,
                 "PutRetentionPolicy",
+                &resource(name),
                 logs_retryable,
-                || {
-                    let request = request.clone();
-                    async move {
-                        log_call("PutRetentionPolicy", &resource(name));
-                        request.send().await.context("PutRetentionPolicy", resource(name))
-                    }
-                },
+                &request,
+                |r| r.send(),
             )
             .await?;
         }

@@ -21,7 +21,11 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::LOG_TARGET;
-use super::error::{AwsError, Result};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::error::{AwsError, Result, SdkResultExt};
 
 /// How long and how often to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +123,33 @@ impl<'a> Backoff<'a> {
         let delay = self.policy.jittered_delay(self.attempts, &mut rand::rng());
         Some(delay.min(remaining))
     }
+}
+
+/// Sends one SDK request under `policy`: each attempt sends a clone of `request` through
+/// `send` (e.g. `|r| r.send()`), is logged, and fails with an error naming `operation` and
+/// `resource`; errors `retryable` accepts are retried. The common shape of a mutating call.
+pub async fn send_with_retry<B, T, E, Fut, P>(
+    policy: &RetryPolicy,
+    operation: &'static str,
+    resource: &str,
+    retryable: P,
+    request: &B,
+    send: impl Fn(B) -> Fut,
+) -> Result<T>
+where
+    B: Clone,
+    Fut: Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    P: Fn(&AwsError) -> bool,
+{
+    retry_with(policy, operation, retryable, || {
+        let attempt = send(request.clone());
+        async move {
+            super::log_call(operation, &resource);
+            attempt.await.context(operation, resource)
+        }
+    })
+    .await
 }
 
 /// Runs `op` until it succeeds, fails with an error `retryable` rejects, or `policy`'s time

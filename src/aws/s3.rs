@@ -17,7 +17,7 @@ use aws_sdk_s3::types::{
 
 use super::error::{AwsError, Result, SdkResultExt};
 use super::log_call;
-use super::retry::{RetryPolicy, retry_with};
+use super::retry::{RetryPolicy, send_with_retry};
 use super::tags::Tags;
 
 /// Id of the archive bucket's lifecycle rule (as in the 0.17.0 template).
@@ -137,17 +137,13 @@ pub async fn create_bucket(client: &Client, name: &str, region: &str) -> Result<
         .create_bucket()
         .bucket(name)
         .set_create_bucket_configuration(create_bucket_configuration(region));
-    let created = retry_with(
+    let created = send_with_retry(
         &RetryPolicy::CONTROL_PLANE,
         "CreateBucket",
+        &resource(name),
         AwsError::is_retryable,
-        || {
-            let request = request.clone();
-            async move {
-                log_call("CreateBucket", &resource(name));
-                request.send().await.context("CreateBucket", resource(name))
-            }
-        },
+        &request,
+        |r| r.send(),
     )
     .await;
     match created {

@@ -12,7 +12,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use super::error::{AwsError, Result, SdkResultExt};
 use super::log_call;
-use super::retry::{RetryPolicy, retry_with};
+use super::retry::{RetryPolicy, send_with_retry};
 use super::tags::Tags;
 
 /// The DLQ's `MessageRetentionPeriod`: 14 days, SQS's maximum.
@@ -107,13 +107,14 @@ pub async fn create_queue(client: &Client, settings: &QueueSettings) -> Result<Q
             || err.has_code("QueueDeletedRecently")
             || err.has_code("AWS.SimpleQueueService.QueueDeletedRecently")
     };
-    let output = retry_with(&RetryPolicy::CONTROL_PLANE, "CreateQueue", retryable, || {
-        let request = request.clone();
-        async move {
-            log_call("CreateQueue", &resource(name));
-            request.send().await.context("CreateQueue", resource(name))
-        }
-    })
+    let output = send_with_retry(
+        &RetryPolicy::CONTROL_PLANE,
+        "CreateQueue",
+        &resource(name),
+        retryable,
+        &request,
+        |r| r.send(),
+    )
     .await?;
     let url = output.queue_url().ok_or_else(|| AwsError::InvalidResponse {
         operation: "CreateQueue",
@@ -193,17 +194,13 @@ pub async fn update_queue(client: &Client, url: &str, settings: &QueueSettings) 
         .set_queue_attributes()
         .queue_url(url)
         .set_attributes(Some(settings.attributes()));
-    retry_with(
+    send_with_retry(
         &RetryPolicy::CONTROL_PLANE,
         "SetQueueAttributes",
+        &resource(name),
         AwsError::is_retryable,
-        || {
-            let request = request.clone();
-            async move {
-                log_call("SetQueueAttributes", &resource(name));
-                request.send().await.context("SetQueueAttributes", resource(name))
-            }
-        },
+        &request,
+        |r| r.send(),
     )
     .await?;
     Ok(())

@@ -32,7 +32,7 @@ pub use ttl::{TtlDescription, describe_ttl, enable_ttl};
 
 use super::error::{AwsError, Result, SdkResultExt};
 use super::log_call;
-use super::retry::{RetryPolicy, retry_with};
+use super::retry::{RetryPolicy, retry_with, send_with_retry};
 use super::tags::{Tags, is_aws_managed};
 use super::waiter::{WaitSpec, wait_for_absence, wait_for_state};
 
@@ -152,17 +152,13 @@ pub async fn create_table(client: &Client, settings: &TableSettings) -> Result<T
     // Whether the table existed before: a ResourceInUse answer for a table that did not
     // can only come from a retry of this very call whose first response was lost.
     let existed_before = find_table(client, name).await?.is_some();
-    let sent = retry_with(
+    let sent = send_with_retry(
         &RetryPolicy::CONTROL_PLANE,
         "CreateTable",
+        &resource(name),
         control_plane_retryable,
-        || {
-            let request = request.clone();
-            async move {
-                log_call("CreateTable", &resource(name));
-                request.send().await.context("CreateTable", resource(name))
-            }
-        },
+        &request,
+        |r| r.send(),
     )
     .await;
     let output = match sent {
