@@ -3,9 +3,9 @@
 //! `default` namespace), created directly through the AWS SDK.
 //!
 //! This file holds the schema and the resource's operations; each operation calls the
-//! parts in order, one file per part: [`table`] (the table, TTL, point-in-time recovery,
-//! tags, deletion protection), [`records`] (version record and `default` namespace) and
-//! [`policies`]; [`model`] is the typed state.
+//! parts in order, one file per part: `table.rs` (the table, TTL, point-in-time recovery,
+//! tags, deletion protection), `records.rs` (version record and `default` namespace) and
+//! `policies.rs`; `model.rs` is the typed state.
 //!
 //! Create order: table → ACTIVE → TTL → PITR → version record → `default` namespace →
 //! policies → deletion protection. Delete runs it backwards. Each part returns the state
@@ -157,6 +157,7 @@ pub(crate) async fn refresh(
     policies::read(clients, &mut state, private).await?;
     Ok(Some(state))
 }
+
 impl ResourceModel for StackResource {
     type Model = StackModel;
     type Identity = StackIdentity;
@@ -213,7 +214,7 @@ impl ModelResource<AwsClients> for StackResource {
     }
 
     /// Update: each part brings what changed to the plan, recorded in the state as it
-    /// succeeds; deletion protection is lifted first and set last (see [`table::update`]).
+    /// succeeds; deletion protection is lifted first and set last (see `table::update`).
     async fn update(&self, clients: &AwsClients, prior: StackModel, plan: StackModel) -> Outcome<StackModel> {
         let timeout = plan.timeout(|t| &t.update, aws_table::DEFAULT_UPDATE_TIMEOUT);
         let state = StackModel {
