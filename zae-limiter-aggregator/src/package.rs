@@ -130,7 +130,11 @@ mod tests {
         assert_eq!(u16_at(&zip, cd + 4) >> 8, 3, "made on Unix");
         assert_eq!(u32_at(&zip, cd + 38) >> 16, 0o100_755, "regular file, 0755");
         assert_eq!(&zip[cd + 46..cd + 46 + 9], b"bootstrap");
-        assert_eq!((u16_at(&zip, cd + 12), u16_at(&zip, cd + 14)), (0, DOS_DATE), "1980-01-01 00:00");
+        assert_eq!(
+            (u16_at(&zip, cd + 12), u16_at(&zip, cd + 14)),
+            (0, DOS_DATE),
+            "1980-01-01 00:00"
+        );
         let local = u32_at(&zip, cd + 42) as usize;
         assert_eq!(u32_at(&zip, local), 0x0403_4b50);
         let csize = u32_at(&zip, local + 18) as usize;

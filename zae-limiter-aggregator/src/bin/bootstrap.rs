@@ -57,8 +57,7 @@ async fn report_init_error(message: &str) {
     let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
         return;
     };
-    let body = serde_json::json!({ "errorType": "Runtime.InvalidConfiguration", "errorMessage": message })
-        .to_string();
+    let body = serde_json::json!({ "errorType": "Runtime.InvalidConfiguration", "errorMessage": message }).to_string();
     let request = format!(
         "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
          Lambda-Runtime-Function-Error-Type: Runtime.InvalidConfiguration\r\n\
@@ -68,8 +67,16 @@ async fn report_init_error(message: &str) {
     let result = async {
         let mut stream = tokio::net::TcpStream::connect(&api).await?;
         stream.write_all(request.as_bytes()).await?;
+        // Wait for the status line and headers only: a server may keep the connection open.
         let mut reply = Vec::new();
-        stream.read_to_end(&mut reply).await.map(|_| ())
+        let mut chunk = [0u8; 512];
+        while !reply.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut chunk).await? {
+                0 => break,
+                n => reply.extend_from_slice(&chunk[..n]),
+            }
+        }
+        Ok::<_, std::io::Error>(())
     }
     .await;
     if let Err(e) = result {
