@@ -19,6 +19,10 @@ flags=()
 zip="$("$root/scripts/build-aggregator.sh" "${flags[@]}")"
 export ZAE_AGGREGATOR_BOOTSTRAP="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/$profile/bootstrap"
 cd "$root"
-cargo test -q "${flags[@]}" -p zae-limiter-aggregator --test bench -- --ignored --nocapture 2>/dev/null \
-  | grep '^BENCH ' | sed 's/^BENCH //'
+log="$CARGO_TARGET_DIR/aggregator/bench.log"
+if ! cargo test -q "${flags[@]}" -p zae-limiter-aggregator --test bench -- --ignored --nocapture >"$log" 2>&1; then
+  tail -40 "$log" >&2
+  exit 1
+fi
+grep '^BENCH ' "$log" | sed 's/^BENCH //'
 echo "zip on disk: $zip $(stat -c %s "$zip") bytes ($profile)"

@@ -134,7 +134,9 @@ print(json.dumps([time.perf_counter() - t, r.processed_count, r.snapshots_update
         .unwrap();
     let py_total = started.elapsed();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let py: Value = serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).unwrap();
+    // The processor logs on stdout too; the result is the last line.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let py: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
     let (requests, ops) = dynamodb_requests(&proxy);
     report.push(format!(
         "python 0.17.0 processor: {:.1} ms in process_stream_records ({py_total:.1?} with interpreter start), \
