@@ -6,6 +6,8 @@
 #   .dev/bin/moto_server moto's own server
 #   .dev/bin/emulator  the emulator the tests use: moto with DynamoDB's per-request
 #                      atomicity (scripts/emulator.py), same -H/-p options
+#   .dev/venv/bin/cargo-zigbuild + ziglang (the aggregator Lambda's glibc 2.34 build,
+#                      scripts/build-aggregator.sh), prebuilt wheels from PyPI
 # Re-running it only installs what is missing or out of date.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,3 +49,4 @@ tf_version="$(TF_CLI_CONFIG_FILE=/dev/null "$shim" version)"
 echo "dev-setup: ${tf_version%%$'\n'*}" >&2
 "$venv/bin/python" -c 'import moto, zae_limiter; print("dev-setup: moto", moto.__version__, "zae-limiter", zae_limiter.__version__)' >&2
 "$dev/bin/emulator" --help >/dev/null
+echo "dev-setup: $("$venv/bin/cargo-zigbuild" --version), zig $("$venv/bin/python" -m ziglang version)" >&2

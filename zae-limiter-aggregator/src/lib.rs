@@ -8,6 +8,8 @@
 //! * [`shard`] — proactive shard doubling and shard-count propagation with clones (§7.3).
 //! * [`archive`] — audit archival to gzip JSON Lines objects (§7.4).
 //! * [`handler`] — one invocation → 0.17.0's summary body.
+//! * [`lambda`] — the `bootstrap` binary's cold start and invocation; [`s3_sink`] — S3 archive.
+//! * [`package`] — the deterministic Lambda zip holding `bootstrap`.
 //!
 //! Every item is written through `zae_limiter::schema`. Buckets carrying 0.15+
 //! features (schedules, calendar/session quotas, soft limits, bypass) are never
@@ -19,8 +21,11 @@
 pub mod archive;
 pub mod bucket;
 pub mod handler;
+pub mod lambda;
+pub mod package;
 pub mod record;
 pub mod refill;
+pub mod s3_sink;
 pub mod shard;
 pub mod snapshot;
 
