@@ -3,7 +3,8 @@
 
 use aws_sdk_dynamodb::Client;
 use serde::Serialize;
-use zae_limiter::schema::usage::{SnapshotWindow, civil_from_days};
+use zae_limiter::clock::civil_from_days;
+use zae_limiter::schema::usage::SnapshotWindow;
 
 use crate::archive::{self, ArchiveSink};
 use crate::bucket;

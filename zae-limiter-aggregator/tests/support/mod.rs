@@ -23,8 +23,14 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// `ZAE_AGGREGATOR_BOOTSTRAP` if set, else the debug glibc-2.34 build, built with
-/// scripts/build-aggregator.sh when it is missing.
+/// scripts/build-aggregator.sh when it is missing. Tests of one binary run in parallel:
+/// the first one builds, the others wait for it.
 pub fn packaged_bootstrap() -> PathBuf {
+    static PACKAGED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PACKAGED.get_or_init(find_or_build_bootstrap).clone()
+}
+
+fn find_or_build_bootstrap() -> PathBuf {
     if let Some(path) = std::env::var_os("ZAE_AGGREGATOR_BOOTSTRAP") {
         return PathBuf::from(path);
     }

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attrs::{self, Item, n, s};
 use super::keys::{gsi2_pk_resource, gsi2_sk_usage, pk_entity, sk_usage};
+use crate::clock::civil_from_days;
 
 /// `window` (`hourly` / `daily` / `monthly`).
 pub const WINDOW: &str = "window";
@@ -67,20 +68,6 @@ impl fmt::Display for SnapshotWindow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// `(year, month, day)` of a count of days since 1970-01-01 (proleptic Gregorian).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// One limit's consumption in one stream record, as a snapshot increment.
