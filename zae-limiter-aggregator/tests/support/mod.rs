@@ -22,9 +22,10 @@ pub fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// `ZAE_AGGREGATOR_BOOTSTRAP` if set, else the debug glibc-2.34 build, built with
-/// scripts/build-aggregator.sh when it is missing. Tests of one binary run in parallel:
-/// the first one builds, the others wait for it.
+/// `ZAE_AGGREGATOR_BOOTSTRAP` if set, else the debug glibc-2.34 build, brought up to date
+/// with scripts/build-aggregator.sh (a quick no-op when nothing changed), so a test never
+/// runs a stale binary. Tests of one binary run in parallel: the first one builds, the
+/// others wait for it.
 pub fn packaged_bootstrap() -> PathBuf {
     static PACKAGED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     PACKAGED.get_or_init(find_or_build_bootstrap).clone()
@@ -35,14 +36,12 @@ fn find_or_build_bootstrap() -> PathBuf {
         return PathBuf::from(path);
     }
     let path = target_dir().join("x86_64-unknown-linux-gnu/debug/bootstrap");
-    if !path.exists() {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let status = Command::new(root.join("scripts/build-aggregator.sh"))
-            .env("CARGO_TARGET_DIR", target_dir())
-            .status()
-            .expect("run scripts/build-aggregator.sh");
-        assert!(status.success(), "scripts/build-aggregator.sh failed");
-    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = Command::new(root.join("scripts/build-aggregator.sh"))
+        .env("CARGO_TARGET_DIR", target_dir())
+        .status()
+        .expect("run scripts/build-aggregator.sh");
+    assert!(status.success(), "scripts/build-aggregator.sh failed");
     assert!(path.exists(), "{} missing", path.display());
     path
 }
