@@ -354,6 +354,23 @@ impl AwsError {
     }
 }
 
+/// How a delete went: `Ok(true)` when it deleted the object, `Ok(false)` when the object
+/// was already gone (a delete retried after a lost response, or removed by hand).
+pub trait DeleteOutcome {
+    /// Maps "not found" to `Ok(false)` and success to `Ok(true)`; other errors stay errors.
+    fn deleted(self) -> Result<bool>;
+}
+
+impl<T> DeleteOutcome for Result<T> {
+    fn deleted(self) -> Result<bool> {
+        match self {
+            Ok(_) => Ok(true),
+            Err(err) if err.is_not_found() => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+}
+
 /// Adds operation and resource context to SDK results: `client.x().send().await.context("X", &r)?`.
 pub trait SdkResultExt<T> {
     /// Converts the SDK error into an [`AwsError`] naming `operation` and `resource`.

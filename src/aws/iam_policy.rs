@@ -12,7 +12,7 @@ use aws_sdk_iam::types::Tag;
 use aws_smithy_types::DateTime;
 use serde_json::Value;
 
-use super::error::{AwsError, Result, SdkResultExt};
+use super::error::{AwsError, DeleteOutcome, Result, SdkResultExt};
 use super::log_call;
 use super::policy_document::{PolicyText, decode_document};
 use super::retry::{RetryPolicy, retry_until_found, retry_with, send_with_retry};
@@ -538,11 +538,7 @@ pub async fn delete_policy(client: &Client, arn: &str) -> Result<bool> {
             .context("DeletePolicy", resource(arn))
     })
     .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(err) if err.is_not_found() => Ok(false),
-        Err(err) => Err(err),
-    }
+    result.deleted()
 }
 
 /// The policy's tags, without `aws:` ones.

@@ -11,7 +11,7 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 
-use super::error::{AwsError, Result, SdkResultExt};
+use super::error::{AwsError, DeleteOutcome, Result, SdkResultExt};
 use super::log_call;
 use super::policy_document::{PolicyText, decode_document};
 use super::retry::{RetryPolicy, send_with_retry};
@@ -343,18 +343,14 @@ pub async fn find_inline_policy(client: &Client, role: &str, policy_name: &str) 
 /// Deletes the inline policy; `Ok(false)` when it (or the role) did not exist.
 pub async fn delete_inline_policy(client: &Client, role: &str, policy_name: &str) -> Result<bool> {
     log_call("DeleteRolePolicy", &resource(role));
-    match client
+    client
         .delete_role_policy()
         .role_name(role)
         .policy_name(policy_name)
         .send()
         .await
         .context("DeleteRolePolicy", resource(role))
-    {
-        Ok(_) => Ok(true),
-        Err(err) if err.is_not_found() => Ok(false),
-        Err(err) => Err(err),
-    }
+        .deleted()
 }
 
 /// Attaches a managed policy (idempotent in IAM), retrying throttling and IAM propagation
@@ -376,18 +372,14 @@ pub async fn attach_managed_policy(client: &Client, role: &str, policy_arn: &str
 /// Detaches a managed policy; `Ok(false)` when it was not attached (or the role is gone).
 pub async fn detach_managed_policy(client: &Client, role: &str, policy_arn: &str) -> Result<bool> {
     log_call("DetachRolePolicy", &resource(role));
-    match client
+    client
         .detach_role_policy()
         .role_name(role)
         .policy_arn(policy_arn)
         .send()
         .await
         .context("DetachRolePolicy", resource(role))
-    {
-        Ok(_) => Ok(true),
-        Err(err) if err.is_not_found() => Ok(false),
-        Err(err) => Err(err),
-    }
+        .deleted()
 }
 
 /// Deletes the role after detaching its managed policies and deleting its inline policies;
@@ -421,11 +413,7 @@ pub async fn delete_role(client: &Client, name: &str) -> Result<bool> {
         |r| r.send(),
     )
     .await;
-    match deleted {
-        Ok(_) => Ok(true),
-        Err(err) if err.is_not_found() => Ok(false),
-        Err(err) => Err(err),
-    }
+    deleted.deleted()
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use aws_sdk_lambda::types::{
     TracingConfig, TracingMode,
 };
 
-use super::error::{AwsError, Result, SdkResultExt};
+use super::error::{AwsError, DeleteOutcome, Result, SdkResultExt};
 use super::log_call;
 use super::retry::{RetryPolicy, retry_with, send_with_retry};
 use super::tags::Tags;
@@ -521,11 +521,7 @@ pub async fn delete_function(client: &Client, name: &str) -> Result<bool> {
         |r| r.send(),
     )
     .await;
-    match deleted {
-        Ok(_) => Ok(true),
-        Err(err) if err.is_not_found() => Ok(false),
-        Err(err) => Err(err),
-    }
+    deleted.deleted()
 }
 
 /// What the stack decides about the stream → function mapping.
@@ -878,11 +874,7 @@ pub async fn delete_event_source_mapping(client: &Client, uuid: &str) -> Result<
         },
     )
     .await;
-    match deleted {
-        Ok(_) => Ok(true),
-        Err(err) if err.is_not_found() => Ok(false),
-        Err(err) => Err(err),
-    }
+    deleted.deleted()
 }
 
 /// Waits until mapping `uuid` no longer exists.

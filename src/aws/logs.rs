@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use aws_sdk_cloudwatchlogs::Client;
 
-use super::error::{AwsError, Result, SdkResultExt};
+use super::error::{AwsError, DeleteOutcome, Result, SdkResultExt};
 use super::log_call;
 use super::retry::{RetryPolicy, send_with_retry};
 use super::tags::Tags;
@@ -166,17 +166,13 @@ pub async fn find_log_group(client: &Client, name: &str) -> Result<Option<LogGro
 /// Deletes the log group and its events; `Ok(false)` when it did not exist.
 pub async fn delete_log_group(client: &Client, name: &str) -> Result<bool> {
     log_call("DeleteLogGroup", &resource(name));
-    match client
+    client
         .delete_log_group()
         .log_group_name(name)
         .send()
         .await
         .context("DeleteLogGroup", resource(name))
-    {
-        Ok(_) => Ok(true),
-        Err(err) if err.is_not_found() => Ok(false),
-        Err(err) => Err(err),
-    }
+        .deleted()
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub use pitr::{DEFAULT_PITR_DAYS, MAX_PITR_DAYS, PitrDescription, describe_pitr,
 pub use tagging::{list_tags, sync_tags};
 pub use ttl::{TtlDescription, describe_ttl, enable_ttl};
 
-use super::error::{AwsError, Result, SdkResultExt};
+use super::error::{AwsError, DeleteOutcome, Result, SdkResultExt};
 use super::log_call;
 use super::retry::{RetryPolicy, retry_with, send_with_retry};
 use super::tags::{Tags, is_aws_managed};
@@ -276,11 +276,7 @@ pub async fn delete_table(client: &Client, name: &str) -> Result<bool> {
         },
     )
     .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(err) if err.is_not_found() => Ok(false),
-        Err(err) => Err(err),
-    }
+    result.deleted()
 }
 
 /// Waits until the table no longer exists.
