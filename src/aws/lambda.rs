@@ -46,11 +46,21 @@ pub const DEFAULT_MEMORY_MB: i32 = 256;
 pub const DEFAULT_TIMEOUT_SECONDS: i32 = 60;
 
 /// The aggregator's event filters in zae-limiter 0.17.0 (spec §7.1): bucket state changes,
-/// and audit items removed (whose `AUDIT#` prefix on the full PK never matches namespaced
-/// keys; see spec §7.4).
-pub const AGGREGATOR_FILTER_PATTERNS: [&str; 2] = [
+/// and audit items removed, whose `AUDIT#` prefix on the full PK never matches namespaced
+/// keys (`{ns}/AUDIT#…`, spec §7.4), so 0.17.0 archives nothing. Kept to recognise a stack
+/// that `zae-limiter deploy` built.
+pub const ZAE_0170_FILTER_PATTERNS: [&str; 2] = [
     r##"{"eventName":["MODIFY"],"dynamodb":{"NewImage":{"SK":{"S":["#STATE"]}}}}"##,
     r##"{"eventName":["REMOVE"],"dynamodb":{"OldImage":{"PK":{"S":[{"prefix":"AUDIT#"}]}}}}"##,
+];
+
+/// The filters this provider deploys: 0.17.0's bucket filter, and an audit filter that
+/// matches. Audit sort keys always start with `#AUDIT#`; only removals by DynamoDB's TTL
+/// (`userIdentity` = the `dynamodb.amazonaws.com` service) are archived, so an explicit
+/// delete (a namespace purge: the operator asked for the data to go) is not copied to S3.
+pub const AGGREGATOR_FILTER_PATTERNS: [&str; 2] = [
+    r##"{"eventName":["MODIFY"],"dynamodb":{"NewImage":{"SK":{"S":["#STATE"]}}}}"##,
+    r##"{"eventName":["REMOVE"],"userIdentity":{"type":["Service"],"principalId":["dynamodb.amazonaws.com"]},"dynamodb":{"OldImage":{"SK":{"S":[{"prefix":"#AUDIT#"}]}}}}"##,
 ];
 
 /// The aggregator function's name for a stack: `{stack}-aggregator`.

@@ -21,6 +21,7 @@
 //! * [`sts`]: the caller's account, ARN and partition.
 //! * [`iam_role`]: IAM roles for the stack's Lambda functions: trust policy, inline and
 //!   managed policies, delete.
+//! * [`role_policy`]: the inline policies of the aggregator's execution role.
 //! * [`lambda`]: the aggregator function (create from a zip, update, waiters) and its event
 //!   source mapping on the table stream.
 //! * [`sqs`]: the aggregator's dead-letter queue.
@@ -39,6 +40,7 @@ pub mod lambda;
 pub mod logs;
 pub mod policy_document;
 pub mod retry;
+pub mod role_policy;
 pub mod s3;
 pub mod sqs;
 pub mod sts;

@@ -364,6 +364,24 @@ pub async fn find_bucket(client: &Client, name: &str) -> Result<Option<BucketInf
     }))
 }
 
+/// Whether the bucket holds any object version or delete marker (a missing bucket holds
+/// none): what decides if deleting it would lose archived data.
+pub async fn holds_objects(client: &Client, name: &str) -> Result<bool> {
+    log_call("ListObjectVersions", &resource(name));
+    match client
+        .list_object_versions()
+        .bucket(name)
+        .max_keys(1)
+        .send()
+        .await
+        .context("ListObjectVersions", resource(name))
+    {
+        Ok(page) => Ok(!page.versions().is_empty() || !page.delete_markers().is_empty()),
+        Err(err) if bucket_missing(&err) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
 /// Deletes every object version and delete marker in the bucket, page by page (1000 keys
 /// per DeleteObjects call); returns how many were deleted. A missing bucket counts as empty.
 pub async fn empty_bucket(client: &Client, name: &str) -> Result<usize> {

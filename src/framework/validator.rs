@@ -44,6 +44,30 @@ impl Validator for IntBetween {
     }
 }
 
+/// A whole number that is one of a fixed set (e.g. the retention periods AWS accepts).
+#[derive(Debug, Clone, Copy)]
+pub struct IntIn(pub &'static [i32]);
+
+impl Validator for IntIn {
+    fn description(&self) -> String {
+        let shown: Vec<String> = self.0.iter().map(i32::to_string).collect();
+        format!("one of {}", shown.join(", "))
+    }
+
+    fn validate(&self, value: &Value, path: &AttributePath, diags: &mut Diagnostics) {
+        let allowed = value
+            .as_i64()
+            .is_some_and(|n| self.0.iter().any(|&a| i64::from(a) == n));
+        if !allowed {
+            diags.attribute_error(
+                path.clone(),
+                "Value not allowed",
+                format!("{path} must be {}.", self.description()),
+            );
+        }
+    }
+}
+
 /// A string that is one of a fixed set.
 #[derive(Debug, Clone)]
 pub struct OneOf(pub &'static [&'static str]);
@@ -164,6 +188,18 @@ impl<V: Validator> Validator for Each<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn int_in_accepts_only_listed_values() {
+        let check = IntIn(&[1, 7, 30]);
+        let mut ok = Diagnostics::new();
+        check.validate(&Value::int(7), &AttributePath::root("days"), &mut ok);
+        assert!(ok.is_empty());
+        let mut d = Diagnostics::new();
+        check.validate(&Value::int(8), &AttributePath::root("days"), &mut d);
+        let diag = d.iter().next().expect("an error");
+        assert!(diag.detail.contains("one of 1, 7, 30"), "{}", diag.detail);
+    }
 
     #[test]
     fn int_between_reports_out_of_range_at_path() {

@@ -8,6 +8,7 @@ use zae_limiter::schema::usage::SnapshotWindow;
 
 use crate::archive::{self, ArchiveSink};
 use crate::bucket;
+use crate::env;
 use crate::record::{BatchRecord, StreamRecord};
 use crate::refill;
 use crate::shard;
@@ -43,29 +44,29 @@ impl Config {
     /// write, or its import, at run time).
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let defaults = Config::default();
-        let windows = match lookup("SNAPSHOT_WINDOWS") {
+        let windows = match lookup(env::SNAPSHOT_WINDOWS) {
             None => defaults.windows,
             Some(raw) => raw
                 .split(',')
                 .map(|w| {
                     SnapshotWindow::parse(w).ok_or(ConfigError {
-                        variable: "SNAPSHOT_WINDOWS",
+                        variable: env::SNAPSHOT_WINDOWS,
                         value: raw.clone(),
                         reason: "windows are hourly, daily, monthly",
                     })
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let ttl_days = match lookup("SNAPSHOT_TTL_DAYS") {
+        let ttl_days = match lookup(env::SNAPSHOT_TTL_DAYS) {
             None => defaults.ttl_days,
             Some(raw) => raw.trim().parse().map_err(|_| ConfigError {
-                variable: "SNAPSHOT_TTL_DAYS",
+                variable: env::SNAPSHOT_TTL_DAYS,
                 value: raw.clone(),
                 reason: "not an integer",
             })?,
         };
         Ok(Config {
-            table_name: lookup("TABLE_NAME").unwrap_or(defaults.table_name),
+            table_name: lookup(env::TABLE_NAME).unwrap_or(defaults.table_name),
             windows,
             ttl_days,
         })
@@ -74,8 +75,8 @@ impl Config {
     /// `ARCHIVE_BUCKET_NAME` when `ENABLE_ARCHIVAL` is `true` (any case) and the name is
     /// not empty, as 0.17.0 decides whether to archive.
     pub fn archive_bucket(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
-        let enabled = lookup("ENABLE_ARCHIVAL").is_some_and(|v| v.to_lowercase() == "true");
-        lookup("ARCHIVE_BUCKET_NAME").filter(|b| enabled && !b.is_empty())
+        let enabled = lookup(env::ENABLE_ARCHIVAL).is_some_and(|v| v.to_lowercase() == "true");
+        lookup(env::ARCHIVE_BUCKET_NAME).filter(|b| enabled && !b.is_empty())
     }
 }
 

@@ -7,6 +7,7 @@
 //! * [`refill`] — proactive drip refill and negative clamps under the `rf` lock (§7.3).
 //! * [`shard`] — proactive shard doubling and shard-count propagation with clones (§7.3).
 //! * [`archive`] — audit archival to gzip JSON Lines objects (§7.4).
+//! * [`env`] — the function's environment variables, for the aggregator and the provider (§7.1).
 //! * [`handler`] — one invocation → 0.17.0's summary body.
 //! * [`lambda`] — the `bootstrap` binary's cold start and invocation; [`s3_sink`] — S3 archive.
 //! * [`package`] — the deterministic Lambda zip holding `bootstrap`.
@@ -20,6 +21,7 @@
 
 pub mod archive;
 pub mod bucket;
+pub mod env;
 pub mod handler;
 pub mod lambda;
 pub mod package;

@@ -88,6 +88,53 @@ pub fn zip_bootstrap(binary: &[u8]) -> Result<Vec<u8>, PackageError> {
     Ok(out)
 }
 
+/// The entry names of a zip (from its central directory), to tell what a user's package
+/// holds: a `bootstrap` (a custom runtime) or Python modules. Zip64 and multi-disk
+/// archives, which Lambda packages do not need, are reported as unreadable.
+pub fn entry_names(zip: &[u8]) -> Result<Vec<String>, ZipReadError> {
+    const EOCD_SIZE: usize = 22;
+    const MAX_COMMENT: usize = u16::MAX as usize;
+    if zip.len() < EOCD_SIZE {
+        return Err(ZipReadError("too short to be a zip"));
+    }
+    let search_from = zip.len().saturating_sub(EOCD_SIZE + MAX_COMMENT);
+    let eocd = (search_from..=zip.len() - EOCD_SIZE)
+        .rev()
+        .find(|&at| read_u32(zip, at) == Some(0x0605_4b50))
+        .ok_or(ZipReadError("no end of central directory record"))?;
+    let entries = read_u16(zip, eocd + 10).ok_or(ZipReadError("truncated end record"))?;
+    let mut at = read_u32(zip, eocd + 16).ok_or(ZipReadError("truncated end record"))? as usize;
+    let mut names = Vec::with_capacity(usize::from(entries));
+    for _ in 0..entries {
+        if read_u32(zip, at) != Some(0x0201_4b50) {
+            return Err(ZipReadError("bad central directory entry"));
+        }
+        let field = |offset: usize| read_u16(zip, at + offset).map(usize::from);
+        let (Some(name_len), Some(extra_len), Some(comment_len)) = (field(28), field(30), field(32)) else {
+            return Err(ZipReadError("truncated central directory entry"));
+        };
+        let name = zip
+            .get(at + 46..at + 46 + name_len)
+            .ok_or(ZipReadError("truncated entry name"))?;
+        names.push(String::from_utf8_lossy(name).into_owned());
+        at += 46 + name_len + extra_len + comment_len;
+    }
+    Ok(names)
+}
+
+/// A zip whose entries cannot be listed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a readable zip: {0}")]
+pub struct ZipReadError(&'static str);
+
+fn read_u16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn read_u32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
 fn put16(out: &mut Vec<u8>, v: u16) {
     out.extend_from_slice(&v.to_le_bytes());
 }
@@ -108,6 +155,14 @@ mod tests {
 
     fn u32_at(b: &[u8], at: usize) -> u32 {
         u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+    }
+
+    #[test]
+    fn entry_names_lists_what_a_zip_holds() {
+        let zip = zip_bootstrap(b"binary").unwrap();
+        assert_eq!(entry_names(&zip).unwrap(), vec!["bootstrap".to_string()]);
+        assert!(entry_names(b"not a zip at all, just some text").is_err());
+        assert!(entry_names(&zip[..zip.len() - 30]).is_err());
     }
 
     #[test]

@@ -12,9 +12,13 @@
 //! of what exists when it fails part-way, so Terraform keeps it (tainted) and the next
 //! apply or destroy finishes the job.
 
+mod aggregator;
+mod archive;
 mod model;
+mod package;
 mod policies;
 mod records;
+mod role;
 mod table;
 
 use async_trait::async_trait;
@@ -30,7 +34,11 @@ use crate::framework::{
     RequiresReplace, ResourceModel, Schema,
 };
 
-pub use model::{StackConfig, StackIdentity, StackIdentityConfig, StackIdentityNames, StackModel, StackNames};
+pub use model::{
+    AggregatorConfig, AggregatorModel, AggregatorNames, AuditArchiveConfig, AuditArchiveModel, AuditArchiveNames,
+    StackConfig, StackIdentity, StackIdentityConfig, StackIdentityNames, StackModel, StackNames,
+};
+pub use package::RELEASE_FILE_NAME as AGGREGATOR_PACKAGE_FILE_NAME;
 pub use policies::POLICY_ATTRIBUTES;
 pub use records::{DEFAULT_NAMESPACE, UPDATED_BY};
 
@@ -126,9 +134,52 @@ pub fn schema() -> Schema {
             ),
         ));
     }
-    block = block.block(timeouts::block(&["create", "update", "delete"]));
+    for (attr, description) in AGGREGATOR_OUTPUTS {
+        block = block.attribute(computed_string(attr, description));
+    }
+    block = block
+        .attribute(Attribute::string("lambda_version").computed().description(
+            "The `lambda_version` of the version record: null for the built-in aggregator (which clients \
+                     treat as compatible), `aggregator.package_version` for a user package.",
+        ))
+        .block(aggregator::block())
+        .block(archive::block())
+        .block(timeouts::block(&["create", "update", "delete"]));
     Schema::new(block)
 }
+
+/// The aggregator's and the archive's outputs (computed, kept from state while unchanged).
+const AGGREGATOR_OUTPUTS: [(&str, &str); 8] = [
+    (
+        "aggregator_function_arn",
+        "ARN of the aggregator function `{name}-aggregator`.",
+    ),
+    (
+        "aggregator_role_arn",
+        "ARN of the aggregator's execution role: `aggregator.role_arn`, or the created `{name}-aggr`.",
+    ),
+    (
+        "aggregator_code_sha256",
+        "SHA-256 (base64) of the deployed aggregator package, as Lambda reports it.",
+    ),
+    (
+        "dlq_url",
+        "URL of the aggregator's dead-letter queue `{name}-aggregator-dlq`.",
+    ),
+    ("dlq_arn", "ARN of the aggregator's dead-letter queue."),
+    (
+        "log_group_name",
+        "The aggregator's CloudWatch Logs group, `/aws/lambda/{name}-aggregator`.",
+    ),
+    (
+        "event_source_mapping_id",
+        "Id of the event source mapping from the table's stream to the aggregator.",
+    ),
+    (
+        "archive_bucket_name",
+        "Name of the audit archive bucket (with `audit_archive`).",
+    ),
+];
 
 /// The model when a part's steps all succeeded, else a [`Partial`] keeping what `state`
 /// recorded before the failure.
@@ -143,6 +194,43 @@ fn outcome(state: StackModel, steps: Result<(), Diagnostics>) -> Outcome<StackMo
     }
 }
 
+/// `state` before its aggregator and archive exist: their block and outputs null, so that
+/// [`aggregator_parts`] creates each one and records it.
+fn without_aggregator(state: StackModel) -> StackModel {
+    StackModel {
+        aggregator: None,
+        audit_archive: None,
+        aggregator_function_arn: Known::Null,
+        aggregator_role_arn: Known::Null,
+        aggregator_code_sha256: Known::Null,
+        dlq_url: Known::Null,
+        dlq_arn: Known::Null,
+        log_group_name: Known::Null,
+        event_source_mapping_id: Known::Null,
+        archive_bucket_name: Known::Null,
+        ..state
+    }
+}
+
+/// Brings the archive bucket and the aggregator to `plan`, in order: a new archive first
+/// (the aggregator's role and environment name it), then the aggregator, then an archive
+/// no longer wanted.
+async fn aggregator_parts(
+    clients: &AwsClients,
+    prior: Option<&StackModel>,
+    plan: &StackModel,
+    timeout: std::time::Duration,
+    mut state: StackModel,
+) -> Outcome<StackModel> {
+    let steps = async {
+        archive::ensure(clients, prior, plan, &mut state).await?;
+        aggregator::ensure(clients, prior, plan, &mut state, timeout).await?;
+        archive::retire(clients, prior, plan, &mut state).await
+    }
+    .await;
+    outcome(state, steps)
+}
+
 /// Refreshes the stack from AWS, part by part; `None` when the table is gone. Also the
 /// lookup of the `zae_limiter_stack` data source.
 pub(crate) async fn refresh(
@@ -150,11 +238,16 @@ pub(crate) async fn refresh(
     state: StackModel,
     private: &mut Private,
 ) -> Result<Option<StackModel>, Diagnostics> {
+    // A state that never saw the table is an import (or a data source lookup): its
+    // aggregator and archive are found by their names.
+    let importing = state.table_arn.is_null();
     let Some(mut state) = table::read(clients, state).await? else {
         return Ok(None);
     };
     records::read(clients, &mut state).await?;
     policies::read(clients, &mut state, private).await?;
+    archive::read(clients, &mut state, importing).await?;
+    aggregator::read(clients, &mut state, private, importing).await?;
     Ok(Some(state))
 }
 
@@ -189,6 +282,13 @@ impl ModelResource<AwsClients> for StackResource {
         table::plan(plan);
         records::plan(plan);
         policies::plan(plan);
+        archive::plan(plan).await;
+        aggregator::plan(plan);
+    }
+
+    /// Checks across attributes of the `aggregator` block.
+    async fn validate(&self, config: &StackConfig, diags: &mut Diagnostics) {
+        aggregator::validate(config, diags);
     }
 
     /// Create: the table first (nothing exists before it, so a failure leaves no state), then
@@ -196,9 +296,11 @@ impl ModelResource<AwsClients> for StackResource {
     /// returns the state of what exists.
     async fn create(&self, clients: &AwsClients, plan: StackModel) -> Outcome<StackModel> {
         let timeout = plan.timeout(|t| &t.create, aws_table::DEFAULT_CREATE_TIMEOUT);
+        let planned = plan.clone();
         let state = table::create(clients, plan, timeout).await?;
         let state = records::create(clients, state).await?;
         let state = policies::create(clients, state).await?;
+        let state = aggregator_parts(clients, None, &planned, timeout, without_aggregator(state)).await?;
         let protect = state.deletion_protection;
         table::protect(clients, protect, false, state).await
     }
@@ -222,8 +324,9 @@ impl ModelResource<AwsClients> for StackResource {
             ..prior.clone()
         };
         let state = table::update(clients, (&prior, &plan), timeout, state).await?;
-        let state = records::update(clients, state).await?;
+        let state = records::update(clients, &plan.lambda_version, state).await?;
         let state = policies::update(clients, (&prior, &plan), state).await?;
+        let state = aggregator_parts(clients, Some(&prior), &plan, timeout, state).await?;
         table::protect(clients, plan.deletion_protection, prior.deletion_protection, state).await
     }
 
@@ -232,6 +335,10 @@ impl ModelResource<AwsClients> for StackResource {
     async fn delete(&self, clients: &AwsClients, prior: StackModel) -> Result<(), Diagnostics> {
         let timeout = prior.timeout(|t| &t.delete, aws_table::DEFAULT_DELETE_TIMEOUT);
         table::refuse_if_protected(clients, &prior.name).await?;
+        archive::refuse_if_holding_objects(clients, &prior).await?;
+        let mut state = prior.clone();
+        aggregator::remove(clients, &mut state, timeout).await?;
+        archive::delete(clients, &prior).await?;
         policies::delete(clients, &prior).await?;
         table::delete(clients, &prior.name, timeout).await
     }

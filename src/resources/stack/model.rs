@@ -48,8 +48,65 @@ model! {
         pub namespace_full_access_policy_arn: Known<String>,
         /// ARN of the `-ns-read` policy.
         pub namespace_read_only_policy_arn: Known<String>,
+        /// The aggregator Lambda and its parts; `None` = no aggregator.
+        pub aggregator: Option<AggregatorModel>,
+        /// Archival of expired audit events to S3; `None` = no archive.
+        pub audit_archive: Option<AuditArchiveModel>,
+        /// ARN of the aggregator function.
+        pub aggregator_function_arn: Known<String>,
+        /// ARN of the aggregator's execution role (created, or `aggregator.role_arn`).
+        pub aggregator_role_arn: Known<String>,
+        /// SHA-256 (base64) of the deployed aggregator package.
+        pub aggregator_code_sha256: Known<String>,
+        /// URL of the aggregator's dead-letter queue.
+        pub dlq_url: Known<String>,
+        /// ARN of the aggregator's dead-letter queue.
+        pub dlq_arn: Known<String>,
+        /// The aggregator's CloudWatch Logs group.
+        pub log_group_name: Known<String>,
+        /// Id (UUID) of the stream → aggregator event source mapping.
+        pub event_source_mapping_id: Known<String>,
+        /// Name of the audit archive bucket.
+        pub archive_bucket_name: Known<String>,
+        /// The `lambda_version` of the version record (null for the built-in aggregator).
+        pub lambda_version: Known<String>,
         /// Time limits.
         pub timeouts: Option<Timeouts>,
+    }
+}
+
+model! {
+    /// The `aggregator` block: the Lambda that turns the table's stream into usage
+    /// snapshots, refills and grows hot buckets, and archives expired audit events.
+    pub struct AggregatorModel, config AggregatorConfig, names AggregatorNames {
+        /// Memory, MB.
+        pub memory_size: i64,
+        /// Timeout, seconds.
+        pub timeout: i64,
+        /// Usage snapshot windows, in order.
+        pub snapshot_windows: Vec<String>,
+        /// Days a usage snapshot is kept.
+        pub usage_retention_days: i64,
+        /// Retention of the log group, days.
+        pub log_retention_days: i64,
+        /// X-Ray active tracing.
+        pub tracing: bool,
+        /// An execution role to use instead of the one the provider creates.
+        pub role_arn: Option<String>,
+        /// A zip to deploy instead of the built-in aggregator.
+        pub package_path: Option<String>,
+        /// The zae-limiter version that `package_path` implements.
+        pub package_version: Option<String>,
+    }
+}
+
+model! {
+    /// The `audit_archive` block: the S3 bucket expired audit events go to.
+    pub struct AuditArchiveModel, config AuditArchiveConfig, names AuditArchiveNames {
+        /// Days after which archived objects move to Glacier Instant Retrieval.
+        pub glacier_transition_days: i64,
+        /// Whether destroy (or removing the block) may delete archived objects.
+        pub force_destroy: bool,
     }
 }
 
@@ -63,6 +120,10 @@ model! {
 
 /// The attribute names of the stack, for diagnostic paths.
 pub(super) const NAMES: StackNames = StackModel::NAMES;
+/// The attribute names of the `aggregator` block.
+pub(super) const AGGREGATOR_NAMES: AggregatorNames = AggregatorModel::NAMES;
+/// The attribute names of the `audit_archive` block.
+pub(super) const ARCHIVE_NAMES: AuditArchiveNames = AuditArchiveModel::NAMES;
 
 impl StackModel {
     /// The configured time limit picked by `pick`, or `default` when none is set.

@@ -64,9 +64,10 @@ pub(super) async fn create(clients: &AwsClients, mut state: StackModel) -> Outco
 /// The writes of [`create`]; each success is recorded in `state`.
 async fn write_records(clients: &AwsClients, state: &mut StackModel) -> Result<(), Diagnostics> {
     let data = zae_limiter::admin::Table::new(clients.dynamodb.clone(), state.name.as_str());
-    // No aggregator Lambda is deployed by this resource yet, so the truthful lambda
-    // version is "none" (NULL), which every client treats as compatible.
-    data.write_version_record(None, UPDATED_BY)
+    // The built-in aggregator is core profile, not a zae-limiter release: its truthful
+    // lambda version is "none" (NULL), which every client treats as compatible. A user
+    // package records the version it declares.
+    data.write_version_record(state.lambda_version.as_str(), UPDATED_BY)
         .await
         .or_error("Cannot write the version record")?;
     state.schema_version = Known::Value(zae_limiter::version::CURRENT_SCHEMA_VERSION.to_string());
@@ -96,9 +97,16 @@ pub(super) async fn read(clients: &AwsClients, state: &mut StackModel) -> Result
 }
 
 /// Writes both records again when either is missing from `state` (deleted outside
-/// Terraform); otherwise leaves them alone.
-pub(super) async fn update(clients: &AwsClients, state: StackModel) -> Outcome<StackModel> {
-    if state.schema_version.is_null() || state.default_namespace_id.is_null() {
+/// Terraform) or the planned lambda version differs from the recorded one; otherwise
+/// leaves them alone.
+pub(super) async fn update(
+    clients: &AwsClients,
+    lambda_version: &Known<String>,
+    mut state: StackModel,
+) -> Outcome<StackModel> {
+    let version_changed = state.lambda_version.as_str() != lambda_version.as_str();
+    if state.schema_version.is_null() || state.default_namespace_id.is_null() || version_changed {
+        state.lambda_version = lambda_version.clone();
         return create(clients, state).await;
     }
     Ok(state)

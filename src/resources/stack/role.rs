@@ -1,0 +1,139 @@
+//! The aggregator's execution role `{stack}-aggr` (wire-format §9.3/§9.4): created unless
+//! `aggregator.role_arn` names one of the user's, with the least-privilege inline policies
+//! of [`crate::aws::role_policy`]. Read checks that it still exists and that its inline
+//! policies are the ones this stack wants; an update puts them back.
+
+use super::model::{NAMES, StackModel};
+use crate::aws::iam_role::{self, RoleSettings};
+use crate::aws::policy_document::documents_equivalent;
+use crate::aws::role_policy::{ALL_POLICY_NAMES, AggregatorGrants, CodeKind, log_group_arn};
+use crate::aws::{AwsClients, logs, s3};
+use crate::framework::Diagnostics;
+use crate::resources::common::{OrDiagnostic, known};
+
+/// The role's description.
+const DESCRIPTION: &str = "zae-limiter aggregator: usage snapshots, refill, shard growth, audit archival";
+
+/// The name of the role this stack creates.
+pub(super) fn role_name(stack: &str) -> String {
+    iam_role::aggregator_role_name(stack)
+}
+
+/// Whether the stack runs its aggregator under a role it created (no `role_arn`).
+pub(super) fn creates_role(state: &StackModel) -> bool {
+    state.aggregator.as_ref().is_some_and(|a| a.role_arn.is_none())
+}
+
+/// The grants `state` asks for (its table, stream, DLQ, log group, archive and tracing),
+/// for code of `kind`.
+pub(super) async fn grants(
+    clients: &AwsClients,
+    state: &StackModel,
+    kind: CodeKind,
+) -> Result<AggregatorGrants, Diagnostics> {
+    let identity = clients
+        .caller_identity()
+        .await
+        .or_error("Cannot look up the account for the aggregator role's policies")?;
+    let function = crate::aws::lambda::aggregator_function_name(&state.name);
+    Ok(AggregatorGrants {
+        table_arn: known(&state.table_arn, NAMES.table_arn)?.clone(),
+        stream_arn: known(&state.stream_arn, NAMES.stream_arn)?.clone(),
+        dlq_arn: known(&state.dlq_arn, NAMES.dlq_arn)?.clone(),
+        log_group_arn: log_group_arn(
+            &identity.partition,
+            &clients.region,
+            &identity.account_id,
+            &logs::lambda_log_group_name(&function),
+        ),
+        archive_bucket_arn: state
+            .archive_bucket_name
+            .as_str()
+            .map(|b| s3::bucket_arn(&identity.partition, b)),
+        tracing: state.aggregator.as_ref().is_some_and(|a| a.tracing),
+        code: kind,
+    })
+}
+
+/// Creates the role (tagged like the stack); returns its ARN.
+pub(super) async fn create(clients: &AwsClients, state: &StackModel) -> Result<String, Diagnostics> {
+    let mut settings = RoleSettings::for_lambda(role_name(&state.name));
+    settings.description = Some(DESCRIPTION.to_owned());
+    settings.tags = known(&state.tags_all, NAMES.tags_all)?.clone();
+    let role = iam_role::create_role(&clients.iam, &settings)
+        .await
+        .or_error_at(NAMES.aggregator_role_arn, "Cannot create the aggregator role")?;
+    Ok(role.arn)
+}
+
+/// Puts every wanted inline policy and deletes the ones no longer wanted.
+pub(super) async fn put_policies(
+    clients: &AwsClients,
+    stack: &str,
+    grants: &AggregatorGrants,
+) -> Result<(), Diagnostics> {
+    let name = role_name(stack);
+    let wanted = grants.inline_policies();
+    for (policy, document) in &wanted {
+        iam_role::put_inline_policy(&clients.iam, &name, policy, document)
+            .await
+            .or_error_at(NAMES.aggregator_role_arn, "Cannot write the aggregator role's policy")?;
+    }
+    for stale in ALL_POLICY_NAMES.iter().filter(|n| !wanted.iter().any(|(w, _)| w == *n)) {
+        iam_role::delete_inline_policy(&clients.iam, &name, stale)
+            .await
+            .or_error_at(NAMES.aggregator_role_arn, "Cannot remove the aggregator role's policy")?;
+    }
+    Ok(())
+}
+
+/// What a refresh found of the role.
+pub(super) enum Found {
+    /// Gone.
+    Missing,
+    /// Present; `true` when its inline policies are the wanted ones.
+    Present(String, bool),
+}
+
+/// Reads the role and compares its inline policies with `grants`.
+pub(super) async fn read(
+    clients: &AwsClients,
+    stack: &str,
+    grants: Option<&AggregatorGrants>,
+) -> Result<Found, Diagnostics> {
+    let name = role_name(stack);
+    let Some(role) = iam_role::find_role(&clients.iam, &name)
+        .await
+        .or_error_at(NAMES.aggregator_role_arn, "Cannot read the aggregator role")?
+    else {
+        return Ok(Found::Missing);
+    };
+    let Some(grants) = grants else {
+        return Ok(Found::Present(role.arn, true));
+    };
+    let wanted = grants.inline_policies();
+    let mut matches = role.inline_policies.len() == wanted.len();
+    for (policy, document) in &wanted {
+        if !matches {
+            break;
+        }
+        let stored = iam_role::find_inline_policy(&clients.iam, &name, policy)
+            .await
+            .or_error_at(NAMES.aggregator_role_arn, "Cannot read the aggregator role's policy")?;
+        matches = stored.is_some_and(|s| documents_equivalent(&s, document));
+    }
+    Ok(Found::Present(role.arn, matches))
+}
+
+/// Deletes the role this stack created (its policies first); absent is fine.
+pub(super) async fn delete(clients: &AwsClients, stack: &str) -> Result<(), Diagnostics> {
+    iam_role::delete_role(&clients.iam, &role_name(stack))
+        .await
+        .or_error_at(NAMES.aggregator_role_arn, "Cannot delete the aggregator role")?;
+    Ok(())
+}
+
+/// The role ARN the function must run under: the user's, or the one this stack created.
+pub(super) fn user_role(state: &StackModel) -> Option<String> {
+    state.aggregator.as_ref().and_then(|a| a.role_arn.clone())
+}
