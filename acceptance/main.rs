@@ -6,12 +6,14 @@
 //! * `harness_tests`: self-tests of the harness.
 //! * `examples_tests`: the configurations under `examples/` apply, import and destroy.
 //!
+//! * `aggregator`: the stack's aggregator and audit archive.
 //! * `provider`: the provider block (account restrictions, endpoints, credential_process).
 //! * `namespace`, `limit`: the `zae_limiter_namespace` and `zae_limiter_limit` resources and
 //!   their data sources; `tenant_example`: the tenant module of `examples/tenant`.
 //!
 //! Filter with the usual cargo test syntax, e.g. `cargo test --test acceptance harness`.
 
+mod aggregator;
 mod data_plane;
 mod harness;
 

@@ -400,7 +400,11 @@ pub(super) async fn ensure(
     ensure_dlq(clients, state).await?;
     let wanted = StackModel {
         aggregator: Some(aggregator.clone()),
-        archive_bucket_name: state.archive_bucket_name.clone(),
+        // An archive the plan drops is deleted after this, but no longer named.
+        archive_bucket_name: match plan.audit_archive {
+            Some(_) => state.archive_bucket_name.clone(),
+            None => Known::Null,
+        },
         ..state.clone()
     };
     let role_arn = ensure_role(clients, prior, plan, &wanted, code_kind(&package), state).await?;
@@ -675,7 +679,6 @@ pub(super) async fn read(
         return Ok(());
     }
     read_queue(clients, state).await?;
-    read_log_group(clients, state, importing).await?;
     match &function {
         None => {
             state.aggregator_function_arn = Known::Null;
@@ -692,6 +695,7 @@ pub(super) async fn read(
             }
         }
     }
+    read_log_group(clients, state).await?;
     read_role(clients, state, function.as_ref(), importing, &mut drifted).await?;
     read_mapping(clients, state, &function_name, importing, &mut drifted).await?;
     if drifted.is_empty() {
@@ -711,17 +715,16 @@ async fn read_queue(clients: &AwsClients, state: &mut StackModel) -> Result<(), 
     Ok(())
 }
 
-async fn read_log_group(clients: &AwsClients, state: &mut StackModel, importing: bool) -> Result<(), Diagnostics> {
+async fn read_log_group(clients: &AwsClients, state: &mut StackModel) -> Result<(), Diagnostics> {
     let name = logs::lambda_log_group_name(&lambda::aggregator_function_name(&state.name));
     let group = logs::find_log_group(&clients.logs, &name)
         .await
         .or_error_at(BLOCK, "Cannot read the aggregator's log group")?;
     state.log_group_name = group.as_ref().map(|g| g.name.clone()).into();
-    let retention = group.and_then(|g| g.retention_in_days).map_or(0, i64::from);
-    if let Some(aggregator) = state.aggregator.as_mut()
-        && (!state.log_group_name.is_null() || importing)
-    {
-        aggregator.log_retention_days = retention;
+    if let (Some(aggregator), Some(group)) = (state.aggregator.as_mut(), group) {
+        // No retention (events kept forever) is not a value the block can hold: 0 plans
+        // the configured one back.
+        aggregator.log_retention_days = group.retention_in_days.map_or(0, i64::from);
     }
     Ok(())
 }

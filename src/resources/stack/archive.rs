@@ -111,7 +111,12 @@ pub(super) async fn ensure(
     state: &mut StackModel,
 ) -> Result<(), Diagnostics> {
     let Some(archive) = &plan.audit_archive else {
-        return Ok(());
+        // The archive goes after the aggregator; refuse now, before anything changes,
+        // when that would delete archived objects.
+        return match prior {
+            Some(p) if state.archive_bucket_name.value().is_some() => refuse_if_holding_objects(clients, p).await,
+            _ => Ok(()),
+        };
     };
     let name = match plan.archive_bucket_name.value() {
         Some(name) => name.clone(),

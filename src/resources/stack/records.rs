@@ -87,6 +87,8 @@ pub(super) async fn read(clients: &AwsClients, state: &mut StackModel) -> Result
         .get_version_record(false)
         .await
         .or_error("Cannot read the version record")?;
+    // lambda_version too: a client that auto-updates the aggregator rewrites it.
+    state.lambda_version = record.as_ref().and_then(|r| r.lambda_version.clone()).into();
     state.schema_version = record.and_then(|r| r.schema_version).into();
     let default_ns = data
         .get_namespace(DEFAULT_NAMESPACE)
