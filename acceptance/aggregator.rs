@@ -21,7 +21,7 @@ const STACK: &str = "zae_limiter_stack.main";
 /// Brings the built-in aggregator package up to date once per test run
 /// (scripts/build-aggregator.sh: the glibc 2.34 `bootstrap` and its zip in the workspace
 /// target dir, where the provider under test looks for it).
-fn built_package() {
+pub(crate) fn built_package() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let target = PathBuf::from(env!("CARGO_BIN_EXE_terraform-provider-zae"))
@@ -200,7 +200,7 @@ fn archive_bucket_is_private() -> Check {
 }
 
 /// No piece of `stack`'s aggregator or archive is left.
-fn no_aggregator_left(stack: String, bucket: Option<String>) -> Check {
+pub(crate) fn no_aggregator_left(stack: String, bucket: Option<String>) -> Check {
     check(move |ctx| {
         let functions = ctx.block_on(lambda(ctx).list_functions().send())?;
         ensure!(

@@ -39,6 +39,7 @@ const POLICY_OUTPUTS: [(&str, &str); 6] = [
 
 #[test]
 fn example_stack_applies_imports_and_destroys() {
+    crate::aggregator::built_package();
     let emulator = Emulator::start();
     let name = unique_name("example");
     let table_arn = format!(
@@ -76,7 +77,25 @@ fn example_stack_applies_imports_and_destroys() {
         Ok(())
     }));
 
+    checks.push(attr_eq(STACK, "aggregator.log_retention_days", 14));
+    checks.push(check(|ctx| {
+        let function = ctx
+            .state
+            .output("aggregator_function_arn")?
+            .as_str()
+            .unwrap_or_default();
+        ensure!(
+            function.ends_with("-aggregator"),
+            "aggregator_function_arn output is {function:?}"
+        );
+        let bucket = ctx.state.output("archive_bucket_name")?.as_str().unwrap_or_default();
+        ensure!(bucket.contains("-audit-"), "archive_bucket_name output is {bucket:?}");
+        Ok(())
+    }));
+
     let gone = name.clone();
+    let aggregator_gone = crate::aggregator::no_aggregator_left(name.clone(), None);
+    let stack_gone = crate::stack::nothing_left(gone);
     TestCase {
         steps: vec![
             Step::Config(ConfigStep {
@@ -100,7 +119,10 @@ fn example_stack_applies_imports_and_destroys() {
             ("region".into(), testkit::REGION.into()),
             ("stack_name".into(), name.clone()),
         ],
-        check_destroy: Some(crate::stack::nothing_left(gone)),
+        check_destroy: Some(check(move |ctx| {
+            stack_gone(ctx)?;
+            aggregator_gone(ctx)
+        })),
         ..TestCase::default()
     }
     .run_each_terraform(&emulator);

@@ -26,8 +26,10 @@ scripts/dev-setup.sh
 python="$root/.dev/venv/bin/python"
 terraform="$root/.dev/bin/terraform"
 
-say "building the provider and the client example"
+say "building the provider, the aggregator package and the client example"
 cargo build -p terraform-provider-zae --bin terraform-provider-zae
+# The built-in aggregator (glibc 2.34 bootstrap + zip), where the provider looks for it.
+scripts/build-aggregator.sh >/dev/null
 cargo build -p zae-limiter --example quickstart
 target_dir="$(cargo metadata --format-version 1 --no-deps |
   "$python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"

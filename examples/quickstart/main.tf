@@ -1,4 +1,4 @@
-# The quick demo: a zae-limiter stack and one limit, 5 requests per minute for every
+# The quick demo: a zae-limiter stack with its aggregator, and one limit, 5 requests per minute for every
 # entity and resource of the `default` namespace. `scripts/quickstart.sh` applies it on
 # the local emulator and then rate-limits against it with the Rust client.
 
@@ -20,6 +20,9 @@ resource "zae_limiter_stack" "main" {
   pitr_recovery_days  = 0
   deletion_protection = var.deletion_protection
   tags                = { Environment = "demo" }
+
+  # The aggregator Lambda: usage snapshots, proactive refill, shard growth.
+  aggregator {}
 }
 
 # A system default in the `default` namespace: applies to every entity and resource.

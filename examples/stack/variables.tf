@@ -21,3 +21,9 @@ variable "deletion_protection" {
   type        = bool
   default     = false
 }
+
+variable "archive_force_destroy" {
+  description = "Whether destroying the stack may delete archived audit events."
+  type        = bool
+  default     = false
+}
