@@ -199,6 +199,79 @@ fn archive_bucket_is_private() -> Check {
     })
 }
 
+/// zae-limiter 0.17.0's `Repository.open(auto_update=True)` (which deploys its own
+/// aggregator when the version record asks for another) leaves the built-in aggregator's
+/// code alone: the record's `lambda_version` is null. The step's refresh then proves the
+/// version record unchanged too (its `lambda_version` is read back into state).
+fn python_auto_update_keeps_the_code(stack: &str, endpoint: String) -> Check {
+    let stack = stack.to_string();
+    check(move |ctx| {
+        let script = format!(
+            "import asyncio\nfrom zae_limiter import Repository\n\
+             async def main():\n    repo = await Repository.open('default', stack='{stack}', \
+             endpoint_url='{endpoint}', region='{}', auto_update=True)\n    print('opened')\n    await repo.close()\n\
+             asyncio.run(main())\n",
+            testkit::REGION
+        );
+        let out = Command::new(testkit::dev_tool("python"))
+            .arg("-c")
+            .arg(&script)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        ensure!(
+            out.status.success() && stdout.contains("opened"),
+            "Repository.open(auto_update=True) failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let f = ctx.block_on(lambda(ctx).get_function().function_name(function_name(&stack)).send())?;
+        let sha = f.configuration().and_then(|c| c.code_sha256());
+        let state = ctx.state.attr_str(STACK, "aggregator_code_sha256")?;
+        ensure!(
+            sha == Some(state),
+            "auto_update replaced the code: {sha:?}, state {state}"
+        );
+        Ok(())
+    })
+}
+
+/// The function, DLQ, role and log group carry `Team = team` and no `Old` tag.
+fn pieces_tagged(stack: &str, team: &'static str) -> Check {
+    let stack = stack.to_string();
+    check(move |ctx| {
+        let ok = |tags: BTreeMap<String, String>, what: &str| {
+            ensure!(
+                tags.get("Team").map(String::as_str) == Some(team) && !tags.contains_key("Old"),
+                "{what} tags {tags:?}"
+            );
+            Ok(())
+        };
+        let f = ctx.block_on(lambda(ctx).get_function().function_name(function_name(&stack)).send())?;
+        ok(f.tags().cloned().unwrap_or_default().into_iter().collect(), "function")?;
+        let sqs = aws_sdk_sqs::Client::new(ctx.sdk_config());
+        let url = ctx.state.attr_str(STACK, "dlq_url")?;
+        let q = ctx.block_on(sqs.list_queue_tags().queue_url(url).send())?;
+        ok(q.tags().cloned().unwrap_or_default().into_iter().collect(), "queue")?;
+        let r = ctx.block_on(iam(ctx).list_role_tags().role_name(format!("{stack}-aggr")).send())?;
+        ok(
+            r.tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
+            "role",
+        )?;
+        let logs = aws_sdk_cloudwatchlogs::Client::new(ctx.sdk_config());
+        let arn = format!(
+            "arn:aws:logs:{}:{}:log-group:/aws/lambda/{stack}-aggregator",
+            testkit::REGION,
+            testkit::ACCOUNT_ID
+        );
+        let l = ctx.block_on(logs.list_tags_for_resource().resource_arn(arn).send())?;
+        ok(l.tags().cloned().unwrap_or_default().into_iter().collect(), "log group")
+    })
+}
+
 /// No piece of `stack`'s aggregator or archive is left.
 pub(crate) fn no_aggregator_left(stack: String, bucket: Option<String>) -> Check {
     check(move |ctx| {
@@ -244,7 +317,8 @@ fn aggregator_and_archive_create_update_import_and_destroy() {
     let with_archive = stack_config(
         &emulator,
         &name,
-        r#"  aggregator {
+        r#"  tags = { Team = "a", Old = "x" }
+  aggregator {
     snapshot_windows   = ["hourly", "daily", "monthly"]
     log_retention_days = 14
     tracing            = true
@@ -256,7 +330,8 @@ fn aggregator_and_archive_create_update_import_and_destroy() {
     let updated = stack_config(
         &emulator,
         &name,
-        r#"  aggregator {
+        r#"  tags = { Team = "b" }
+  aggregator {
     memory_size      = 512
     snapshot_windows = ["daily"]
     tracing          = true
@@ -288,6 +363,7 @@ fn aggregator_and_archive_create_update_import_and_destroy() {
                     ),
                     log_retention_is(&name, 14),
                     archive_bucket_is_private(),
+                    python_auto_update_keeps_the_code(&name, emulator.endpoint()),
                     check(move |ctx| {
                         *seen.borrow_mut() = Some(ctx.state.attr_str(STACK, "archive_bucket_name")?.to_string());
                         Ok(())
@@ -303,6 +379,7 @@ fn aggregator_and_archive_create_update_import_and_destroy() {
                     mapping_is_wired(),
                     role_policies_are(&name, &["DynamoDBAccess", "LogsAccess", "XRayAccess"]),
                     log_retention_is(&name, 30),
+                    pieces_tagged(&name, "b"),
                     {
                         let bucket = bucket.clone();
                         check(move |ctx| {

@@ -92,6 +92,8 @@ struct Scenario {
     stack: String,
     namespaces: Vec<String>,
     limits: usize,
+    /// Whether the stack has an `aggregator` block (function, role, DLQ, log group, mapping).
+    aggregator: bool,
 }
 
 impl Scenario {
@@ -109,7 +111,14 @@ impl Scenario {
             stack: stack.to_string(),
             namespaces: (0..namespaces.max(1)).map(|i| format!("tenant-{i:02}")).collect(),
             limits: limits.max(4),
+            aggregator: false,
         }
+    }
+
+    /// The same scenario with the stack's aggregator.
+    fn with_aggregator(mut self) -> Scenario {
+        self.aggregator = true;
+        self
     }
 
     /// Roles tagged: the first two namespaces tag one each; the update drops the second's.
@@ -172,10 +181,11 @@ provider "zae" {{
 resource "zae_limiter_stack" "main" {{
   name               = "{}"
   pitr_recovery_days = 0
-}}
+{}}}
 "#,
             testkit::REGION,
-            self.stack
+            self.stack,
+            if self.aggregator { "  aggregator {}\n" } else { "" }
         );
         for (i, ns) in self.namespaces.iter().enumerate() {
             let tags = if i < tagged {
@@ -246,6 +256,7 @@ struct Row {
 struct Direct {
     ddb: aws_sdk_dynamodb::Client,
     iam: aws_sdk_iam::Client,
+    sdk: aws_config::SdkConfig,
     rt: tokio::runtime::Runtime,
 }
 
@@ -258,6 +269,7 @@ impl Direct {
         Direct {
             ddb: aws_sdk_dynamodb::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
+            sdk: config,
             rt,
         }
     }
@@ -306,6 +318,30 @@ impl Direct {
             .filter(|n| n.starts_with(&format!("{stack}-")))
             .map(String::from)
             .collect()
+    }
+
+    /// The pieces of `stack`'s aggregator that still exist (function, role, DLQ).
+    fn aggregator_left(&self, stack: &str) -> Vec<String> {
+        let lambda = aws_sdk_lambda::Client::new(&self.sdk);
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let mut left = Vec::new();
+        let function = format!("{stack}-aggregator");
+        if self
+            .rt
+            .block_on(lambda.get_function().function_name(&function).send())
+            .is_ok()
+        {
+            left.push(function);
+        }
+        let role = format!("{stack}-aggr");
+        if self.rt.block_on(self.iam.get_role().role_name(&role).send()).is_ok() {
+            left.push(role);
+        }
+        let queue = format!("{stack}-aggregator-dlq");
+        if self.rt.block_on(sqs.get_queue_url().queue_name(&queue).send()).is_ok() {
+            left.push(queue);
+        }
+        left
     }
 
     fn role_tag(&self, role: &str) -> Option<String> {
@@ -430,6 +466,13 @@ fn check_destroyed(direct: &Direct, sc: &Scenario, notes: &mut Vec<String>) -> u
         if let Some(tag) = direct.role_tag(&sc.role(i)) {
             orphans += 1;
             notes.push(format!("role {} still tagged {tag}", sc.role(i)));
+        }
+    }
+    if sc.aggregator {
+        let left = direct.aggregator_left(&sc.stack);
+        if !left.is_empty() {
+            orphans += left.len();
+            notes.push(format!("aggregator pieces left: {left:?}"));
         }
     }
     orphans
@@ -751,6 +794,40 @@ fn a_dropped_create_policy_response_is_recognised_within_the_same_apply() {
     assert_eq!(create.stats.injected_into("iam:CreatePolicy"), 1, "{create:?}");
     assert!(
         create.converged && create.runs == 1 && create.orphans == 0 && create.lost == 0,
+        "{create:?}"
+    );
+    for r in &rows[1..] {
+        assert!(r.converged && r.orphans == 0 && r.lost == 0, "{r:?}");
+    }
+}
+
+/// A stack with its aggregator, the responses of its `CreateRole` and `CreateFunction`
+/// dropped: each retry finds the object its own call made (created during the call with
+/// what was asked; the function by its package's hash), so the first apply succeeds and
+/// destroy leaves nothing.
+#[test]
+fn dropped_aggregator_role_and_function_responses_are_recognised() {
+    crate::aggregator::built_package();
+    let sc = Scenario::sized("drop-own-aggregator", 1, 4).with_aggregator();
+    let plan = FaultPlan::seeded(SEED)
+        .rule(
+            Rule::new(Fault::ResetAfterForward)
+                .service("iam")
+                .operation("CreateRole")
+                .nth(1),
+        )
+        .rule(
+            Rule::new(Fault::ResetAfterForward)
+                .service("lambda")
+                .operation("CreateFunction")
+                .nth(1),
+        );
+    let rows = run_scenario(&sc, plan, "dropped CreateRole + CreateFunction");
+    let create = &rows[0];
+    assert_eq!(create.stats.injected_into("iam:CreateRole"), 1, "{create:?}");
+    assert_eq!(create.stats.injected_into("lambda:CreateFunction"), 1, "{create:?}");
+    assert!(
+        create.converged && create.runs == 1 && create.orphans == 0,
         "{create:?}"
     );
     for r in &rows[1..] {

@@ -276,11 +276,11 @@ pub async fn create_policy(
 }
 
 /// IAM's answer to creating a policy whose name is taken.
-const ENTITY_ALREADY_EXISTS: &str = "EntityAlreadyExists";
+pub(crate) const ENTITY_ALREADY_EXISTS: &str = "EntityAlreadyExists";
 
 /// How far the clocks of this machine and IAM may disagree when telling whether a policy
 /// was created during a call.
-const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
+pub(crate) const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// What a [`create_policy`] call asked for.
 struct WantedPolicy<'a> {

@@ -91,6 +91,8 @@ pub struct RoleInfo {
     pub managed_policies: Vec<String>,
     /// Tags, without `aws:` ones.
     pub tags: Tags,
+    /// When IAM created it.
+    pub created: Option<std::time::SystemTime>,
 }
 
 fn resource(name: &str) -> String {
@@ -124,7 +126,8 @@ pub async fn create_role(client: &Client, settings: &RoleSettings) -> Result<Rol
         .set_permissions_boundary(settings.permissions_boundary.clone())
         .set_description(settings.description.clone())
         .set_tags((!tags.is_empty()).then_some(tags));
-    let output = send_with_retry(
+    let started = std::time::SystemTime::now();
+    let created = send_with_retry(
         &RetryPolicy::IAM_PROPAGATION,
         "CreateRole",
         &resource(name),
@@ -132,7 +135,17 @@ pub async fn create_role(client: &Client, settings: &RoleSettings) -> Result<Rol
         &request,
         |r| r.send(),
     )
-    .await?;
+    .await;
+    let output = match created {
+        Ok(output) => output,
+        Err(err) if err.has_code(super::iam_policy::ENTITY_ALREADY_EXISTS) => {
+            return match recognise_own_role(client, settings, started).await? {
+                Some(role) => Ok(role),
+                None => Err(err),
+            };
+        }
+        Err(err) => return Err(err),
+    };
     let role = output.role.ok_or_else(|| AwsError::InvalidResponse {
         operation: "CreateRole",
         resource: resource(name),
@@ -148,7 +161,38 @@ pub async fn create_role(client: &Client, settings: &RoleSettings) -> Result<Rol
         inline_policies: Vec::new(),
         managed_policies: Vec::new(),
         tags: settings.tags.clone(),
+        created: std::time::SystemTime::try_from(*role.create_date()).ok(),
     })
+}
+
+/// A `CreateRole` whose response was lost is retried (by the SDK) and then fails with
+/// `EntityAlreadyExists`: the role of that name is this call's own when IAM created it
+/// after the call started (give or take the clock skew) with exactly the trust policy,
+/// boundary, description and tags asked for, and nothing attached yet. Otherwise `None`
+/// lets the error stand.
+async fn recognise_own_role(
+    client: &Client,
+    wanted: &RoleSettings,
+    started: std::time::SystemTime,
+) -> Result<Option<RoleInfo>> {
+    let Some(role) = find_role(client, &wanted.name).await? else {
+        return Ok(None);
+    };
+    let not_before = started
+        .checked_sub(super::iam_policy::CLOCK_SKEW)
+        .unwrap_or(std::time::UNIX_EPOCH);
+    let same = role.created.is_some_and(|c| c >= not_before)
+        && super::policy_document::documents_equivalent(&role.trust_policy, &wanted.trust_policy)
+        && role.permissions_boundary == wanted.permissions_boundary
+        && role.description == wanted.description
+        && role.tags == wanted.tags
+        && role.inline_policies.is_empty()
+        && role.managed_policies.is_empty();
+    if !same {
+        return Ok(None);
+    }
+    tracing::info!(target: super::LOG_TARGET, role = %wanted.name, "CreateRole was retried after its role was created");
+    Ok(Some(role))
 }
 
 /// Reads the role with its inline policy names and attached managed policies; `None` when it
@@ -205,6 +249,7 @@ pub async fn find_role(client: &Client, name: &str) -> Result<Option<RoleInfo>> 
                 .map(|t| (t.key().to_owned(), t.value().to_owned()))
                 .collect(),
         ),
+        created: std::time::SystemTime::try_from(*role.create_date()).ok(),
     }))
 }
 
@@ -380,6 +425,47 @@ pub async fn detach_managed_policy(client: &Client, role: &str, policy_arn: &str
         .await
         .context("DetachRolePolicy", resource(role))
         .deleted()
+}
+
+/// Brings the role's tags from `current` (as [`find_role`] read them) to `desired`.
+pub async fn sync_role_tags(
+    client: &Client,
+    name: &str,
+    current: &Tags,
+    desired: &Tags,
+) -> Result<super::tags::TagDiff> {
+    super::tags::sync(
+        current,
+        desired,
+        |keys| async move {
+            let request = client.untag_role().role_name(name).set_tag_keys(Some(keys));
+            send_with_retry(
+                &RetryPolicy::IAM_PROPAGATION,
+                "UntagRole",
+                &resource(name),
+                iam_retryable,
+                &request,
+                |r| r.send(),
+            )
+            .await?;
+            Ok(())
+        },
+        |set| async move {
+            let tags = super::tags::sdk_tags(&set, "TagRole", |k, v| Tag::builder().key(k).value(v).build())?;
+            let request = client.tag_role().role_name(name).set_tags(Some(tags));
+            send_with_retry(
+                &RetryPolicy::IAM_PROPAGATION,
+                "TagRole",
+                &resource(name),
+                iam_retryable,
+                &request,
+                |r| r.send(),
+            )
+            .await?;
+            Ok(())
+        },
+    )
+    .await
 }
 
 /// Deletes the role after detaching its managed policies and deleting its inline policies;

@@ -445,6 +445,32 @@ pub async fn tag_function(client: &Client, arn: &str, tags: &Tags) -> Result<()>
     Ok(())
 }
 
+/// Brings the function's tags from `current` (as [`find_function`] read them) to `desired`.
+pub async fn sync_function_tags(
+    client: &Client,
+    arn: &str,
+    current: &Tags,
+    desired: &Tags,
+) -> Result<super::tags::TagDiff> {
+    super::tags::sync(
+        current,
+        desired,
+        |keys| async move {
+            log_call("UntagResource", &function_resource(arn));
+            client
+                .untag_resource()
+                .resource(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+                .await
+                .context("UntagResource", function_resource(arn))?;
+            Ok(())
+        },
+        |set| async move { tag_function(client, arn, &set).await },
+    )
+    .await
+}
+
 fn function_state_spec(name: &str, timeout: Duration) -> WaitSpec {
     WaitSpec::new(function_resource(name), &["Pending"], &["Active"], timeout)
         .with_poll(Duration::from_millis(200), Duration::from_secs(5))

@@ -175,6 +175,50 @@ pub async fn delete_log_group(client: &Client, name: &str) -> Result<bool> {
         .deleted()
 }
 
+/// Brings the log group's tags to `desired` (ListTagsForResource, UntagResource,
+/// TagResource on `arn`, the group's ARN with or without the `:*` DescribeLogGroups adds).
+pub async fn sync_log_group_tags(client: &Client, arn: &str, desired: &Tags) -> Result<super::tags::TagDiff> {
+    let arn = arn.strip_suffix(":*").unwrap_or(arn);
+    log_call("ListTagsForResource", &resource(arn));
+    let listed = client
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .context("ListTagsForResource", resource(arn))?;
+    let current: Tags = listed
+        .tags()
+        .map(|t| t.clone().into_iter().collect())
+        .unwrap_or_default();
+    super::tags::sync(
+        &current,
+        desired,
+        |keys| async move {
+            log_call("UntagResource", &resource(arn));
+            client
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+                .await
+                .context("UntagResource", resource(arn))?;
+            Ok(())
+        },
+        |set| async move {
+            log_call("TagResource", &resource(arn));
+            client
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(set.into_iter().collect()))
+                .send()
+                .await
+                .context("TagResource", resource(arn))?;
+            Ok(())
+        },
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -222,6 +222,48 @@ pub async fn delete_queue(client: &Client, url: &str) -> Result<bool> {
     }
 }
 
+/// Brings the queue's tags to `desired` (ListQueueTags, UntagQueue, TagQueue).
+pub async fn sync_queue_tags(client: &Client, url: &str, desired: &Tags) -> Result<super::tags::TagDiff> {
+    log_call("ListQueueTags", &resource(url));
+    let listed = client
+        .list_queue_tags()
+        .queue_url(url)
+        .send()
+        .await
+        .context("ListQueueTags", resource(url))?;
+    let current: Tags = listed
+        .tags()
+        .map(|t| t.clone().into_iter().collect())
+        .unwrap_or_default();
+    super::tags::sync(
+        &current,
+        desired,
+        |keys| async move {
+            log_call("UntagQueue", &resource(url));
+            client
+                .untag_queue()
+                .queue_url(url)
+                .set_tag_keys(Some(keys))
+                .send()
+                .await
+                .context("UntagQueue", resource(url))?;
+            Ok(())
+        },
+        |set| async move {
+            log_call("TagQueue", &resource(url));
+            client
+                .tag_queue()
+                .queue_url(url)
+                .set_tags(Some(set.into_iter().collect()))
+                .send()
+                .await
+                .context("TagQueue", resource(url))?;
+            Ok(())
+        },
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,4 @@
-//! The tag diff shared by DynamoDB and IAM tagging.
+//! The tag diff shared by every service's tagging, and [`sync`], which applies one.
 //!
 //! Tags whose key starts with `aws:` belong to AWS (CloudFormation, AWS Backup, …): they are
 //! never listed as managed tags, never set and never removed.
@@ -79,9 +79,61 @@ pub(crate) fn sdk_tags<T>(
         .collect()
 }
 
+/// Brings a resource's tags from `current` to `desired`: `untag` removes keys, then `tag`
+/// sets values, each called only when it has something to do. Returns what changed.
+pub(crate) async fn sync<U, T>(
+    current: &Tags,
+    desired: &Tags,
+    untag: impl FnOnce(Vec<String>) -> U,
+    tag: impl FnOnce(Tags) -> T,
+) -> super::Result<TagDiff>
+where
+    U: std::future::Future<Output = super::Result<()>>,
+    T: std::future::Future<Output = super::Result<()>>,
+{
+    let diff = TagDiff::between(current, desired);
+    if !diff.remove.is_empty() {
+        untag(diff.remove.clone()).await?;
+    }
+    if !diff.set.is_empty() {
+        tag(diff.set.clone()).await?;
+    }
+    Ok(diff)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn sync_calls_only_what_is_needed() {
+        let calls = std::sync::Mutex::new(Vec::new());
+        let current = tags(&[("keep", "1"), ("drop", "x")]);
+        let desired = tags(&[("keep", "1"), ("new", "2")]);
+        let diff = sync(
+            &current,
+            &desired,
+            |keys| {
+                calls.lock().unwrap().push(format!("untag {keys:?}"));
+                async { Ok(()) }
+            },
+            |set| {
+                calls.lock().unwrap().push(format!("tag {set:?}"));
+                async { Ok(()) }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(diff.remove, ["drop"]);
+        assert_eq!(*calls.lock().unwrap(), [r#"untag ["drop"]"#, r#"tag {"new": "2"}"#]);
+        let none = sync(
+            &desired,
+            &desired,
+            |_| async { panic!("no untag") },
+            |_| async { panic!("no tag") },
+        );
+        assert!(none.await.unwrap().is_empty());
+    }
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

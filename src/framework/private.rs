@@ -39,10 +39,37 @@ impl Private {
     pub fn remove(&mut self, key: &str) {
         self.0.remove(key);
     }
+
+    /// The list of names stored under `key` (e.g. what a refresh found drifted); empty when
+    /// there is none.
+    pub fn names(&self, key: &str) -> Vec<String> {
+        self.get(key)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    /// Stores `names` under `key`, or removes the key when the list is empty.
+    pub fn set_names(&mut self, key: &str, names: &[String]) {
+        if names.is_empty() {
+            self.remove(key);
+        } else {
+            self.set(key, Json::from(names.to_vec()));
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_name_list_round_trips_and_an_empty_one_is_removed() {
+        let mut private = super::Private::default();
+        private.set_names("drift", &["function".to_string()]);
+        assert_eq!(private.names("drift"), ["function"]);
+        private.set_names("drift", &[]);
+        assert!(private.get("drift").is_none());
+        assert!(private.names("drift").is_empty());
+    }
+
     use super::*;
 
     #[test]

@@ -14,7 +14,6 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use zae_limiter::schema::usage::SnapshotWindow;
 use zae_limiter_aggregator::env::Deployment;
 
@@ -216,11 +215,7 @@ fn load_package(package_path: Option<&str>) -> Result<Package, Diagnostics> {
 /// The aggregator's part of the plan: null outputs without the block; with it, the
 /// package's hash, the lambda version, the log group, the role, and the pieces to restore.
 pub(super) fn plan(plan: &mut Plan<'_, AwsClients, StackModel>) {
-    let drifted: Vec<String> = plan
-        .prior_private
-        .get(DRIFTED)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default();
+    let drifted = plan.prior_private.names(DRIFTED);
     plan.planned_private.remove(DRIFTED);
     let Some(planned) = plan.planned.as_mut() else { return };
     let Known::Value(aggregator) = planned.aggregator.clone() else {
@@ -411,6 +406,9 @@ pub(super) async fn ensure(
     let settings = function_settings(&wanted, aggregator, &package, &role_arn)?;
     ensure_function(clients, prior, plan, &settings, &package, state, timeout).await?;
     ensure_mapping(clients, plan, state, timeout).await?;
+    if let Some(prior) = prior.filter(|p| p.tags_all != plan.tags_all) {
+        retag(clients, prior, state, known(&plan.tags_all, NAMES.tags_all)?).await?;
+    }
     if role::user_role(&wanted).is_some() && prior.is_some_and(role::creates_role) {
         role::delete(clients, &plan.name).await?;
     }
@@ -534,11 +532,48 @@ async fn ensure_function(
             .or_error_at(attr, "The aggregator's code update did not finish")?;
         state.aggregator_code_sha256 = updated.code_sha256.into();
     }
-    if prior.map(|p| &p.tags_all) != Some(&plan.tags_all) {
-        let arn = known(&state.aggregator_function_arn, attr)?.clone();
-        lambda::tag_function(&clients.lambda, &arn, &settings.tags)
+    Ok(())
+}
+
+/// Brings the tags of the pieces that existed before this apply to the plan's `tags_all`
+/// (new pieces got them at creation).
+async fn retag(
+    clients: &AwsClients,
+    prior: &StackModel,
+    state: &StackModel,
+    tags: &crate::aws::tags::Tags,
+) -> Result<(), Diagnostics> {
+    if let (Some(arn), Some(_)) = (
+        state.aggregator_function_arn.as_str(),
+        prior.aggregator_function_arn.as_str(),
+    ) {
+        let attr = NAMES.aggregator_function_arn;
+        let current = lambda::find_function(&clients.lambda, &lambda::aggregator_function_name(&state.name))
+            .await
+            .or_error_at(attr, "Cannot read the aggregator function")?
+            .map(|f| f.tags)
+            .unwrap_or_default();
+        lambda::sync_function_tags(&clients.lambda, arn, &current, tags)
             .await
             .or_error_at(attr, "Cannot tag the aggregator function")?;
+    }
+    if let (Some(url), Some(_)) = (state.dlq_url.as_str(), prior.dlq_url.as_str()) {
+        sqs::sync_queue_tags(&clients.sqs, url, tags)
+            .await
+            .or_error_at(NAMES.dlq_url, "Cannot tag the dead-letter queue")?;
+    }
+    if let (Some(name), Some(_)) = (state.log_group_name.as_str(), prior.log_group_name.as_str()) {
+        let group = logs::find_log_group(&clients.logs, name)
+            .await
+            .or_error_at(BLOCK, "Cannot read the aggregator's log group")?;
+        if let Some(arn) = group.and_then(|g| g.arn) {
+            logs::sync_log_group_tags(&clients.logs, &arn, tags)
+                .await
+                .or_error_at(BLOCK, "Cannot tag the aggregator's log group")?;
+        }
+    }
+    if role::creates_role(state) && prior.aggregator_role_arn.value().is_some() {
+        role::retag(clients, &state.name, tags).await?;
     }
     Ok(())
 }
@@ -698,11 +733,7 @@ pub(super) async fn read(
     read_log_group(clients, state).await?;
     read_role(clients, state, function.as_ref(), importing, &mut drifted).await?;
     read_mapping(clients, state, &function_name, importing, &mut drifted).await?;
-    if drifted.is_empty() {
-        private.remove(DRIFTED);
-    } else {
-        private.set(DRIFTED, json!(drifted));
-    }
+    private.set_names(DRIFTED, &drifted);
     Ok(())
 }
 

@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
-
 use super::model::{NAMES, StackConfig, StackModel};
 use super::outcome;
 use crate::aws::policy_document::{
@@ -68,11 +66,7 @@ fn policy_attribute(kind: PolicyKind) -> &'static str {
 /// The policies' part of the plan: a policy deleted or edited outside Terraform (as the
 /// last refresh found) is planned as unknown, restored by the update, with a warning.
 pub(super) fn plan(plan: &mut Plan<'_, AwsClients, StackModel>) {
-    let drifted: Vec<String> = plan
-        .prior_private
-        .get(DRIFTED_POLICIES)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default();
+    let drifted = plan.prior_private.names(DRIFTED_POLICIES);
     plan.planned_private.remove(DRIFTED_POLICIES);
     let (Some(prior), Some(planned)) = (plan.prior.as_ref(), plan.planned.as_mut()) else {
         return;
@@ -199,11 +193,7 @@ pub(super) async fn read(
 ) -> Result<(), Diagnostics> {
     let table_arn = known(&state.table_arn, NAMES.table_arn)?.clone();
     let drifted = refresh_policies(clients, state, &table_arn).await?;
-    if drifted.is_empty() {
-        private.remove(DRIFTED_POLICIES);
-    } else {
-        private.set(DRIFTED_POLICIES, json!(drifted));
-    }
+    private.set_names(DRIFTED_POLICIES, &drifted);
     Ok(())
 }
 

@@ -125,6 +125,22 @@ pub(super) async fn read(
     Ok(Found::Present(role.arn, matches))
 }
 
+/// Brings the created role's tags to `tags`.
+pub(super) async fn retag(clients: &AwsClients, stack: &str, tags: &crate::aws::tags::Tags) -> Result<(), Diagnostics> {
+    let name = role_name(stack);
+    let attr = NAMES.aggregator_role_arn;
+    let Some(role) = iam_role::find_role(&clients.iam, &name)
+        .await
+        .or_error_at(attr, "Cannot read the aggregator role")?
+    else {
+        return Ok(());
+    };
+    iam_role::sync_role_tags(&clients.iam, &name, &role.tags, tags)
+        .await
+        .or_error_at(attr, "Cannot tag the aggregator role")?;
+    Ok(())
+}
+
 /// Deletes the role this stack created (its policies first); absent is fine.
 pub(super) async fn delete(clients: &AwsClients, stack: &str) -> Result<(), Diagnostics> {
     iam_role::delete_role(&clients.iam, &role_name(stack))

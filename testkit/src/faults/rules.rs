@@ -51,6 +51,7 @@ impl Call {
             .chain(query.into_iter().flat_map(|q| q.split('&')))
             .find_map(|pair| pair.strip_prefix("Action="))
             .map(str::to_string)
+            .or_else(|| rest_operation(&service, &head.start_line))
             .unwrap_or_else(|| "?".into());
         Call {
             service,
@@ -63,6 +64,33 @@ impl Call {
     pub fn key(&self) -> String {
         format!("{}:{}", self.service, self.operation)
     }
+}
+
+/// The operation of a REST-JSON request (Lambda's, which names it by method and path
+/// only), from its start line `METHOD /path HTTP/1.1`.
+fn rest_operation(service: &str, start_line: &str) -> Option<String> {
+    if service != "lambda" {
+        return None;
+    }
+    let mut parts = start_line.split(' ');
+    let method = parts.next()?;
+    let path = parts.next()?.split('?').next()?.trim_end_matches('/');
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).skip(1).collect();
+    let operation = match (method, segments.as_slice()) {
+        ("POST", ["functions"]) => "CreateFunction",
+        ("GET", ["functions"]) => "ListFunctions",
+        ("GET", ["functions", _]) => "GetFunction",
+        ("DELETE", ["functions", _]) => "DeleteFunction",
+        ("PUT", ["functions", _, "configuration"]) => "UpdateFunctionConfiguration",
+        ("PUT", ["functions", _, "code"]) => "UpdateFunctionCode",
+        ("POST", ["event-source-mappings"]) => "CreateEventSourceMapping",
+        ("GET", ["event-source-mappings"]) => "ListEventSourceMappings",
+        ("GET", ["event-source-mappings", _]) => "GetEventSourceMapping",
+        ("PUT", ["event-source-mappings", _]) => "UpdateEventSourceMapping",
+        ("DELETE", ["event-source-mappings", _]) => "DeleteEventSourceMapping",
+        _ => return None,
+    };
+    Some(operation.to_string())
 }
 
 /// A fault the proxy can inject into one request.
@@ -436,6 +464,27 @@ mod tests {
             operation: operation.into(),
             json: service == "dynamodb",
         }
+    }
+
+    #[test]
+    fn classifies_lambda_rest_requests_by_method_and_path() {
+        let lambda = auth("lambda");
+        let mut req = request(&[("authorization", lambda.as_str())], "{}");
+        let mut op = |line: &str| {
+            req.head.start_line = line.into();
+            Call::of(&req).operation
+        };
+        assert_eq!(op("POST /2015-03-31/functions HTTP/1.1"), "CreateFunction");
+        assert_eq!(op("PUT /2015-03-31/functions/f/code HTTP/1.1"), "UpdateFunctionCode");
+        assert_eq!(
+            op("POST /2015-03-31/event-source-mappings/ HTTP/1.1"),
+            "CreateEventSourceMapping"
+        );
+        assert_eq!(
+            op("DELETE /2015-03-31/event-source-mappings/u-1 HTTP/1.1"),
+            "DeleteEventSourceMapping"
+        );
+        assert_eq!(op("PATCH /2015-03-31/functions HTTP/1.1"), "?");
     }
 
     #[test]
