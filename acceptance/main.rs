@@ -6,7 +6,7 @@
 //! * `harness_tests`: self-tests of the harness.
 //! * `examples_tests`: the configurations under `examples/` apply, import and destroy.
 //!
-//! * `aggregator`: the stack's aggregator and audit archive.
+//! * `aggregator`: the stack's aggregator and audit archive; `alarms`: its CloudWatch alarms.
 //! * `provider`: the provider block (account restrictions, endpoints, credential_process).
 //! * `namespace`, `limit`: the `zae_limiter_namespace` and `zae_limiter_limit` resources and
 //!   their data sources; `tenant_example`: the tenant module of `examples/tenant`.
@@ -14,6 +14,7 @@
 //! Filter with the usual cargo test syntax, e.g. `cargo test --test acceptance harness`.
 
 mod aggregator;
+mod alarms;
 mod data_plane;
 mod harness;
 

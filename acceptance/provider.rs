@@ -85,7 +85,7 @@ fn an_allowed_account_applies_and_unused_endpoints_warn() {
     let emulator = Emulator::start();
     let stack = unique_name("acc-allowed");
     let settings = format!(
-        "  allowed_account_ids = [\"{}\"]\n  endpoints {{\n    cloudwatch = \"http://127.0.0.1:1\"\n  }}",
+        "  allowed_account_ids = [\"{}\"]\n  endpoints {{\n    sns = \"http://127.0.0.1:1\"\n  }}",
         testkit::ACCOUNT_ID
     );
     let hcl = config(&emulator, &settings, &stack);
@@ -95,7 +95,7 @@ fn an_allowed_account_applies_and_unused_endpoints_warn() {
     let validated = workdir.terraform().validate().expect("validate");
     let output = validated.combined_output();
     ensure_contains(&output, "Endpoint not used");
-    ensure_contains(&output, "The provider never calls cloudwatch");
+    ensure_contains(&output, "The provider never calls sns");
 
     TestCase {
         steps: vec![Step::Config(ConfigStep {

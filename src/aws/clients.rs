@@ -24,6 +24,8 @@ pub struct AwsClients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     /// S3 (the audit archive bucket); path-style addressing when a custom endpoint is set.
     pub s3: aws_sdk_s3::Client,
+    /// CloudWatch (the stack's alarms).
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// The region in use.
     pub region: String,
     /// The caller, when credentials were validated at configure time.

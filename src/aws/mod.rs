@@ -26,12 +26,14 @@
 //!   source mapping on the table stream.
 //! * [`sqs`]: the aggregator's dead-letter queue.
 //! * [`logs`]: CloudWatch Logs log groups and their retention.
+//! * [`cloudwatch`]: the stack's metric alarms.
 //! * [`s3`]: the audit archive bucket (SSE-S3, public access blocked, Glacier IR lifecycle),
 //!   emptied before it is deleted.
 //!
 //! Every AWS call is logged at `debug` level under the `terraform_provider_zae::aws` target.
 
 pub mod clients;
+pub mod cloudwatch;
 pub mod error;
 pub mod iam_policy;
 pub mod iam_principal;

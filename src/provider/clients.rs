@@ -91,6 +91,11 @@ pub async fn build(cfg: &ProviderConfig, diags: &mut Diagnostics) -> Option<AwsC
             .build(),
     );
     let s3 = aws_sdk_s3::Client::from_conf(s3_config(&with_service_endpoint(&sdk, cfg, "s3")));
+    let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::config::Builder::from(&with_service_endpoint(&sdk, cfg, "cloudwatch"))
+            .interceptor(NoRetryAfterStop)
+            .build(),
+    );
     let mut clients = AwsClients {
         dynamodb,
         iam,
@@ -99,6 +104,7 @@ pub async fn build(cfg: &ProviderConfig, diags: &mut Diagnostics) -> Option<AwsC
         sqs,
         logs,
         s3,
+        cloudwatch,
         region,
         identity: None,
         default_tags: cfg.default_tags.clone(),

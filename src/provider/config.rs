@@ -312,7 +312,7 @@ mod tests {
     fn endpoints_of_services_never_called_are_warnings() {
         let schema = super::super::schema::provider_schema();
         let mut endpoints = empty_object(&schema.block.find_block("endpoints").unwrap().block);
-        endpoints.set("cloudwatch", "http://cw.local:1".into());
+        endpoints.set("sns", "http://cw.local:1".into());
         endpoints.set("s3", "http://s3.local:1".into());
         endpoints.set("dynamodb", "http://ddb.local:1".into());
         let mut d = Diagnostics::new();
@@ -323,7 +323,7 @@ mod tests {
             found,
             [(
                 crate::framework::diag::Severity::Warning,
-                Some(AttributePath::root("endpoints").attribute("cloudwatch"))
+                Some(AttributePath::root("endpoints").attribute("sns"))
             )]
         );
         let cfg = ProviderConfig::from_value(&value, &mut d);
@@ -333,7 +333,7 @@ mod tests {
             Some("http://s3.local:1"),
             "the S3 client uses it"
         );
-        assert_eq!(cfg.endpoints.get("cloudwatch"), None, "never used for a client");
+        assert_eq!(cfg.endpoints.get("sns"), None, "never used for a client");
     }
 
     #[test]

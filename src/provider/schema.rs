@@ -4,11 +4,11 @@ use crate::framework::validator::{Each, IntBetween, MapEntries, StringCheck};
 use crate::framework::{Attribute, Block, NestedBlock, Schema};
 
 /// Services the provider calls: their endpoint can be overridden in the `endpoints` block.
-pub const ENDPOINT_SERVICES: [&str; 7] = ["dynamodb", "iam", "sts", "lambda", "s3", "sqs", "logs"];
+pub const ENDPOINT_SERVICES: [&str; 8] = ["dynamodb", "iam", "sts", "lambda", "s3", "sqs", "logs", "cloudwatch"];
 
-/// Services the `endpoints` block also accepts (earlier versions offered them, and AWS provider
-/// blocks set them) although the provider never calls them: setting one is a warning.
-pub const UNUSED_ENDPOINT_SERVICES: [&str; 1] = ["cloudwatch"];
+/// Services the `endpoints` block also accepts (AWS provider blocks set them, e.g. for the
+/// topic alarms notify) although the provider never calls them: setting one is a warning.
+pub const UNUSED_ENDPOINT_SERVICES: [&str; 1] = ["sns"];
 
 /// An AWS account id: twelve digits.
 fn account_id_check() -> StringCheck {

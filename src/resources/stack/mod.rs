@@ -13,6 +13,7 @@
 //! apply or destroy finishes the job.
 
 mod aggregator;
+mod alarms;
 mod archive;
 mod model;
 mod package;
@@ -35,8 +36,9 @@ use crate::framework::{
 };
 
 pub use model::{
-    AggregatorConfig, AggregatorModel, AggregatorNames, AuditArchiveConfig, AuditArchiveModel, AuditArchiveNames,
-    StackConfig, StackIdentity, StackIdentityConfig, StackIdentityNames, StackModel, StackNames,
+    AggregatorConfig, AggregatorModel, AggregatorNames, AlarmsConfig, AlarmsModel, AlarmsNames, AuditArchiveConfig,
+    AuditArchiveModel, AuditArchiveNames, StackConfig, StackIdentity, StackIdentityConfig, StackIdentityNames,
+    StackModel, StackNames,
 };
 pub use package::RELEASE_FILE_NAME as AGGREGATOR_PACKAGE_FILE_NAME;
 pub use policies::POLICY_ATTRIBUTES;
@@ -142,8 +144,14 @@ pub fn schema() -> Schema {
             "The `lambda_version` of the version record: null for the built-in aggregator (which clients \
                      treat as compatible), `aggregator.package_version` for a user package.",
         ))
+        .attribute(
+            Attribute::string_map("alarm_arns")
+                .computed()
+                .description("The alarms' ARNs by alarm name (with `alarms`)."),
+        )
         .block(aggregator::block())
         .block(archive::block())
+        .block(alarms::block())
         .block(timeouts::block(&["create", "update", "delete"]));
     Schema::new(block)
 }
@@ -208,6 +216,8 @@ fn without_aggregator(state: StackModel) -> StackModel {
         log_group_name: Known::Null,
         event_source_mapping_id: Known::Null,
         archive_bucket_name: Known::Null,
+        alarms: None,
+        alarm_arns: Known::Null,
         ..state
     }
 }
@@ -225,6 +235,7 @@ async fn aggregator_parts(
     let steps = async {
         archive::ensure(clients, prior, plan, &mut state).await?;
         aggregator::ensure(clients, prior, plan, &mut state, timeout).await?;
+        alarms::ensure(clients, prior, plan, &mut state).await?;
         archive::retire(clients, prior, plan, &mut state).await
     }
     .await;
@@ -248,6 +259,7 @@ pub(crate) async fn refresh(
     policies::read(clients, &mut state, private).await?;
     archive::read(clients, &mut state, importing).await?;
     aggregator::read(clients, &mut state, private, importing).await?;
+    alarms::read(clients, &mut state, private, importing).await?;
     Ok(Some(state))
 }
 
@@ -284,6 +296,7 @@ impl ModelResource<AwsClients> for StackResource {
         policies::plan(plan);
         archive::plan(plan).await;
         aggregator::plan(plan);
+        alarms::plan(plan);
     }
 
     /// Checks across attributes of the `aggregator` block.
@@ -337,6 +350,7 @@ impl ModelResource<AwsClients> for StackResource {
         table::refuse_if_protected(clients, &prior.name).await?;
         archive::refuse_if_holding_objects(clients, &prior).await?;
         let mut state = prior.clone();
+        alarms::delete(clients, &mut state).await?;
         aggregator::remove(clients, &mut state, timeout).await?;
         archive::delete(clients, &prior).await?;
         policies::delete(clients, &prior).await?;

@@ -70,6 +70,10 @@ model! {
         pub archive_bucket_name: Known<String>,
         /// The `lambda_version` of the version record (null for the built-in aggregator).
         pub lambda_version: Known<String>,
+        /// CloudWatch alarms; `None` = no alarms.
+        pub alarms: Option<AlarmsModel>,
+        /// The alarms' ARNs by alarm name.
+        pub alarm_arns: Known<BTreeMap<String, String>>,
         /// Time limits.
         pub timeouts: Option<Timeouts>,
     }
@@ -101,6 +105,28 @@ model! {
 }
 
 model! {
+    /// The `alarms` block: zae-limiter's CloudWatch alarms on the table and the aggregator.
+    pub struct AlarmsModel, config AlarmsConfig, names AlarmsNames {
+        /// The SNS topic the alarms notify; `None` = alarms without actions.
+        pub sns_topic_arn: Option<String>,
+        /// The duration alarm's threshold, percent of the aggregator's timeout.
+        pub duration_threshold_pct: i64,
+        /// Seconds per evaluation period.
+        pub period: i64,
+        /// Periods evaluated (the DLQ alarm always evaluates one).
+        pub evaluation_periods: i64,
+        /// Aggregator errors per period above which the error alarm fires.
+        pub error_threshold: i64,
+        /// Stream iterator age, ms, above which the lag alarm fires.
+        pub iterator_age_threshold_ms: i64,
+        /// Throttled requests per period above which a throttle alarm fires.
+        pub throttle_threshold: i64,
+        /// Messages in the DLQ at which the DLQ alarm fires.
+        pub dlq_threshold: i64,
+    }
+}
+
+model! {
     /// The `audit_archive` block: the S3 bucket expired audit events go to.
     pub struct AuditArchiveModel, config AuditArchiveConfig, names AuditArchiveNames {
         /// Days after which archived objects move to Glacier Instant Retrieval.
@@ -122,6 +148,8 @@ model! {
 pub(super) const NAMES: StackNames = StackModel::NAMES;
 /// The attribute names of the `aggregator` block.
 pub(super) const AGGREGATOR_NAMES: AggregatorNames = AggregatorModel::NAMES;
+/// The attribute names of the `alarms` block.
+pub(super) const ALARM_NAMES: AlarmsNames = AlarmsModel::NAMES;
 /// The attribute names of the `audit_archive` block.
 pub(super) const ARCHIVE_NAMES: AuditArchiveNames = AuditArchiveModel::NAMES;
 
