@@ -6,7 +6,8 @@
 //! * `harness_tests`: self-tests of the harness.
 //! * `examples_tests`: the configurations under `examples/` apply, import and destroy.
 //!
-//! * `aggregator`: the stack's aggregator and audit archive; `alarms`: its CloudWatch alarms.
+//! * `aggregator`: the stack's aggregator and audit archive; `alarms`: its CloudWatch alarms;
+//!   `iam_options`: its `iam` block (roles, boundary, name formats, no-IAM mode).
 //! * `provider`: the provider block (account restrictions, endpoints, credential_process).
 //! * `namespace`, `limit`: the `zae_limiter_namespace` and `zae_limiter_limit` resources and
 //!   their data sources; `tenant_example`: the tenant module of `examples/tenant`.
@@ -21,6 +22,7 @@ mod harness;
 mod examples_tests;
 mod faults;
 mod harness_tests;
+mod iam_options;
 mod limit;
 mod namespace;
 mod provider;

@@ -540,3 +540,21 @@ async fn create_function_waits_for_its_role_to_propagate() {
     let created = created.expect("retried until the role could be assumed");
     assert_eq!(created.role_arn.as_deref(), Some(role_arn));
 }
+
+/// A role this provider made for the same purpose (same description, trust, boundary and
+/// tags) is adopted by a second create; a role of that name made for anything else is not.
+#[tokio::test]
+async fn create_or_adopt_role_adopts_only_a_matching_role() {
+    let env = env().await;
+    let client = env.iam();
+    let mut settings = RoleSettings::for_lambda("pb-zae-app-PowerUser");
+    settings.description = Some("zae-limiter app role for stack zae".into());
+    settings.tags = [("Application".to_owned(), "zae-limiter".to_owned())].into();
+    let first = iam_role::create_or_adopt_role(&client, &settings).await.unwrap();
+    let again = iam_role::create_or_adopt_role(&client, &settings).await.unwrap();
+    assert_eq!(again.arn, first.arn);
+    let mut other = settings.clone();
+    other.description = Some("someone else's role".into());
+    let err = iam_role::create_or_adopt_role(&client, &other).await.unwrap_err();
+    assert!(err.has_code("EntityAlreadyExists"), "{err}");
+}

@@ -165,6 +165,32 @@ pub async fn create_role(client: &Client, settings: &RoleSettings) -> Result<Rol
     })
 }
 
+/// Creates the role, or adopts the role of that name when it is one this provider made for
+/// the same purpose: same description (which names the stack), trust policy and
+/// boundary, and carrying every tag asked for. That is what an import cannot record (a
+/// role under a custom name format) or a create that failed after the role was made.
+/// Another role of that name fails with `EntityAlreadyExists`.
+pub async fn create_or_adopt_role(client: &Client, settings: &RoleSettings) -> Result<RoleInfo> {
+    match create_role(client, settings).await {
+        Err(err) if err.has_code(super::iam_policy::ENTITY_ALREADY_EXISTS) => {
+            let Some(role) = find_role(client, &settings.name).await? else {
+                return Err(err);
+            };
+            let same = role.description == settings.description
+                && super::policy_document::documents_equivalent(&role.trust_policy, &settings.trust_policy)
+                && role.permissions_boundary == settings.permissions_boundary
+                && settings.tags.iter().all(|(k, v)| role.tags.get(k) == Some(v));
+            if same {
+                tracing::info!(target: super::LOG_TARGET, role = %settings.name, "adopted the existing role");
+                Ok(role)
+            } else {
+                Err(err)
+            }
+        }
+        other => other,
+    }
+}
+
 /// A `CreateRole` whose response was lost is retried (by the SDK) and then fails with
 /// `EntityAlreadyExists`: the role of that name is this call's own when IAM created it
 /// after the call started (give or take the clock skew) with exactly the trust policy,
@@ -425,6 +451,53 @@ pub async fn detach_managed_policy(client: &Client, role: &str, policy_arn: &str
         .await
         .context("DetachRolePolicy", resource(role))
         .deleted()
+}
+
+/// Sets (`Some`) or removes (`None`) the role's permissions boundary.
+pub async fn set_permissions_boundary(client: &Client, name: &str, boundary: Option<&str>) -> Result<()> {
+    match boundary {
+        Some(arn) => {
+            let request = client
+                .put_role_permissions_boundary()
+                .role_name(name)
+                .permissions_boundary(arn);
+            send_with_retry(
+                &RetryPolicy::IAM_PROPAGATION,
+                "PutRolePermissionsBoundary",
+                &resource(name),
+                iam_retryable,
+                &request,
+                |r| r.send(),
+            )
+            .await?;
+        }
+        None => {
+            let request = client.delete_role_permissions_boundary().role_name(name);
+            send_with_retry(
+                &RetryPolicy::IAM_PROPAGATION,
+                "DeleteRolePermissionsBoundary",
+                &resource(name),
+                iam_retryable,
+                &request,
+                |r| r.send(),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A trust policy letting principals of `account` assume the role (with their own IAM
+/// permission to do so), as zae-limiter's app/admin/read-only roles have.
+pub fn account_trust_policy(partition: &str, account: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:{partition}:iam::{account}:root")},
+            "Action": "sts:AssumeRole"
+        }]
+    })
 }
 
 /// Brings the role's tags from `current` (as [`find_role`] read them) to `desired`.

@@ -237,7 +237,19 @@ pub(super) fn plan(plan: &mut Plan<'_, AwsClients, StackModel>) {
             }
         },
     };
-    planned.aggregator_role_arn = planned_role(plan.prior.as_ref(), &aggregator, &planned.aggregator_role_arn);
+    let renamed = plan.prior.as_ref().is_none_or(|p| {
+        let format = match &planned.iam {
+            Known::Value(iam) => iam.role_name_format.clone(),
+            Known::Unknown => Known::Unknown,
+            Known::Null => Known::Null,
+        };
+        format != Known::from(super::iam::settings(p).role_name_format)
+    });
+    planned.aggregator_role_arn = if renamed && aggregator.role_arn.is_null() {
+        Known::Unknown
+    } else {
+        planned_role(plan.prior.as_ref(), &aggregator, &planned.aggregator_role_arn)
+    };
     if let Some(prior) = plan.prior.as_ref().filter(|p| p.aggregator.is_some()) {
         plan_restorations(prior, &drifted, planned, &mut plan.diagnostics);
     }
@@ -400,6 +412,8 @@ pub(super) async fn ensure(
             Some(_) => state.archive_bucket_name.clone(),
             None => Known::Null,
         },
+        iam: plan.iam.clone(),
+        tags_all: plan.tags_all.clone(),
         ..state.clone()
     };
     let role_arn = ensure_role(clients, prior, plan, &wanted, code_kind(&package), state).await?;
@@ -409,8 +423,12 @@ pub(super) async fn ensure(
     if let Some(prior) = prior.filter(|p| p.tags_all != plan.tags_all) {
         retag(clients, prior, state, known(&plan.tags_all, NAMES.tags_all)?).await?;
     }
-    if role::user_role(&wanted).is_some() && prior.is_some_and(role::creates_role) {
-        role::delete(clients, &plan.name).await?;
+    // The created role goes once the function runs under another: the user's, or the
+    // created role's new name.
+    if let Some(prior) = prior.filter(|p| role::creates_role(p) && p.aggregator_role_arn.value().is_some())
+        && (!role::creates_role(&wanted) || role::role_name(prior) != role::role_name(&wanted))
+    {
+        role::delete(clients, &role::role_name(prior)).await?;
     }
     state.aggregator = Some(aggregator.clone());
     state.lambda_version = aggregator.package_version.clone().into();
@@ -466,11 +484,16 @@ async fn ensure_role(
     state: &mut StackModel,
 ) -> Result<String, Diagnostics> {
     if let Some(arn) = role::user_role(wanted) {
+        state.aggregator_role_arn = Known::Value(arn.clone());
         return Ok(arn);
     }
-    let ours = prior.is_some_and(role::creates_role) && state.aggregator_role_arn.value().is_some();
+    let renamed = prior.is_some_and(|p| role::role_name(p) != role::role_name(wanted));
+    let ours = prior.is_some_and(role::creates_role) && state.aggregator_role_arn.value().is_some() && !renamed;
     let grants = role::grants(clients, wanted, kind).await?;
     let arn = if ours {
+        if let Some(prior) = prior {
+            role::sync_boundary(clients, prior, wanted).await?;
+        }
         known(&state.aggregator_role_arn, NAMES.aggregator_role_arn)?.clone()
     } else {
         role::create(clients, wanted).await?
@@ -481,7 +504,7 @@ async fn ensure_role(
         None => None,
     };
     if before.as_ref() != Some(&grants) || plan.aggregator_role_arn.is_unknown() {
-        role::put_policies(clients, &plan.name, &grants).await?;
+        role::put_policies(clients, &role::role_name(wanted), &grants).await?;
     }
     Ok(arn)
 }
@@ -573,7 +596,7 @@ async fn retag(
         }
     }
     if role::creates_role(state) && prior.aggregator_role_arn.value().is_some() {
-        role::retag(clients, &state.name, tags).await?;
+        role::retag(clients, &role::role_name(state), tags).await?;
     }
     Ok(())
 }
@@ -671,7 +694,7 @@ pub(super) async fn remove(clients: &AwsClients, state: &mut StackModel, timeout
     state.aggregator_function_arn = Known::Null;
     state.aggregator_code_sha256 = Known::Null;
     if role::creates_role(state) && state.aggregator_role_arn.value().is_some() {
-        role::delete(clients, &state.name).await?;
+        role::delete(clients, &role::role_name(state)).await?;
     }
     state.aggregator_role_arn = Known::Null;
     if let Some(url) = state.dlq_url.value().cloned() {
@@ -765,7 +788,7 @@ fn imported_block(f: &FunctionInfo, state: &StackModel) -> AggregatorModel {
     let created_role = f
         .role_arn
         .as_deref()
-        .is_some_and(|arn| arn.ends_with(&format!(":role/{}", role::role_name(&state.name))));
+        .is_some_and(|arn| arn.ends_with(&format!(":role/{}", role::role_name(state))));
     let mut block = AggregatorModel {
         role_arn: if created_role { None } else { f.role_arn.clone() },
         ..AggregatorModel::default()
@@ -841,7 +864,7 @@ async fn read_role(
     } else {
         None
     };
-    match role::read(clients, &state.name, grants.as_ref()).await? {
+    match role::read(clients, &role::role_name(state), grants.as_ref()).await? {
         role::Found::Missing => state.aggregator_role_arn = Known::Null,
         role::Found::Present(arn, matches) => {
             state.aggregator_role_arn = Known::Value(arn);

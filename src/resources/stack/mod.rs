@@ -15,11 +15,13 @@
 mod aggregator;
 mod alarms;
 mod archive;
+mod iam;
 mod model;
 mod package;
 mod policies;
 mod records;
 mod role;
+mod roles;
 mod table;
 
 use async_trait::async_trait;
@@ -37,8 +39,8 @@ use crate::framework::{
 
 pub use model::{
     AggregatorConfig, AggregatorModel, AggregatorNames, AlarmsConfig, AlarmsModel, AlarmsNames, AuditArchiveConfig,
-    AuditArchiveModel, AuditArchiveNames, StackConfig, StackIdentity, StackIdentityConfig, StackIdentityNames,
-    StackModel, StackNames,
+    AuditArchiveModel, AuditArchiveNames, IamConfig, IamModel, IamNames, StackConfig, StackIdentity,
+    StackIdentityConfig, StackIdentityNames, StackModel, StackNames,
 };
 pub use package::RELEASE_FILE_NAME as AGGREGATOR_PACKAGE_FILE_NAME;
 pub use policies::POLICY_ATTRIBUTES;
@@ -144,6 +146,18 @@ pub fn schema() -> Schema {
             "The `lambda_version` of the version record: null for the built-in aggregator (which clients \
                      treat as compatible), `aggregator.package_version` for a user package.",
         ))
+        .attribute(computed_string(
+            "app_role_arn",
+            "ARN of the `{name}-app` role (with `iam.create_roles`).",
+        ))
+        .attribute(computed_string(
+            "admin_role_arn",
+            "ARN of the `{name}-admin` role (with `iam.create_roles`).",
+        ))
+        .attribute(computed_string(
+            "readonly_role_arn",
+            "ARN of the `{name}-read` role (with `iam.create_roles`).",
+        ))
         .attribute(
             Attribute::string_map("alarm_arns")
                 .computed()
@@ -152,6 +166,7 @@ pub fn schema() -> Schema {
         .block(aggregator::block())
         .block(archive::block())
         .block(alarms::block())
+        .block(iam::block())
         .block(timeouts::block(&["create", "update", "delete"]));
     Schema::new(block)
 }
@@ -218,6 +233,9 @@ fn without_aggregator(state: StackModel) -> StackModel {
         archive_bucket_name: Known::Null,
         alarms: None,
         alarm_arns: Known::Null,
+        app_role_arn: Known::Null,
+        admin_role_arn: Known::Null,
+        readonly_role_arn: Known::Null,
         ..state
     }
 }
@@ -236,7 +254,13 @@ async fn aggregator_parts(
         archive::ensure(clients, prior, plan, &mut state).await?;
         aggregator::ensure(clients, prior, plan, &mut state, timeout).await?;
         alarms::ensure(clients, prior, plan, &mut state).await?;
-        archive::retire(clients, prior, plan, &mut state).await
+        archive::retire(clients, prior, plan, &mut state).await?;
+        roles::ensure(clients, prior, plan, &mut state).await?;
+        if let Some(prior) = prior {
+            policies::retire(clients, prior, plan, &mut state).await?;
+        }
+        state.iam = plan.iam.clone();
+        Ok(())
     }
     .await;
     outcome(state, steps)
@@ -260,6 +284,7 @@ pub(crate) async fn refresh(
     archive::read(clients, &mut state, importing).await?;
     aggregator::read(clients, &mut state, private, importing).await?;
     alarms::read(clients, &mut state, private, importing).await?;
+    roles::read(clients, &mut state, importing).await?;
     Ok(Some(state))
 }
 
@@ -297,11 +322,15 @@ impl ModelResource<AwsClients> for StackResource {
         archive::plan(plan).await;
         aggregator::plan(plan);
         alarms::plan(plan);
+        if let Some(planned) = plan.planned.as_mut() {
+            roles::plan_outputs(plan.prior.as_ref(), planned);
+        }
     }
 
     /// Checks across attributes of the `aggregator` block.
     async fn validate(&self, config: &StackConfig, diags: &mut Diagnostics) {
         aggregator::validate(config, diags);
+        iam::validate(config, diags);
     }
 
     /// Create: the table first (nothing exists before it, so a failure leaves no state), then
@@ -353,6 +382,7 @@ impl ModelResource<AwsClients> for StackResource {
         alarms::delete(clients, &mut state).await?;
         aggregator::remove(clients, &mut state, timeout).await?;
         archive::delete(clients, &prior).await?;
+        roles::delete(clients, &prior, &mut state).await?;
         policies::delete(clients, &prior).await?;
         table::delete(clients, &prior.name, timeout).await
     }

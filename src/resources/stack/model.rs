@@ -74,6 +74,14 @@ model! {
         pub alarms: Option<AlarmsModel>,
         /// The alarms' ARNs by alarm name.
         pub alarm_arns: Known<BTreeMap<String, String>>,
+        /// IAM options; `None` = 0.17.0's defaults (policies, no roles).
+        pub iam: Option<IamModel>,
+        /// ARN of the `{name}-app` role.
+        pub app_role_arn: Known<String>,
+        /// ARN of the `{name}-admin` role.
+        pub admin_role_arn: Known<String>,
+        /// ARN of the `{name}-read` role.
+        pub readonly_role_arn: Known<String>,
         /// Time limits.
         pub timeouts: Option<Timeouts>,
     }
@@ -101,6 +109,22 @@ model! {
         pub package_path: Option<String>,
         /// The zae-limiter version that `package_path` implements.
         pub package_version: Option<String>,
+    }
+}
+
+model! {
+    /// The `iam` block.
+    pub struct IamModel, config IamConfig, names IamNames {
+        /// false = no IAM at all.
+        pub create_policies: bool,
+        /// true = the app/admin/read-only roles.
+        pub create_roles: bool,
+        /// Permission boundary (ARN or policy name) of every role the stack creates.
+        pub permission_boundary: Option<String>,
+        /// Role name format (`{}` = the default name).
+        pub role_name_format: Option<String>,
+        /// Managed policy name format (`{}` = the default name).
+        pub policy_name_format: Option<String>,
     }
 }
 
@@ -148,6 +172,8 @@ model! {
 pub(super) const NAMES: StackNames = StackModel::NAMES;
 /// The attribute names of the `aggregator` block.
 pub(super) const AGGREGATOR_NAMES: AggregatorNames = AggregatorModel::NAMES;
+/// The attribute names of the `iam` block.
+pub(super) const IAM_NAMES: IamNames = IamModel::NAMES;
 /// The attribute names of the `alarms` block.
 pub(super) const ALARM_NAMES: AlarmsNames = AlarmsModel::NAMES;
 /// The attribute names of the `audit_archive` block.

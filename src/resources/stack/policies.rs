@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::iam;
 use super::model::{NAMES, StackConfig, StackModel};
 use super::outcome;
 use crate::aws::policy_document::{
@@ -68,9 +69,23 @@ fn policy_attribute(kind: PolicyKind) -> &'static str {
 pub(super) fn plan(plan: &mut Plan<'_, AwsClients, StackModel>) {
     let drifted = plan.prior_private.names(DRIFTED_POLICIES);
     plan.planned_private.remove(DRIFTED_POLICIES);
-    let (Some(prior), Some(planned)) = (plan.prior.as_ref(), plan.planned.as_mut()) else {
+    let Some(planned) = plan.planned.as_mut() else { return };
+    let (creates, format) = iam::planned_policy_settings(planned);
+    if creates == Known::Value(false) {
+        for (kind, _) in POLICY_ATTRIBUTES {
+            *policy_arn!(&mut planned, kind) = Known::Null;
+        }
         return;
-    };
+    }
+    let Some(prior) = plan.prior.as_ref() else { return };
+    let prior_iam = iam::settings(prior);
+    if !prior_iam.create_policies || format != Known::from(prior_iam.policy_name_format.clone()) {
+        // Created, or renamed: new ARNs.
+        for (kind, _) in POLICY_ATTRIBUTES {
+            *policy_arn!(&mut planned, kind) = Known::Unknown;
+        }
+        return;
+    }
     plan_restorations(prior, &drifted, planned, &mut plan.diagnostics);
 }
 
@@ -97,18 +112,25 @@ fn plan_restorations(prior: &StackModel, drifted: &[String], planned: &mut Stack
 /// Creates policy `kind` of stack `stack` with `document`; returns its ARN.
 async fn create_policy(
     clients: &AwsClients,
-    stack: &str,
+    stack: &StackModel,
     kind: PolicyKind,
     document: &serde_json::Value,
     tags: &BTreeMap<String, String>,
 ) -> crate::aws::Result<String> {
-    let name = kind.policy_name(stack);
+    let name = iam::policy_name(stack, kind);
     let policy = iam_policy::create_policy(&clients.iam, &name, kind.description(), document, tags).await?;
     Ok(policy.arn)
 }
 
-/// Creates the six policies for the (existing) table, recording each ARN in `state`.
+/// Creates the six policies for the (existing) table, recording each ARN in `state`;
+/// none without IAM (`iam.create_policies = false`).
 pub(super) async fn create(clients: &AwsClients, mut state: StackModel) -> Outcome<StackModel> {
+    if !iam::creates_policies(&state) {
+        for (kind, _) in POLICY_ATTRIBUTES {
+            *policy_arn!(&mut state, kind) = Known::Null;
+        }
+        return Ok(state);
+    }
     let result = create_all(clients, &mut state).await;
     outcome(state, result)
 }
@@ -119,7 +141,7 @@ async fn create_all(clients: &AwsClients, state: &mut StackModel) -> Result<(), 
     let tags = known(&state.tags_all, NAMES.tags_all)?.clone();
     for (kind, attr) in POLICY_ATTRIBUTES {
         let document = kind.document_with(&table_arn, state.compatibility());
-        let arn = create_policy(clients, &state.name, kind, &document, &tags)
+        let arn = create_policy(clients, state, kind, &document, &tags)
             .await
             .or_error_at(attr, "Cannot create the managed policy")?;
         *policy_arn!(&mut state, kind) = Known::Value(arn);
@@ -147,7 +169,7 @@ fn policy_lookup(clients: &AwsClients, state: &StackModel, kind: PolicyKind) -> 
         &identity.account_id,
         &identity.partition,
         None,
-        &kind.policy_name(&state.name),
+        &iam::policy_name(state, kind),
     )))
 }
 
@@ -191,6 +213,11 @@ pub(super) async fn read(
     state: &mut StackModel,
     private: &mut Private,
 ) -> Result<(), Diagnostics> {
+    if !iam::creates_policies(state) {
+        // No IAM: nothing to read, and same-named policies are another stack's.
+        private.remove(DRIFTED_POLICIES);
+        return Ok(());
+    }
     let table_arn = known(&state.table_arn, NAMES.table_arn)?.clone();
     let drifted = refresh_policies(clients, state, &table_arn).await?;
     private.set_names(DRIFTED_POLICIES, &drifted);
@@ -232,20 +259,76 @@ async fn refresh_policies(
 }
 
 /// Brings the six policies to the plan (see [`update_policy`]), then records the plan's
-/// `policy_compatibility`.
+/// `policy_compatibility`. A policy whose name changed (`iam.policy_name_format`) is
+/// created under the new name here; [`retire`] deletes the old one once the stack's roles
+/// hold the new one. Without IAM nothing is created; [`retire`] deletes what was.
 pub(super) async fn update(
     clients: &AwsClients,
     (prior, plan): (&StackModel, &StackModel),
     mut state: StackModel,
 ) -> Outcome<StackModel> {
+    state.policy_compatibility = plan.policy_compatibility.clone();
+    if !iam::creates_policies(plan) {
+        return Ok(state);
+    }
     let tags_changed = plan.tags_all != prior.tags_all;
-    for (kind, _) in POLICY_ATTRIBUTES {
-        if let Err(diags) = update_policy(clients, kind, (prior, plan), tags_changed, &mut state).await {
+    for (kind, attr) in POLICY_ATTRIBUTES {
+        let renamed = iam::policy_name(prior, kind) != iam::policy_name(plan, kind);
+        let step = if renamed || !iam::creates_policies(prior) {
+            create_renamed(clients, kind, attr, plan, &mut state).await
+        } else {
+            update_policy(clients, kind, (prior, plan), tags_changed, &mut state).await
+        };
+        if let Err(diags) = step {
+            state.policy_compatibility = prior.policy_compatibility.clone();
             return outcome(state, Err(diags));
         }
     }
-    state.policy_compatibility = plan.policy_compatibility.clone();
     Ok(state)
+}
+
+/// Creates policy `kind` under the plan's name, recording its ARN.
+async fn create_renamed(
+    clients: &AwsClients,
+    kind: PolicyKind,
+    attr: &str,
+    plan: &StackModel,
+    state: &mut StackModel,
+) -> Result<(), Diagnostics> {
+    let table_arn = known(&state.table_arn, NAMES.table_arn)?.clone();
+    let tags = known(&plan.tags_all, NAMES.tags_all)?;
+    let document = kind.document_with(&table_arn, plan.compatibility());
+    let arn = create_policy(clients, plan, kind, &document, tags)
+        .await
+        .or_error_at(attr, "Cannot create the managed policy")?;
+    *policy_arn!(&mut state, kind) = Known::Value(arn);
+    Ok(())
+}
+
+/// Deletes the policies `prior` recorded that the plan no longer has under that name
+/// (renamed, or no IAM any more), after the roles moved off them.
+pub(super) async fn retire(
+    clients: &AwsClients,
+    prior: &StackModel,
+    plan: &StackModel,
+    state: &mut StackModel,
+) -> Result<(), Diagnostics> {
+    let keep_all = iam::creates_policies(plan);
+    for (kind, attr) in POLICY_ATTRIBUTES {
+        if let Some(old) = policy_arn!(&prior, kind).as_str() {
+            let renamed = iam::policy_name(prior, kind) != iam::policy_name(plan, kind);
+            let moved = policy_arn!(&state, kind).as_str() != Some(old);
+            if !keep_all || (renamed && moved) {
+                iam_policy::delete_policy(&clients.iam, old)
+                    .await
+                    .or_error_at(attr, "Cannot delete the managed policy under its old name")?;
+            }
+        }
+        if !keep_all {
+            *policy_arn!(&mut state, kind) = Known::Null;
+        }
+    }
+    Ok(())
 }
 
 /// Brings one managed policy to the plan: recreate it when missing, restore its document
@@ -277,7 +360,7 @@ async fn update_policy(
             }
         }
         None => {
-            let arn = create_policy(clients, &prior.name, kind, &document, tags_all)
+            let arn = create_policy(clients, plan, kind, &document, tags_all)
                 .await
                 .or_error_at(attr, "Cannot create the managed policy")?;
             *policy_arn!(&mut state, kind) = Known::Value(arn);

@@ -14,14 +14,37 @@ use crate::resources::common::{OrDiagnostic, known};
 /// The role's description.
 const DESCRIPTION: &str = "zae-limiter aggregator: usage snapshots, refill, shard growth, audit archival";
 
-/// The name of the role this stack creates.
-pub(super) fn role_name(stack: &str) -> String {
-    iam_role::aggregator_role_name(stack)
+/// The name of the role this stack creates: `{stack}-aggr` through `iam.role_name_format`.
+pub(super) fn role_name(state: &StackModel) -> String {
+    super::iam::role_name(state, "aggr")
 }
 
-/// Whether the stack runs its aggregator under a role it created (no `role_arn`).
+/// Whether the stack runs its aggregator under a role it created (no `role_arn`, IAM on).
 pub(super) fn creates_role(state: &StackModel) -> bool {
-    state.aggregator.as_ref().is_some_and(|a| a.role_arn.is_none())
+    state.aggregator.as_ref().is_some_and(|a| a.role_arn.is_none()) && super::iam::creates_policies(state)
+}
+
+/// Sets the created role's permission boundary to `wanted`'s when it differs from `prior`'s.
+pub(super) async fn sync_boundary(
+    clients: &AwsClients,
+    prior: &StackModel,
+    wanted: &StackModel,
+) -> Result<(), Diagnostics> {
+    if super::iam::settings(prior).permission_boundary == super::iam::settings(wanted).permission_boundary {
+        return Ok(());
+    }
+    let identity = clients
+        .caller_identity()
+        .await
+        .or_error("Cannot look up the account for the permission boundary")?;
+    let boundary = super::iam::boundary_arn(wanted, &identity.partition, &identity.account_id);
+    iam_role::set_permissions_boundary(&clients.iam, &role_name(wanted), boundary.as_deref())
+        .await
+        .or_error_at(
+            NAMES.aggregator_role_arn,
+            "Cannot set the aggregator role's permission boundary",
+        )?;
+    Ok(())
 }
 
 /// The grants `state` asks for (its table, stream, DLQ, log group, archive and tracing),
@@ -57,10 +80,15 @@ pub(super) async fn grants(
 
 /// Creates the role (tagged like the stack); returns its ARN.
 pub(super) async fn create(clients: &AwsClients, state: &StackModel) -> Result<String, Diagnostics> {
-    let mut settings = RoleSettings::for_lambda(role_name(&state.name));
+    let mut settings = RoleSettings::for_lambda(role_name(state));
     settings.description = Some(DESCRIPTION.to_owned());
+    let identity = clients
+        .caller_identity()
+        .await
+        .or_error("Cannot look up the account for the permission boundary")?;
+    settings.permissions_boundary = super::iam::boundary_arn(state, &identity.partition, &identity.account_id);
     settings.tags = known(&state.tags_all, NAMES.tags_all)?.clone();
-    let role = iam_role::create_role(&clients.iam, &settings)
+    let role = iam_role::create_or_adopt_role(&clients.iam, &settings)
         .await
         .or_error_at(NAMES.aggregator_role_arn, "Cannot create the aggregator role")?;
     Ok(role.arn)
@@ -69,18 +97,17 @@ pub(super) async fn create(clients: &AwsClients, state: &StackModel) -> Result<S
 /// Puts every wanted inline policy and deletes the ones no longer wanted.
 pub(super) async fn put_policies(
     clients: &AwsClients,
-    stack: &str,
+    name: &str,
     grants: &AggregatorGrants,
 ) -> Result<(), Diagnostics> {
-    let name = role_name(stack);
     let wanted = grants.inline_policies();
     for (policy, document) in &wanted {
-        iam_role::put_inline_policy(&clients.iam, &name, policy, document)
+        iam_role::put_inline_policy(&clients.iam, name, policy, document)
             .await
             .or_error_at(NAMES.aggregator_role_arn, "Cannot write the aggregator role's policy")?;
     }
     for stale in ALL_POLICY_NAMES.iter().filter(|n| !wanted.iter().any(|(w, _)| w == *n)) {
-        iam_role::delete_inline_policy(&clients.iam, &name, stale)
+        iam_role::delete_inline_policy(&clients.iam, name, stale)
             .await
             .or_error_at(NAMES.aggregator_role_arn, "Cannot remove the aggregator role's policy")?;
     }
@@ -98,11 +125,10 @@ pub(super) enum Found {
 /// Reads the role and compares its inline policies with `grants`.
 pub(super) async fn read(
     clients: &AwsClients,
-    stack: &str,
+    name: &str,
     grants: Option<&AggregatorGrants>,
 ) -> Result<Found, Diagnostics> {
-    let name = role_name(stack);
-    let Some(role) = iam_role::find_role(&clients.iam, &name)
+    let Some(role) = iam_role::find_role(&clients.iam, name)
         .await
         .or_error_at(NAMES.aggregator_role_arn, "Cannot read the aggregator role")?
     else {
@@ -117,7 +143,7 @@ pub(super) async fn read(
         if !matches {
             break;
         }
-        let stored = iam_role::find_inline_policy(&clients.iam, &name, policy)
+        let stored = iam_role::find_inline_policy(&clients.iam, name, policy)
             .await
             .or_error_at(NAMES.aggregator_role_arn, "Cannot read the aggregator role's policy")?;
         matches = stored.is_some_and(|s| documents_equivalent(&s, document));
@@ -126,24 +152,23 @@ pub(super) async fn read(
 }
 
 /// Brings the created role's tags to `tags`.
-pub(super) async fn retag(clients: &AwsClients, stack: &str, tags: &crate::aws::tags::Tags) -> Result<(), Diagnostics> {
-    let name = role_name(stack);
+pub(super) async fn retag(clients: &AwsClients, name: &str, tags: &crate::aws::tags::Tags) -> Result<(), Diagnostics> {
     let attr = NAMES.aggregator_role_arn;
-    let Some(role) = iam_role::find_role(&clients.iam, &name)
+    let Some(role) = iam_role::find_role(&clients.iam, name)
         .await
         .or_error_at(attr, "Cannot read the aggregator role")?
     else {
         return Ok(());
     };
-    iam_role::sync_role_tags(&clients.iam, &name, &role.tags, tags)
+    iam_role::sync_role_tags(&clients.iam, name, &role.tags, tags)
         .await
         .or_error_at(attr, "Cannot tag the aggregator role")?;
     Ok(())
 }
 
 /// Deletes the role this stack created (its policies first); absent is fine.
-pub(super) async fn delete(clients: &AwsClients, stack: &str) -> Result<(), Diagnostics> {
-    iam_role::delete_role(&clients.iam, &role_name(stack))
+pub(super) async fn delete(clients: &AwsClients, name: &str) -> Result<(), Diagnostics> {
+    iam_role::delete_role(&clients.iam, name)
         .await
         .or_error_at(NAMES.aggregator_role_arn, "Cannot delete the aggregator role")?;
     Ok(())

@@ -1,0 +1,307 @@
+//! The stack's `iam` block against the emulator: the app/admin/read-only roles with a
+//! permission boundary and name formats (also on the aggregator's role and the policies),
+//! a format change renaming only what it names, import, no-IAM mode making no IAM call at
+//! all (counted by a proxy), and the impossible combinations as diagnostics.
+
+use std::sync::Arc;
+
+use anyhow::{Context, ensure};
+use testkit::Emulator;
+use testkit::faults::{FaultPlan, FaultProxy};
+
+use crate::harness::*;
+
+const STACK: &str = "zae_limiter_stack.main";
+const ACCOUNT: &str = testkit::ACCOUNT_ID;
+
+fn stack_config(endpoint: &str, name: &str, body: &str) -> String {
+    format!(
+        r#"terraform {{
+  required_providers {{
+    zae = {{ source = "zae-limiter/zae" }}
+  }}
+}}
+
+provider "zae" {{
+  region       = "{}"
+  endpoint_url = "{endpoint}"
+}}
+
+resource "zae_limiter_stack" "main" {{
+  name = "{name}"
+{body}
+}}
+"#,
+        testkit::REGION
+    )
+}
+
+fn iam(ctx: &CheckContext<'_>) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(ctx.sdk_config())
+}
+
+/// Role `name` exists with `boundary`, the `Role` tag and exactly `policy` attached.
+fn role_is(name: String, tag: &'static str, policy: String, boundary: Option<&'static str>) -> Check {
+    check(move |ctx| {
+        let role = ctx.block_on(iam(ctx).get_role().role_name(&name).send())?;
+        let role = role.role().context("no role")?;
+        let got = role.permissions_boundary().and_then(|b| b.permissions_boundary_arn());
+        let want = boundary.map(|b| format!("arn:aws:iam::{ACCOUNT}:policy/{b}"));
+        ensure!(got == want.as_deref(), "{name} boundary {got:?}, expected {want:?}");
+        if !tag.is_empty() {
+            let tags = ctx.block_on(iam(ctx).list_role_tags().role_name(&name).send())?;
+            ensure!(
+                tags.tags().iter().any(|t| t.key() == "Role" && t.value() == tag),
+                "{name} tags {:?}",
+                tags.tags()
+            );
+        }
+        if !policy.is_empty() {
+            let attached = ctx.block_on(iam(ctx).list_attached_role_policies().role_name(&name).send())?;
+            let names: Vec<&str> = attached
+                .attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_name())
+                .collect();
+            ensure!(names == [policy.as_str()], "{name} has {names:?}, expected [{policy}]");
+        }
+        Ok(())
+    })
+}
+
+/// None of these roles or policies exist.
+fn gone(roles: Vec<String>, policies: Vec<String>) -> Check {
+    check(move |ctx| {
+        for r in &roles {
+            ensure!(
+                ctx.block_on(iam(ctx).get_role().role_name(r).send()).is_err(),
+                "role {r} still exists"
+            );
+        }
+        for p in &policies {
+            let arn = format!("arn:aws:iam::{ACCOUNT}:policy/{p}");
+            ensure!(
+                ctx.block_on(iam(ctx).get_policy().policy_arn(&arn).send()).is_err(),
+                "policy {p} still exists"
+            );
+        }
+        Ok(())
+    })
+}
+
+#[test]
+fn roles_boundary_and_name_formats_rename_only_what_they_name() {
+    crate::aggregator::built_package();
+    let emulator = Emulator::start();
+    let name = unique_name("acc-iam");
+    let first = stack_config(
+        &emulator.endpoint(),
+        &name,
+        r#"  aggregator {}
+  iam {
+    create_roles        = true
+    permission_boundary = "Boundary"
+    role_name_format    = "pb-{}-PowerUser"
+    policy_name_format  = "org-{}"
+  }"#,
+    );
+    let second = stack_config(
+        &emulator.endpoint(),
+        &name,
+        r#"  aggregator {}
+  iam {
+    create_roles     = true
+    role_name_format = "team-{}"
+  }"#,
+    );
+    let n = name.clone();
+    let pb = |c: &str| format!("pb-{n}-{c}-PowerUser");
+    let team = |c: &str| format!("team-{n}-{c}");
+    TestCase {
+        steps: vec![
+            Step::Config(ConfigStep {
+                hcl: first,
+                checks: vec![
+                    role_is(pb("app"), "app", format!("org-{n}-acq"), Some("Boundary")),
+                    role_is(pb("admin"), "admin", format!("org-{n}-full"), Some("Boundary")),
+                    role_is(pb("read"), "readonly", format!("org-{n}-read"), Some("Boundary")),
+                    role_is(pb("aggr"), "", String::new(), Some("Boundary")),
+                    attr_eq(
+                        STACK,
+                        "app_role_arn",
+                        format!("arn:aws:iam::{ACCOUNT}:role/{}", pb("app")).as_str(),
+                    ),
+                    attr_eq(
+                        STACK,
+                        "namespace_full_access_policy_arn",
+                        format!("arn:aws:iam::{ACCOUNT}:policy/org-{n}-ns-full").as_str(),
+                    ),
+                ],
+                ..ConfigStep::default()
+            }),
+            Step::Config(ConfigStep {
+                hcl: second,
+                checks: vec![
+                    role_is(team("app"), "app", format!("{n}-acq"), None),
+                    role_is(team("read"), "readonly", format!("{n}-read"), None),
+                    role_is(team("aggr"), "", String::new(), None),
+                    attr_eq(
+                        STACK,
+                        "aggregator_role_arn",
+                        format!("arn:aws:iam::{ACCOUNT}:role/{}", team("aggr")).as_str(),
+                    ),
+                    gone(
+                        ["app", "admin", "read", "aggr"].iter().map(|c| pb(c)).collect(),
+                        ["acq", "full", "read", "ns-acq", "ns-full", "ns-read"]
+                            .iter()
+                            .map(|k| format!("org-{n}-{k}"))
+                            .collect(),
+                    ),
+                ],
+                ..ConfigStep::default()
+            }),
+            // An import cannot discover name formats: it records the stack with default
+            // names (the roles it cannot find as null, the formatted aggregator role as a
+            // role of the user's); the next apply adopts the formatted roles.
+            Step::Import(ImportStep {
+                resource_address: STACK.into(),
+                by: ImportBy::Id(name.clone()),
+                verify_ignore: [
+                    "iam",
+                    "app_role_arn",
+                    "admin_role_arn",
+                    "readonly_role_arn",
+                    "aggregator.role_arn",
+                ]
+                .map(String::from)
+                .to_vec(),
+            }),
+        ],
+        check_destroy: Some(gone(
+            ["app", "admin", "read", "aggr"].iter().map(|c| team(c)).collect(),
+            ["acq", "full", "read"].iter().map(|k| format!("{n}-{k}")).collect(),
+        )),
+        ..TestCase::default()
+    }
+    .run(&emulator);
+}
+
+#[test]
+fn no_iam_mode_makes_no_iam_call() {
+    crate::aggregator::built_package();
+    let emulator = Emulator::start();
+    let name = unique_name("acc-noiam");
+    // The operator's own role for the aggregator, made outside the stack (and the proxy).
+    let role_arn = {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = rt.block_on(emulator.sdk_config());
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let out = rt
+            .block_on(
+                aws_sdk_iam::Client::new(&config)
+                    .create_role()
+                    .role_name(format!("{name}-own-aggregator"))
+                    .assume_role_policy_document(trust)
+                    .send(),
+            )
+            .expect("create the operator's role");
+        out.role().expect("role").arn().to_string()
+    };
+    let proxy = Arc::new(FaultProxy::start(emulator.addr(), FaultPlan::none()));
+    let body =
+        format!("  aggregator {{\n    role_arn = \"{role_arn}\"\n  }}\n  iam {{\n    create_policies = false\n  }}");
+    let counted = proxy.clone();
+    let no_iam_calls = check(move |_ctx| {
+        let stats = counted.stats();
+        let iam_calls: Vec<(&String, &u64)> = stats.requests.iter().filter(|(k, _)| k.starts_with("iam:")).collect();
+        ensure!(iam_calls.is_empty(), "IAM was called: {iam_calls:?}");
+        ensure!(
+            stats.requests.contains_key("lambda:CreateFunction"),
+            "the proxy saw no CreateFunction: {stats:?}"
+        );
+        Ok(())
+    });
+    let n = name.clone();
+    TestCase {
+        steps: vec![Step::Config(ConfigStep {
+            hcl: stack_config(&proxy.endpoint(), &name, &body),
+            checks: vec![
+                attr_null(STACK, "acquire_only_policy_arn"),
+                attr_null(STACK, "app_role_arn"),
+                attr_eq(STACK, "aggregator_role_arn", role_arn.as_str()),
+                no_iam_calls,
+            ],
+            ..ConfigStep::default()
+        })],
+        check_destroy: Some(check(move |ctx| {
+            let policies = ctx.block_on(
+                iam(ctx)
+                    .list_policies()
+                    .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+                    .send(),
+            )?;
+            let ours: Vec<&str> = policies
+                .policies()
+                .iter()
+                .filter_map(|p| p.policy_name())
+                .filter(|p| p.starts_with(&format!("{n}-")))
+                .collect();
+            ensure!(ours.is_empty(), "policies exist in no-IAM mode: {ours:?}");
+            Ok(())
+        })),
+        ..TestCase::default()
+    }
+    .run(&emulator);
+}
+
+#[test]
+fn impossible_iam_combinations_name_the_attribute() {
+    let emulator = Emulator::start();
+    let name = unique_name("acc-iam-bad");
+    let long = "x".repeat(60);
+    let cases = [
+        (
+            "  iam {\n    create_policies = false\n    create_roles    = true\n  }".to_string(),
+            "Roles without policies",
+        ),
+        (
+            "  aggregator {}\n  iam {\n    create_policies = false\n  }".to_string(),
+            "Aggregator needs a role",
+        ),
+        (
+            "  iam {\n    role_name_format = \"no-placeholder\"\n  }".to_string(),
+            "must contain exactly one {}",
+        ),
+        (
+            "  iam {\n    policy_name_format = \"{}-{}\"\n  }".to_string(),
+            "must contain exactly one {}",
+        ),
+        (
+            format!("  iam {{\n    role_name_format = \"{long}-{{}}\"\n  }}"),
+            "IAM allows 64",
+        ),
+        (
+            "  iam {\n    create_policies     = false\n    permission_boundary = \"B\"\n  }".to_string(),
+            "Boundary without roles",
+        ),
+    ];
+    let steps = cases
+        .iter()
+        .map(|(body, error)| {
+            Step::Config(ConfigStep {
+                hcl: stack_config(&emulator.endpoint(), &name, body),
+                expect_error: Some((*error).to_string()),
+                ..ConfigStep::default()
+            })
+        })
+        .collect();
+    TestCase {
+        steps,
+        check_destroy: Some(crate::stack::nothing_left(name.clone())),
+        ..TestCase::default()
+    }
+    .run(&emulator);
+}

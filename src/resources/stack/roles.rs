@@ -1,0 +1,209 @@
+//! The application, admin and read-only roles (`iam.create_roles`, wire-format §9.3):
+//! `{name}-app`, `{name}-admin` and `{name}-read` (through `iam.role_name_format`),
+//! assumable by principals of the account, holding the `-acq`, `-full` and `-read`
+//! policies, tagged `Role = app | admin | readonly`, with the permission boundary.
+//!
+//! A role renamed by a new format is created under the new name before the old one goes;
+//! a role whose policy was renamed is moved to the new policy.
+
+use super::iam;
+use super::model::{NAMES, StackModel};
+use crate::aws::AwsClients;
+use crate::aws::iam_role::{self, RoleSettings};
+use crate::aws::policy_document::PolicyKind;
+use crate::framework::{Diagnostics, Known};
+use crate::resources::common::{OrDiagnostic, known};
+
+/// One of the three roles.
+#[derive(Clone, Copy)]
+struct RoleKind {
+    component: &'static str,
+    tag: &'static str,
+    policy: PolicyKind,
+    attribute: &'static str,
+}
+
+const ROLES: [RoleKind; 3] = [
+    RoleKind {
+        component: "app",
+        tag: "app",
+        policy: PolicyKind::AcquireOnly,
+        attribute: NAMES.app_role_arn,
+    },
+    RoleKind {
+        component: "admin",
+        tag: "admin",
+        policy: PolicyKind::FullAccess,
+        attribute: NAMES.admin_role_arn,
+    },
+    RoleKind {
+        component: "read",
+        tag: "readonly",
+        policy: PolicyKind::ReadOnly,
+        attribute: NAMES.readonly_role_arn,
+    },
+];
+
+fn arn_of<'a>(state: &'a mut StackModel, role: &RoleKind) -> &'a mut Known<String> {
+    match role.component {
+        "app" => &mut state.app_role_arn,
+        "admin" => &mut state.admin_role_arn,
+        _ => &mut state.readonly_role_arn,
+    }
+}
+
+fn policy_of(state: &StackModel, kind: PolicyKind) -> Option<String> {
+    let arn = match kind {
+        PolicyKind::AcquireOnly => &state.acquire_only_policy_arn,
+        PolicyKind::FullAccess => &state.full_access_policy_arn,
+        _ => &state.read_only_policy_arn,
+    };
+    arn.value().cloned()
+}
+
+/// Whether `state` asks for the three roles.
+fn wanted(state: &StackModel) -> bool {
+    let settings = iam::settings(state);
+    settings.create_policies && settings.create_roles
+}
+
+/// The roles' part of the plan: null without them; unknown when created or renamed.
+pub(super) fn plan_outputs(prior: Option<&StackModel>, planned: &mut super::model::StackConfig) {
+    let wants = match &planned.iam {
+        Known::Value(i) => match (&i.create_policies, &i.create_roles) {
+            (Known::Value(p), Known::Value(r)) => Known::Value(*p && *r),
+            _ => Known::Unknown,
+        },
+        Known::Unknown => Known::Unknown,
+        Known::Null => Known::Value(false),
+    };
+    let format = match &planned.iam {
+        Known::Value(i) => i.role_name_format.clone(),
+        Known::Unknown => Known::Unknown,
+        Known::Null => Known::Null,
+    };
+    let same_names = prior.is_some_and(|p| Known::from(iam::settings(p).role_name_format) == format);
+    for output in [
+        &mut planned.app_role_arn,
+        &mut planned.admin_role_arn,
+        &mut planned.readonly_role_arn,
+    ] {
+        *output = match (&wants, same_names) {
+            (Known::Value(false), _) => Known::Null,
+            (Known::Value(true), true) if output.value().is_some() => output.clone(),
+            _ => Known::Unknown,
+        };
+    }
+}
+
+/// Brings the three roles to `plan`: creates, renames, moves to renamed policies, sets the
+/// boundary; deletes them when the plan has none.
+pub(super) async fn ensure(
+    clients: &AwsClients,
+    prior: Option<&StackModel>,
+    plan: &StackModel,
+    state: &mut StackModel,
+) -> Result<(), Diagnostics> {
+    if !wanted(plan) {
+        let named = prior.cloned().unwrap_or_else(|| state.clone());
+        return delete(clients, &named, state).await;
+    }
+    let identity = clients
+        .caller_identity()
+        .await
+        .or_error("Cannot look up the account for the stack's roles")?;
+    let boundary = iam::boundary_arn(plan, &identity.partition, &identity.account_id);
+    let before_boundary = prior.and_then(|p| iam::boundary_arn(p, &identity.partition, &identity.account_id));
+    for role in ROLES {
+        let name = iam::role_name(plan, role.component);
+        let old_name = prior.map(|p| iam::role_name(p, role.component));
+        let recorded = arn_of(state, &role).value().is_some();
+        let policy = policy_of(state, role.policy).ok_or_else(|| {
+            crate::resources::common::error_diag(
+                Some(role.attribute),
+                "Missing policy",
+                "the role's managed policy is not known",
+            )
+        })?;
+        if !recorded || old_name.as_deref() != Some(name.as_str()) {
+            let mut settings = RoleSettings {
+                name: name.clone(),
+                trust_policy: iam_role::account_trust_policy(&identity.partition, &identity.account_id),
+                permissions_boundary: boundary.clone(),
+                description: Some(format!("zae-limiter {} role for stack {}", role.tag, plan.name)),
+                tags: known(&plan.tags_all, NAMES.tags_all)?.clone(),
+            };
+            settings.tags.insert("Role".to_owned(), role.tag.to_owned());
+            let created = iam_role::create_or_adopt_role(&clients.iam, &settings)
+                .await
+                .or_error_at(role.attribute, "Cannot create the role")?;
+            *arn_of(state, &role) = Known::Value(created.arn);
+            iam_role::attach_managed_policy(&clients.iam, &name, &policy)
+                .await
+                .or_error_at(role.attribute, "Cannot attach the role's policy")?;
+            if recorded && let Some(old) = old_name {
+                iam_role::delete_role(&clients.iam, &old)
+                    .await
+                    .or_error_at(role.attribute, "Cannot delete the role under its old name")?;
+            }
+            continue;
+        }
+        let old_policy = prior.and_then(|p| policy_of(p, role.policy));
+        if old_policy.as_deref() != Some(policy.as_str()) {
+            iam_role::attach_managed_policy(&clients.iam, &name, &policy)
+                .await
+                .or_error_at(role.attribute, "Cannot attach the role's policy")?;
+            if let Some(old) = old_policy {
+                iam_role::detach_managed_policy(&clients.iam, &name, &old)
+                    .await
+                    .or_error_at(role.attribute, "Cannot detach the role's old policy")?;
+            }
+        }
+        if before_boundary != boundary {
+            iam_role::set_permissions_boundary(&clients.iam, &name, boundary.as_deref())
+                .await
+                .or_error_at(role.attribute, "Cannot set the role's permission boundary")?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the roles recorded in `state` (named as `named` names them).
+pub(super) async fn delete(
+    clients: &AwsClients,
+    named: &StackModel,
+    state: &mut StackModel,
+) -> Result<(), Diagnostics> {
+    for role in ROLES {
+        if arn_of(state, &role).value().is_some() {
+            iam_role::delete_role(&clients.iam, &iam::role_name(named, role.component))
+                .await
+                .or_error_at(role.attribute, "Cannot delete the role")?;
+        }
+        *arn_of(state, &role) = Known::Null;
+    }
+    Ok(())
+}
+
+/// Refreshes the roles: a deleted one becomes null (the next plan creates it again). On
+/// import, the roles are found by name.
+pub(super) async fn read(clients: &AwsClients, state: &mut StackModel, importing: bool) -> Result<(), Diagnostics> {
+    let mut found_any = false;
+    for role in ROLES {
+        if !importing && arn_of(state, &role).value().is_none() {
+            continue;
+        }
+        let name = iam::role_name(state, role.component);
+        let found = iam_role::find_role(&clients.iam, &name)
+            .await
+            .or_error_at(role.attribute, "Cannot read the role")?;
+        found_any |= found.is_some();
+        *arn_of(state, &role) = found.map(|r| r.arn).into();
+    }
+    if importing && found_any && iam::creates_policies(state) {
+        let mut settings = iam::settings(state);
+        settings.create_roles = true;
+        state.iam = Some(settings);
+    }
+    Ok(())
+}
