@@ -127,3 +127,59 @@ fn example_stack_applies_imports_and_destroys() {
     }
     .run_each_terraform(&emulator);
 }
+
+/// examples/production: PITR, the aggregator with tracing, the archive, alarms to SNS, roles
+/// with a boundary and a name format; applies, re-plans empty, imports, destroys to nothing
+/// (deletion protection off for the test, so that the destroy can run).
+#[test]
+fn example_production_applies_and_replans_empty() {
+    crate::aggregator::built_package();
+    let emulator = Emulator::start();
+    let name = unique_name("prod");
+    let topic = format!("arn:aws:sns:{}:{}:ops-alerts", testkit::REGION, testkit::ACCOUNT_ID);
+    let boundary = format!("arn:aws:iam::{}:policy/PowerUserBoundary", testkit::ACCOUNT_ID);
+    let app_role = format!("arn:aws:iam::{}:role/{name}-app-PowerUser", testkit::ACCOUNT_ID);
+    let b = boundary.clone();
+    let role = format!("{name}-admin-PowerUser");
+    let checks = vec![
+        attr_eq(STACK, "pitr_recovery_days", 35),
+        attr_eq(STACK, "aggregator.tracing", true),
+        attr_eq(STACK, "tags_all.Environment", "production"),
+        output_eq("app_role_arn", app_role.as_str()),
+        check(move |ctx| {
+            let alarms = ctx.state.output("alarm_arns")?.as_object().cloned().unwrap_or_default();
+            ensure!(alarms.len() == 6, "alarms {alarms:?}");
+            let iam = aws_sdk_iam::Client::new(ctx.sdk_config());
+            let got = ctx.block_on(iam.get_role().role_name(&role).send())?;
+            let arn = got
+                .role()
+                .and_then(|r| r.permissions_boundary())
+                .and_then(|p| p.permissions_boundary_arn());
+            ensure!(arn == Some(b.as_str()), "boundary of {role}: {arn:?}");
+            Ok(())
+        }),
+    ];
+    let aggregator_gone = crate::aggregator::no_aggregator_left(name.clone(), None);
+    let stack_gone = crate::stack::nothing_left(name.clone());
+    TestCase {
+        steps: vec![Step::Config(ConfigStep {
+            hcl: example_config("production"),
+            checks,
+            ..ConfigStep::default()
+        })],
+        vars: vec![
+            ("endpoint_url".into(), emulator.endpoint()),
+            ("region".into(), testkit::REGION.into()),
+            ("stack_name".into(), name.clone()),
+            ("deletion_protection".into(), "false".into()),
+            ("alarm_topic_arn".into(), topic),
+            ("permission_boundary".into(), boundary),
+        ],
+        check_destroy: Some(check(move |ctx| {
+            stack_gone(ctx)?;
+            aggregator_gone(ctx)
+        })),
+        ..TestCase::default()
+    }
+    .run(&emulator);
+}
