@@ -6,6 +6,7 @@
 //! * `harness_tests`: self-tests of the harness.
 //! * `examples_tests`: the configurations under `examples/` apply, import and destroy.
 //!
+//! * `adopt_cli`: importing a stack that `zae-limiter deploy` built.
 //! * `aggregator`: the stack's aggregator and audit archive; `alarms`: its CloudWatch alarms;
 //!   `iam_options`: its `iam` block (roles, boundary, name formats, no-IAM mode).
 //! * `provider`: the provider block (account restrictions, endpoints, credential_process).
@@ -14,6 +15,7 @@
 //!
 //! Filter with the usual cargo test syntax, e.g. `cargo test --test acceptance harness`.
 
+mod adopt_cli;
 mod aggregator;
 mod alarms;
 mod data_plane;
