@@ -69,7 +69,7 @@ fn role_is(name: String, tag: &'static str, policy: String, boundary: Option<&'s
     })
 }
 
-/// None of these roles or policies exist.
+/// None of these roles or policies (`path/name` after `policy/`) exist.
 fn gone(roles: Vec<String>, policies: Vec<String>) -> Check {
     check(move |ctx| {
         for r in &roles {
@@ -112,6 +112,7 @@ fn roles_boundary_and_name_formats_rename_only_what_they_name() {
   iam {
     create_roles     = true
     role_name_format = "team-{}"
+    path             = "/zae/"
   }"#,
     );
     let n = name.clone();
@@ -148,7 +149,12 @@ fn roles_boundary_and_name_formats_rename_only_what_they_name() {
                     attr_eq(
                         STACK,
                         "aggregator_role_arn",
-                        format!("arn:aws:iam::{ACCOUNT}:role/{}", team("aggr")).as_str(),
+                        format!("arn:aws:iam::{ACCOUNT}:role/zae/{}", team("aggr")).as_str(),
+                    ),
+                    attr_eq(
+                        STACK,
+                        "acquire_only_policy_arn",
+                        format!("arn:aws:iam::{ACCOUNT}:policy/zae/{n}-acq").as_str(),
                     ),
                     gone(
                         ["app", "admin", "read", "aggr"].iter().map(|c| pb(c)).collect(),
@@ -160,9 +166,10 @@ fn roles_boundary_and_name_formats_rename_only_what_they_name() {
                 ],
                 ..ConfigStep::default()
             }),
-            // An import cannot discover name formats: it records the stack with default
-            // names (the roles it cannot find as null, the formatted aggregator role as a
-            // role of the user's); the next apply adopts the formatted roles.
+            // An import cannot discover name formats or the path: it records what it finds
+            // under the default names (here: none of the roles and policies, and the
+            // formatted aggregator role as a role of the user's); the next apply adopts
+            // them (an_imported_stack_with_name_formats_is_adopted_by_the_first_apply).
             Step::Import(ImportStep {
                 resource_address: STACK.into(),
                 by: ImportBy::Id(name.clone()),
@@ -172,6 +179,12 @@ fn roles_boundary_and_name_formats_rename_only_what_they_name() {
                     "admin_role_arn",
                     "readonly_role_arn",
                     "aggregator.role_arn",
+                    "acquire_only_policy_arn",
+                    "full_access_policy_arn",
+                    "read_only_policy_arn",
+                    "namespace_acquire_policy_arn",
+                    "namespace_full_access_policy_arn",
+                    "namespace_read_only_policy_arn",
                 ]
                 .map(String::from)
                 .to_vec(),
@@ -179,7 +192,7 @@ fn roles_boundary_and_name_formats_rename_only_what_they_name() {
         ],
         check_destroy: Some(gone(
             ["app", "admin", "read", "aggr"].iter().map(|c| team(c)).collect(),
-            ["acq", "full", "read"].iter().map(|k| format!("{n}-{k}")).collect(),
+            ["acq", "full", "read"].iter().map(|k| format!("zae/{n}-{k}")).collect(),
         )),
         ..TestCase::default()
     }
@@ -287,6 +300,7 @@ fn impossible_iam_combinations_name_the_attribute() {
             "  iam {\n    create_policies     = false\n    permission_boundary = \"B\"\n  }".to_string(),
             "Boundary without roles",
         ),
+        ("  iam {\n    path = \"zae\"\n  }".to_string(), "is not an IAM path"),
     ];
     let steps = cases
         .iter()
@@ -304,4 +318,42 @@ fn impossible_iam_combinations_name_the_attribute() {
         ..TestCase::default()
     }
     .run(&emulator);
+}
+
+/// A stack using name formats and a path, imported into a configuration that has them: the
+/// import cannot find its roles and policies, and the first apply adopts them (no new
+/// role or policy, no error); the plan after it is empty and destroy removes everything.
+#[test]
+fn an_imported_stack_with_name_formats_is_adopted_by_the_first_apply() {
+    let emulator = Emulator::start();
+    let name = unique_name("acc-iam-adopt");
+    let hcl = stack_config(
+        &emulator.endpoint(),
+        &name,
+        "  iam {\n    create_roles       = true\n    role_name_format   = \"team-{}\"\n    policy_name_format = \"org-{}\"\n    path               = \"/zae/\"\n  }",
+    );
+    let first = WorkDir::with_emulator(&TerraformBinary::pinned(), &emulator);
+    first.write_config(&hcl);
+    let outcome = (|| -> anyhow::Result<()> {
+        first.terraform().apply()?;
+        let applied = first.terraform().show_json()?;
+        let second = WorkDir::with_emulator(&TerraformBinary::pinned(), &emulator);
+        second.write_config(&hcl);
+        second.terraform().import(STACK, &name)?;
+        second.terraform().apply()?;
+        ensure!(
+            matches!(second.terraform().plan()?, Plan::NoChanges),
+            "the plan after adopting is not empty"
+        );
+        let adopted = second.terraform().show_json()?;
+        for attr in ["app_role_arn", "acquire_only_policy_arn", "aggregator_role_arn"] {
+            let (a, b) = (applied.attr(STACK, attr)?, adopted.attr(STACK, attr)?);
+            ensure!(a == b, "{attr}: {a} before, {b} after the import");
+        }
+        second.terraform().destroy()?;
+        Ok(())
+    })();
+    if let Err(err) = outcome {
+        panic!("{}", crate::harness::steps::report(&err));
+    }
 }

@@ -12,6 +12,7 @@ use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorC
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde_json::json;
+use terraform_provider_zae::aws::iam_policy;
 use terraform_provider_zae::aws::iam_role::{self, RoleSettings};
 use terraform_provider_zae::aws::lambda::{self, EventSourceMappingSettings, FunctionSettings};
 use terraform_provider_zae::aws::logs;
@@ -556,5 +557,34 @@ async fn create_or_adopt_role_adopts_only_a_matching_role() {
     let mut other = settings.clone();
     other.description = Some("someone else's role".into());
     let err = iam_role::create_or_adopt_role(&client, &other).await.unwrap_err();
+    assert!(err.has_code("EntityAlreadyExists"), "{err}");
+}
+
+/// A policy of that name with the same description and an equivalent document (so this
+/// stack's) is adopted by a second create; one with another document is not.
+#[tokio::test]
+async fn create_or_adopt_policy_adopts_only_an_equivalent_policy() {
+    let env = env().await;
+    let client = env.iam();
+    let document = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": ["arn:aws:dynamodb:us-east-1:123456789012:table/t"]}]
+    });
+    let tags = BTreeMap::new();
+    let first = iam_policy::create_or_adopt_policy(&client, "/zae/", "t-acq", "desc", &document, &tags)
+        .await
+        .unwrap();
+    assert!(first.arn.ends_with(":policy/zae/t-acq"), "{}", first.arn);
+    let again = iam_policy::create_or_adopt_policy(&client, "/zae/", "t-acq", "desc", &document, &tags)
+        .await
+        .unwrap();
+    assert_eq!(again.arn, first.arn);
+    let other = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": ["arn:aws:dynamodb:us-east-1:123456789012:table/other"]}]
+    });
+    let err = iam_policy::create_or_adopt_policy(&client, "/zae/", "t-acq", "desc", &other, &tags)
+        .await
+        .unwrap_err();
     assert!(err.has_code("EntityAlreadyExists"), "{err}");
 }

@@ -210,6 +210,18 @@ pub async fn create_policy(
     document: &(impl PolicyText + ?Sized),
     tags: &Tags,
 ) -> Result<ManagedPolicy> {
+    create_policy_at(client, "/", name, description, document, tags).await
+}
+
+/// [`create_policy`] at IAM path `path` (e.g. `/zae/`).
+pub async fn create_policy_at(
+    client: &Client,
+    path: &str,
+    name: &str,
+    description: &str,
+    document: &(impl PolicyText + ?Sized),
+    tags: &Tags,
+) -> Result<ManagedPolicy> {
     let label = format!("IAM policy {name}");
     let document = document.policy_text();
     let parsed = decode_document(&document).map_err(|e| AwsError::InvalidInput {
@@ -218,6 +230,7 @@ pub async fn create_policy(
     })?;
     let request = client
         .create_policy()
+        .path(path)
         .policy_name(name)
         .description(description)
         .policy_document(document.as_ref())
@@ -273,6 +286,39 @@ pub async fn create_policy(
         document: parsed,
         tags: tags.clone(),
     })
+}
+
+/// [`create_policy_at`], or, when a policy of that name exists already with the same
+/// description and an equivalent document (documents name the table, so it is this
+/// stack's), that policy: what an import cannot record when the stack's policies use a
+/// custom name format or path. Any other policy of that name fails with
+/// `EntityAlreadyExists`.
+pub async fn create_or_adopt_policy(
+    client: &Client,
+    path: &str,
+    name: &str,
+    description: &str,
+    document: &Value,
+    tags: &Tags,
+) -> Result<ManagedPolicy> {
+    match create_policy_at(client, path, name, description, document, tags).await {
+        Err(err) if err.has_code(ENTITY_ALREADY_EXISTS) => {
+            let Some((arn, _)) = find_local_policy_by_name(client, name).await? else {
+                return Err(err);
+            };
+            match find_policy(client, &arn).await? {
+                Some(policy)
+                    if policy.description.as_deref() == Some(description)
+                        && super::policy_document::documents_equivalent(&policy.document, document) =>
+                {
+                    tracing::info!(target: super::LOG_TARGET, policy = %arn, "adopted the existing policy");
+                    Ok(policy)
+                }
+                _ => Err(err),
+            }
+        }
+        other => other,
+    }
 }
 
 /// IAM's answer to creating a policy whose name is taken.

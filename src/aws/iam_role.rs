@@ -55,6 +55,8 @@ pub struct RoleSettings {
     pub description: Option<String>,
     /// Tags.
     pub tags: Tags,
+    /// IAM path (`/` when `None`).
+    pub path: Option<String>,
 }
 
 impl RoleSettings {
@@ -66,6 +68,7 @@ impl RoleSettings {
             permissions_boundary: None,
             description: None,
             tags: Tags::new(),
+            path: None,
         }
     }
 }
@@ -122,6 +125,7 @@ pub async fn create_role(client: &Client, settings: &RoleSettings) -> Result<Rol
     let request = client
         .create_role()
         .role_name(name)
+        .set_path(settings.path.clone())
         .assume_role_policy_document(trust)
         .set_permissions_boundary(settings.permissions_boundary.clone())
         .set_description(settings.description.clone())

@@ -237,14 +237,7 @@ pub(super) fn plan(plan: &mut Plan<'_, AwsClients, StackModel>) {
             }
         },
     };
-    let renamed = plan.prior.as_ref().is_none_or(|p| {
-        let format = match &planned.iam {
-            Known::Value(iam) => iam.role_name_format.clone(),
-            Known::Unknown => Known::Unknown,
-            Known::Null => Known::Null,
-        };
-        format != Known::from(super::iam::settings(p).role_name_format)
-    });
+    let renamed = plan.prior.as_ref().is_none_or(|p| !super::iam::roles_stay(p, planned));
     planned.aggregator_role_arn = if renamed && aggregator.role_arn.is_null() {
         Known::Unknown
     } else {
@@ -426,7 +419,7 @@ pub(super) async fn ensure(
     // The created role goes once the function runs under another: the user's, or the
     // created role's new name.
     if let Some(prior) = prior.filter(|p| role::creates_role(p) && p.aggregator_role_arn.value().is_some())
-        && (!role::creates_role(&wanted) || role::role_name(prior) != role::role_name(&wanted))
+        && (!role::creates_role(&wanted) || super::iam::role_moved(prior, &wanted, "aggr"))
     {
         role::delete(clients, &role::role_name(prior)).await?;
     }
@@ -487,7 +480,7 @@ async fn ensure_role(
         state.aggregator_role_arn = Known::Value(arn.clone());
         return Ok(arn);
     }
-    let renamed = prior.is_some_and(|p| role::role_name(p) != role::role_name(wanted));
+    let renamed = prior.is_some_and(|p| super::iam::role_moved(p, wanted, "aggr"));
     let ours = prior.is_some_and(role::creates_role) && state.aggregator_role_arn.value().is_some() && !renamed;
     let grants = role::grants(clients, wanted, kind).await?;
     let arn = if ours {

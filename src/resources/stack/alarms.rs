@@ -411,7 +411,7 @@ pub(super) async fn read(
 /// percentage from the aggregator's timeout), 0.17.0's defaults for any not found.
 async fn adopt(clients: &AwsClients, state: &mut StackModel) -> Result<(), Diagnostics> {
     let probe = StackModel {
-        alarms: Some(imported_block()),
+        alarms: Some(defaults()),
         tags_all: Known::Value(BTreeMap::new()),
         ..state.clone()
     };
@@ -429,7 +429,7 @@ async fn adopt(clients: &AwsClients, state: &mut StackModel) -> Result<(), Diagn
         period: i64::from(table.period),
         evaluation_periods: i64::from(table.evaluation_periods),
         throttle_threshold: table.threshold as i64,
-        ..imported_block()
+        ..defaults()
     };
     if let Some(a) = by(&ERROR_RATE) {
         block.error_threshold = a.threshold as i64;
@@ -451,7 +451,7 @@ async fn adopt(clients: &AwsClients, state: &mut StackModel) -> Result<(), Diagn
 }
 
 /// The default `alarms` block (0.17.0's values).
-pub(super) fn imported_block() -> AlarmsModel {
+fn defaults() -> AlarmsModel {
     AlarmsModel {
         sns_topic_arn: None,
         duration_threshold_pct: 80,
@@ -475,7 +475,7 @@ mod tests {
             tags_all: Known::Value(BTreeMap::new()),
             alarms: Some(AlarmsModel {
                 sns_topic_arn: topic.map(str::to_owned),
-                ..imported_block()
+                ..defaults()
             }),
             aggregator: aggregator.then(|| AggregatorModel {
                 timeout: 60,

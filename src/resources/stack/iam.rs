@@ -61,6 +61,24 @@ pub(super) fn block() -> NestedBlock {
                     .optional()
                     .description("Managed policy name format: {} is the default policy name.")
                     .validator(format_check("policy_name_format")),
+            )
+            .attribute(
+                Attribute::string(n.path)
+                    .default_value("/")
+                    .description("IAM path of every role and managed policy the stack creates (default \"/\").")
+                    .validator(StringCheck::new("Invalid IAM path", "an IAM path such as /zae/", |s| {
+                        let valid = s.starts_with('/')
+                            && s.ends_with('/')
+                            && s.len() <= 512
+                            && s.chars().all(|c| c.is_ascii_graphic() && c != '\\');
+                        if valid {
+                            Ok(())
+                        } else {
+                            Err(format!(
+                                "{s:?} is not an IAM path: it starts and ends with /, e.g. \"/zae/\""
+                            ))
+                        }
+                    })),
             ),
     )
 }
@@ -73,7 +91,24 @@ pub(super) fn settings(state: &StackModel) -> IamModel {
         permission_boundary: None,
         role_name_format: None,
         policy_name_format: None,
+        path: "/".to_string(),
     })
+}
+
+/// Whether policy `kind` has another name or path in `plan` than in `prior` (so a new one
+/// is created and the old one deleted).
+pub(super) fn policy_moved(prior: &StackModel, plan: &StackModel, kind: PolicyKind) -> bool {
+    policy_name(prior, kind) != policy_name(plan, kind) || settings(prior).path != settings(plan).path
+}
+
+/// Whether role `component` has another name or path in `plan` than in `prior`.
+pub(super) fn role_moved(prior: &StackModel, plan: &StackModel, component: &str) -> bool {
+    role_name(prior, component) != role_name(plan, component) || settings(prior).path != settings(plan).path
+}
+
+/// The IAM path of the stack's roles and policies.
+pub(super) fn path(state: &StackModel) -> String {
+    settings(state).path
 }
 
 /// Whether the stack creates IAM policies (and so may create roles).
@@ -88,14 +123,34 @@ fn formatted(format: Option<&str>, default: &str) -> String {
     }
 }
 
-/// The planned `create_policies` and `policy_name_format` (null format = none; unknown
-/// while the configuration is).
-pub(super) fn planned_policy_settings(planned: &StackConfig) -> (Known<bool>, Known<String>) {
+/// The planned `create_policies`, `policy_name_format` (null = none) and `path`; unknown
+/// while the configuration is.
+pub(super) fn planned_policy_settings(planned: &StackConfig) -> (Known<bool>, Known<String>, Known<String>) {
     match &planned.iam {
-        Known::Value(iam) => (iam.create_policies.clone(), iam.policy_name_format.clone()),
-        Known::Unknown => (Known::Unknown, Known::Unknown),
-        Known::Null => (Known::Value(true), Known::Null),
+        Known::Value(iam) => (
+            iam.create_policies.clone(),
+            iam.policy_name_format.clone(),
+            iam.path.clone(),
+        ),
+        Known::Unknown => (Known::Unknown, Known::Unknown, Known::Unknown),
+        Known::Null => (Known::Value(true), Known::Null, Known::Value("/".to_string())),
     }
+}
+
+/// The planned `role_name_format` (null = none) and `path`; unknown while the
+/// configuration is.
+pub(super) fn planned_role_settings(planned: &StackConfig) -> (Known<String>, Known<String>) {
+    match &planned.iam {
+        Known::Value(iam) => (iam.role_name_format.clone(), iam.path.clone()),
+        Known::Unknown => (Known::Unknown, Known::Unknown),
+        Known::Null => (Known::Null, Known::Value("/".to_string())),
+    }
+}
+
+/// Whether `prior`'s roles keep their names and path under the planned settings.
+pub(super) fn roles_stay(prior: &StackModel, planned: &StackConfig) -> bool {
+    let before = settings(prior);
+    planned_role_settings(planned) == (Known::from(before.role_name_format), Known::Value(before.path))
 }
 
 /// The name of the role `component` (`aggr`, `app`, `admin`, `read`) of the stack.
@@ -179,6 +234,7 @@ pub(super) fn validate(config: &StackConfig, diags: &mut Diagnostics) {
             permission_boundary: None,
             role_name_format: iam.role_name_format.value().cloned(),
             policy_name_format: iam.policy_name_format.value().cloned(),
+            path: "/".to_string(),
         }),
         ..StackModel::default()
     };
@@ -245,6 +301,7 @@ mod tests {
             permission_boundary: boundary.map(str::to_owned),
             role_name_format: role.map(str::to_owned),
             policy_name_format: policy.map(str::to_owned),
+            path: "/".to_string(),
         }
     }
 

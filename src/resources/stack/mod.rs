@@ -404,6 +404,9 @@ impl ModelResource<AwsClients> for StackResource {
         Ok(StackModel {
             id: Known::Value(name.clone()),
             name,
+            // Refresh reads the setting back from the policies; without any (no IAM), the
+            // default.
+            policy_compatibility: PolicyCompatibility::Hardened.as_str().to_string(),
             ..StackModel::default()
         })
     }

@@ -125,6 +125,8 @@ model! {
         pub role_name_format: Option<String>,
         /// Managed policy name format (`{}` = the default name).
         pub policy_name_format: Option<String>,
+        /// IAM path of every role and policy the stack creates.
+        pub path: String,
     }
 }
 

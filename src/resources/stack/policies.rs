@@ -70,7 +70,7 @@ pub(super) fn plan(plan: &mut Plan<'_, AwsClients, StackModel>) {
     let drifted = plan.prior_private.names(DRIFTED_POLICIES);
     plan.planned_private.remove(DRIFTED_POLICIES);
     let Some(planned) = plan.planned.as_mut() else { return };
-    let (creates, format) = iam::planned_policy_settings(planned);
+    let (creates, format, path) = iam::planned_policy_settings(planned);
     if creates == Known::Value(false) {
         for (kind, _) in POLICY_ATTRIBUTES {
             *policy_arn!(&mut planned, kind) = Known::Null;
@@ -79,7 +79,10 @@ pub(super) fn plan(plan: &mut Plan<'_, AwsClients, StackModel>) {
     }
     let Some(prior) = plan.prior.as_ref() else { return };
     let prior_iam = iam::settings(prior);
-    if !prior_iam.create_policies || format != Known::from(prior_iam.policy_name_format.clone()) {
+    if !prior_iam.create_policies
+        || format != Known::from(prior_iam.policy_name_format.clone())
+        || path != Known::Value(prior_iam.path.clone())
+    {
         // Created, or renamed: new ARNs.
         for (kind, _) in POLICY_ATTRIBUTES {
             *policy_arn!(&mut planned, kind) = Known::Unknown;
@@ -118,7 +121,9 @@ async fn create_policy(
     tags: &BTreeMap<String, String>,
 ) -> crate::aws::Result<String> {
     let name = iam::policy_name(stack, kind);
-    let policy = iam_policy::create_policy(&clients.iam, &name, kind.description(), document, tags).await?;
+    let path = iam::path(stack);
+    let policy =
+        iam_policy::create_or_adopt_policy(&clients.iam, &path, &name, kind.description(), document, tags).await?;
     Ok(policy.arn)
 }
 
@@ -168,7 +173,7 @@ fn policy_lookup(clients: &AwsClients, state: &StackModel, kind: PolicyKind) -> 
     Some(PolicyLookup::ByName(iam_policy::policy_arn(
         &identity.account_id,
         &identity.partition,
-        None,
+        Some(&iam::path(state)),
         &iam::policy_name(state, kind),
     )))
 }
@@ -273,7 +278,7 @@ pub(super) async fn update(
     }
     let tags_changed = plan.tags_all != prior.tags_all;
     for (kind, attr) in POLICY_ATTRIBUTES {
-        let renamed = iam::policy_name(prior, kind) != iam::policy_name(plan, kind);
+        let renamed = iam::policy_moved(prior, plan, kind);
         let step = if renamed || !iam::creates_policies(prior) {
             create_renamed(clients, kind, attr, plan, &mut state).await
         } else {
@@ -316,7 +321,7 @@ pub(super) async fn retire(
     let keep_all = iam::creates_policies(plan);
     for (kind, attr) in POLICY_ATTRIBUTES {
         if let Some(old) = policy_arn!(&prior, kind).as_str() {
-            let renamed = iam::policy_name(prior, kind) != iam::policy_name(plan, kind);
+            let renamed = iam::policy_moved(prior, plan, kind);
             let moved = policy_arn!(&state, kind).as_str() != Some(old);
             if !keep_all || (renamed && moved) {
                 iam_policy::delete_policy(&clients.iam, old)

@@ -82,6 +82,7 @@ pub(super) async fn grants(
 pub(super) async fn create(clients: &AwsClients, state: &StackModel) -> Result<String, Diagnostics> {
     let mut settings = RoleSettings::for_lambda(role_name(state));
     settings.description = Some(DESCRIPTION.to_owned());
+    settings.path = Some(super::iam::path(state));
     let identity = clients
         .caller_identity()
         .await

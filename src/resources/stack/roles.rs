@@ -77,12 +77,7 @@ pub(super) fn plan_outputs(prior: Option<&StackModel>, planned: &mut super::mode
         Known::Unknown => Known::Unknown,
         Known::Null => Known::Value(false),
     };
-    let format = match &planned.iam {
-        Known::Value(i) => i.role_name_format.clone(),
-        Known::Unknown => Known::Unknown,
-        Known::Null => Known::Null,
-    };
-    let same_names = prior.is_some_and(|p| Known::from(iam::settings(p).role_name_format) == format);
+    let same_names = prior.is_some_and(|p| iam::roles_stay(p, planned));
     for output in [
         &mut planned.app_role_arn,
         &mut planned.admin_role_arn,
@@ -117,6 +112,7 @@ pub(super) async fn ensure(
     for role in ROLES {
         let name = iam::role_name(plan, role.component);
         let old_name = prior.map(|p| iam::role_name(p, role.component));
+        let moved = prior.is_some_and(|p| iam::role_moved(p, plan, role.component));
         let recorded = arn_of(state, &role).value().is_some();
         let policy = policy_of(state, role.policy).ok_or_else(|| {
             crate::resources::common::error_diag(
@@ -125,13 +121,14 @@ pub(super) async fn ensure(
                 "the role's managed policy is not known",
             )
         })?;
-        if !recorded || old_name.as_deref() != Some(name.as_str()) {
+        if !recorded || moved {
             let mut settings = RoleSettings {
                 name: name.clone(),
                 trust_policy: iam_role::account_trust_policy(&identity.partition, &identity.account_id),
                 permissions_boundary: boundary.clone(),
                 description: Some(format!("zae-limiter {} role for stack {}", role.tag, plan.name)),
                 tags: known(&plan.tags_all, NAMES.tags_all)?.clone(),
+                path: Some(iam::path(plan)),
             };
             settings.tags.insert("Role".to_owned(), role.tag.to_owned());
             let created = iam_role::create_or_adopt_role(&clients.iam, &settings)
