@@ -835,7 +835,7 @@ fn dropped_aggregator_role_and_function_responses_are_recognised() {
     }
 }
 
-/// Finding F1 (`/work/prompts/faults-findings.md`): a namespace registration
+/// Finding F1 of the first fault-suite run (reset-after did not converge): a namespace registration
 /// (TransactWriteItems of the forward and reverse records) whose response is dropped. The
 /// stack's own `default` registration is the first TransactWriteItems, the namespace's the
 /// second (the limits wait for the namespace). The SDK's retry fails its conditions and
@@ -861,7 +861,7 @@ fn a_dropped_namespace_registration_response_converges() {
     }
 }
 
-/// Finding F2 (`/work/prompts/faults-findings.md`): the first write of a limit (system
+/// Finding F2 of the first fault-suite run: the first write of a limit (system
 /// scope: an `UpdateItem` of the config item; entity scope: a `TransactWriteItems` with the
 /// registry increment) is applied but its response is dropped. The SDK's retry fails the
 /// write's `attribute_not_exists` condition: the create must recognise its own write, and
