@@ -1,16 +1,21 @@
-//! `zae_limiter_stack`: the zae-limiter DynamoDB table, its six IAM managed policies, and
-//! the two data-plane records a zae-limiter deploy writes (the version record and the
-//! `default` namespace), created directly through the AWS SDK.
+//! `zae_limiter_stack`: the zae-limiter DynamoDB table, its six IAM managed policies, the
+//! two data-plane records a zae-limiter deploy writes (the version record and the
+//! `default` namespace), and optionally the aggregator, the audit archive, the alarms and
+//! the app/admin/read-only roles, created directly through the AWS SDK.
 //!
 //! This file holds the schema and the resource's operations; each operation calls the
 //! parts in order, one file per part: `table.rs` (the table, TTL, point-in-time recovery,
-//! tags, deletion protection), `records.rs` (version record and `default` namespace) and
-//! `policies.rs`; `model.rs` is the typed state.
+//! tags, deletion protection), `records.rs` (version record and `default` namespace),
+//! `policies.rs`, `archive.rs` (audit bucket), `aggregator.rs` (log group, DLQ, function,
+//! stream mapping; its role in `role.rs`, its zip found by `package.rs`), `alarms.rs`,
+//! `roles.rs`; `iam.rs` holds the `iam` block and the names it gives; `model.rs` is the
+//! typed state.
 //!
 //! Create order: table → ACTIVE → TTL → PITR → version record → `default` namespace →
-//! policies → deletion protection. Delete runs it backwards. Each part returns the state
-//! of what exists when it fails part-way, so Terraform keeps it (tainted) and the next
-//! apply or destroy finishes the job.
+//! policies → archive bucket → log group → DLQ → aggregator role → function → mapping →
+//! alarms → roles → deletion protection. Delete runs it backwards. Each part records what
+//! it made before the next starts and returns the state of what exists when it fails
+//! part-way, so Terraform keeps it and the next apply or destroy finishes the job.
 
 mod aggregator;
 mod alarms;
@@ -217,9 +222,9 @@ fn outcome(state: StackModel, steps: Result<(), Diagnostics>) -> Outcome<StackMo
     }
 }
 
-/// `state` before its aggregator and archive exist: their block and outputs null, so that
-/// [`aggregator_parts`] creates each one and records it.
-fn without_aggregator(state: StackModel) -> StackModel {
+/// `state` before the parts after the policies exist (archive, aggregator, alarms, roles):
+/// their blocks and outputs null, so that [`later_parts`] creates each one and records it.
+fn before_later_parts(state: StackModel) -> StackModel {
     StackModel {
         aggregator: None,
         audit_archive: None,
@@ -240,10 +245,11 @@ fn without_aggregator(state: StackModel) -> StackModel {
     }
 }
 
-/// Brings the archive bucket and the aggregator to `plan`, in order: a new archive first
-/// (the aggregator's role and environment name it), then the aggregator, then an archive
-/// no longer wanted.
-async fn aggregator_parts(
+/// Brings the parts after the policies to `plan`, in order: a new archive first (the
+/// aggregator's role and environment name it), the aggregator, the alarms (which watch it),
+/// an archive no longer wanted, the roles (which hold the policies), then the policies the
+/// plan renamed or dropped; finally records the plan's `iam` block.
+async fn later_parts(
     clients: &AwsClients,
     prior: Option<&StackModel>,
     plan: &StackModel,
@@ -342,7 +348,7 @@ impl ModelResource<AwsClients> for StackResource {
         let state = table::create(clients, plan, timeout).await?;
         let state = records::create(clients, state).await?;
         let state = policies::create(clients, state).await?;
-        let state = aggregator_parts(clients, None, &planned, timeout, without_aggregator(state)).await?;
+        let state = later_parts(clients, None, &planned, timeout, before_later_parts(state)).await?;
         let protect = state.deletion_protection;
         table::protect(clients, protect, false, state).await
     }
@@ -368,7 +374,7 @@ impl ModelResource<AwsClients> for StackResource {
         let state = table::update(clients, (&prior, &plan), timeout, state).await?;
         let state = records::update(clients, &plan.lambda_version, state).await?;
         let state = policies::update(clients, (&prior, &plan), state).await?;
-        let state = aggregator_parts(clients, Some(&prior), &plan, timeout, state).await?;
+        let state = later_parts(clients, Some(&prior), &plan, timeout, state).await?;
         table::protect(clients, plan.deletion_protection, prior.deletion_protection, state).await
     }
 
