@@ -357,3 +357,39 @@ fn an_imported_stack_with_name_formats_is_adopted_by_the_first_apply() {
         panic!("{}", crate::harness::steps::report(&err));
     }
 }
+
+/// A role whose policy was detached outside Terraform shows in the next plan and gets it
+/// back.
+#[test]
+fn a_role_changed_outside_terraform_is_restored() {
+    let emulator = Emulator::start();
+    let name = unique_name("acc-iam-drift");
+    let hcl = stack_config(&emulator.endpoint(), &name, "  iam {\n    create_roles = true\n  }");
+    let role = format!("{name}-app");
+    let detach = {
+        let role = role.clone();
+        check(move |ctx| {
+            let policy = ctx.state.attr_str(STACK, "acquire_only_policy_arn")?;
+            ctx.block_on(iam(ctx).detach_role_policy().role_name(&role).policy_arn(policy).send())?;
+            Ok(())
+        })
+    };
+    TestCase {
+        steps: vec![
+            Step::Config(ConfigStep {
+                hcl: hcl.clone(),
+                checks: vec![detach],
+                expect_non_empty_plan: true,
+                ..ConfigStep::default()
+            }),
+            Step::Config(ConfigStep {
+                hcl,
+                checks: vec![role_is(role, "app", format!("{name}-acq"), None)],
+                ..ConfigStep::default()
+            }),
+        ],
+        check_destroy: Some(crate::stack::nothing_left(name.clone())),
+        ..TestCase::default()
+    }
+    .run(&emulator);
+}

@@ -290,7 +290,7 @@ pub(crate) async fn refresh(
     archive::read(clients, &mut state, importing).await?;
     aggregator::read(clients, &mut state, private, importing).await?;
     alarms::read(clients, &mut state, private, importing).await?;
-    roles::read(clients, &mut state, importing).await?;
+    roles::read(clients, &mut state, private, importing).await?;
     Ok(Some(state))
 }
 
@@ -328,9 +328,7 @@ impl ModelResource<AwsClients> for StackResource {
         archive::plan(plan).await;
         aggregator::plan(plan);
         alarms::plan(plan);
-        if let Some(planned) = plan.planned.as_mut() {
-            roles::plan_outputs(plan.prior.as_ref(), planned);
-        }
+        roles::plan(plan);
     }
 
     /// Checks across attributes of the `aggregator` block.

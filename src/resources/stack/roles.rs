@@ -67,8 +67,38 @@ fn wanted(state: &StackModel) -> bool {
     settings.create_policies && settings.create_roles
 }
 
-/// The roles' part of the plan: null without them; unknown when created or renamed.
-pub(super) fn plan_outputs(prior: Option<&StackModel>, planned: &mut super::model::StackConfig) {
+/// Private-state key: the roles a refresh found changed outside Terraform (policy detached,
+/// boundary changed).
+const DRIFTED: &str = "roles_drift";
+
+/// The roles' part of the plan: null without them; unknown when created, renamed, or
+/// changed outside Terraform (with a warning: the apply restores them).
+pub(super) fn plan(plan: &mut crate::framework::Plan<'_, AwsClients, StackModel>) {
+    let drifted = plan.prior_private.names(DRIFTED);
+    plan.planned_private.remove(DRIFTED);
+    let Some(planned) = plan.planned.as_mut() else { return };
+    plan_outputs(plan.prior.as_ref(), planned);
+    for role in ROLES.iter().filter(|r| drifted.iter().any(|d| d == r.component)) {
+        let output = match role.component {
+            "app" => &mut planned.app_role_arn,
+            "admin" => &mut planned.admin_role_arn,
+            _ => &mut planned.readonly_role_arn,
+        };
+        if output.value().is_some() {
+            *output = Known::Unknown;
+            plan.diagnostics.attribute_warning(
+                crate::framework::AttributePath::root(role.attribute),
+                "Role changed outside Terraform",
+                format!(
+                    "The {} role lost its policy or boundary; this apply restores them.",
+                    role.tag
+                ),
+            );
+        }
+    }
+}
+
+fn plan_outputs(prior: Option<&StackModel>, planned: &mut super::model::StackConfig) {
     let wants = match &planned.iam {
         Known::Value(i) => match (&i.create_policies, &i.create_roles) {
             (Known::Value(p), Known::Value(r)) => Known::Value(*p && *r),
@@ -146,6 +176,18 @@ pub(super) async fn ensure(
             continue;
         }
         let old_policy = prior.and_then(|p| policy_of(p, role.policy));
+        let drifted = planned_unknown(plan, &role);
+        if drifted {
+            iam_role::attach_managed_policy(&clients.iam, &name, &policy)
+                .await
+                .or_error_at(role.attribute, "Cannot attach the role's policy")?;
+            match iam_role::set_permissions_boundary(&clients.iam, &name, boundary.as_deref()).await {
+                // No boundary wanted and none there: nothing to remove.
+                Err(err) if boundary.is_none() && err.is_not_found() => {}
+                other => other.or_error_at(role.attribute, "Cannot set the role's permission boundary")?,
+            }
+            continue;
+        }
         if old_policy.as_deref() != Some(policy.as_str()) {
             iam_role::attach_managed_policy(&clients.iam, &name, &policy)
                 .await
@@ -163,6 +205,17 @@ pub(super) async fn ensure(
         }
     }
     Ok(())
+}
+
+/// Whether the plan marked `role`'s ARN unknown while its name stays (a refresh found it
+/// changed outside Terraform).
+fn planned_unknown(plan: &StackModel, role: &RoleKind) -> bool {
+    let arn = match role.component {
+        "app" => &plan.app_role_arn,
+        "admin" => &plan.admin_role_arn,
+        _ => &plan.readonly_role_arn,
+    };
+    arn.is_unknown()
 }
 
 /// Deletes the roles recorded in `state` (named as `named` names them).
@@ -184,8 +237,24 @@ pub(super) async fn delete(
 
 /// Refreshes the roles: a deleted one becomes null (the next plan creates it again). On
 /// import, the roles are found by name.
-pub(super) async fn read(clients: &AwsClients, state: &mut StackModel, importing: bool) -> Result<(), Diagnostics> {
+pub(super) async fn read(
+    clients: &AwsClients,
+    state: &mut StackModel,
+    private: &mut crate::framework::Private,
+    importing: bool,
+) -> Result<(), Diagnostics> {
     let mut found_any = false;
+    let mut drifted = Vec::new();
+    let boundary = match iam::settings(state).permission_boundary {
+        Some(_) => {
+            let identity = clients
+                .caller_identity()
+                .await
+                .or_error("Cannot look up the account for the roles' permission boundary")?;
+            iam::boundary_arn(state, &identity.partition, &identity.account_id)
+        }
+        None => None,
+    };
     for role in ROLES {
         if !importing && arn_of(state, &role).value().is_none() {
             continue;
@@ -195,8 +264,15 @@ pub(super) async fn read(clients: &AwsClients, state: &mut StackModel, importing
             .await
             .or_error_at(role.attribute, "Cannot read the role")?;
         found_any |= found.is_some();
+        if let (Some(found), Some(policy)) = (&found, policy_of(state, role.policy))
+            && (!found.managed_policies.contains(&policy) || found.permissions_boundary != boundary)
+            && !importing
+        {
+            drifted.push(role.component.to_string());
+        }
         *arn_of(state, &role) = found.map(|r| r.arn).into();
     }
+    private.set_names(DRIFTED, &drifted);
     if importing && found_any && iam::creates_policies(state) {
         let mut settings = iam::settings(state);
         settings.create_roles = true;
