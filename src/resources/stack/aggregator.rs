@@ -42,9 +42,6 @@ const ROLE_DRIFT: &str = "role";
 /// The snapshot windows a block may list.
 const WINDOWS: [&str; 3] = ["hourly", "daily", "monthly"];
 
-/// Log retention periods CloudWatch Logs accepts.
-static RETENTION_DAYS: [i32; logs::VALID_RETENTION_DAYS.len()] = logs::VALID_RETENTION_DAYS;
-
 /// The `aggregator` block.
 pub(super) fn block() -> NestedBlock {
     let n = AGGREGATOR_NAMES;
@@ -84,7 +81,7 @@ pub(super) fn block() -> NestedBlock {
                 .description(
                     "Retention of the aggregator's log group, days: one of CloudWatch Logs' periods (default 30).",
                 )
-                .validator(IntIn(&RETENTION_DAYS)),
+                .validator(IntIn(&logs::VALID_RETENTION_DAYS)),
         )
         .attribute(
             Attribute::bool(n.tracing)
@@ -787,10 +784,8 @@ fn imported_block(f: &FunctionInfo, state: &StackModel) -> AggregatorModel {
         ..AggregatorModel::default()
     };
     copy_function_settings(f, &mut block);
-    block.log_retention_days = state
-        .aggregator
-        .as_ref()
-        .map_or(i64::from(logs::DEFAULT_RETENTION_DAYS), |a| a.log_retention_days);
+    // The log group's retention is read into the block next (read_log_group).
+    block.log_retention_days = i64::from(logs::DEFAULT_RETENTION_DAYS);
     block
 }
 
