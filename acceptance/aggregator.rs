@@ -38,10 +38,7 @@ pub(crate) fn built_package() {
 }
 
 fn stack_config(emulator: &Emulator, name: &str, body: &str) -> String {
-    format!(
-        "{}\nresource \"zae_limiter_stack\" \"main\" {{\n  name = \"{name}\"\n{body}\n}}\n",
-        provider_config(emulator)
-    )
+    crate::stack::named_stack_config(&emulator.endpoint(), name, body)
 }
 
 fn lambda(ctx: &CheckContext<'_>) -> aws_sdk_lambda::Client {
@@ -484,7 +481,7 @@ fn aggregator_pieces_changed_outside_terraform_are_restored() {
 fn bad_aggregator_input_names_the_attribute() {
     let emulator = Emulator::start();
     let name = unique_name("acc-aggr-bad");
-    let cases = [
+    let cases: Vec<(String, &str)> = [
         ("  audit_archive {}", "Audit archive needs the aggregator"),
         (
             "  aggregator {\n    snapshot_windows = [\"weekly\"]\n  }",
@@ -508,21 +505,9 @@ fn bad_aggregator_input_names_the_attribute() {
             "is not an IAM role ARN",
         ),
         ("  aggregator {\n    memory_size = 64\n  }", "between 128 and 10240"),
-    ];
-    let steps = cases
-        .iter()
-        .map(|(body, error)| {
-            Step::Config(ConfigStep {
-                hcl: stack_config(&emulator, &name, body),
-                expect_error: Some((*error).to_string()),
-                ..ConfigStep::default()
-            })
-        })
-        .collect();
-    TestCase {
-        steps,
-        check_destroy: Some(crate::stack::nothing_left(name.clone())),
-        ..TestCase::default()
-    }
-    .run(&emulator);
+    ]
+    .into_iter()
+    .map(|(body, error)| (body.to_string(), error))
+    .collect();
+    crate::stack::bad_input_cases(&emulator, &name, &cases);
 }

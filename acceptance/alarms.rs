@@ -11,10 +11,7 @@ const STACK: &str = "zae_limiter_stack.main";
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:ops";
 
 fn stack_config(emulator: &Emulator, name: &str, body: &str) -> String {
-    format!(
-        "{}\nresource \"zae_limiter_stack\" \"main\" {{\n  name = \"{name}\"\n{body}\n}}\n",
-        provider_config(emulator)
-    )
+    crate::stack::named_stack_config(&emulator.endpoint(), name, body)
 }
 
 fn cloudwatch(ctx: &CheckContext<'_>) -> aws_sdk_cloudwatch::Client {
@@ -149,28 +146,16 @@ fn alarms_follow_the_aggregator_are_restored_imported_and_destroyed() {
 fn bad_alarm_input_names_the_attribute() {
     let emulator = Emulator::start();
     let name = unique_name("acc-alarms-bad");
-    let cases = [
+    let cases: Vec<(String, &str)> = [
         (
             "  alarms {\n    sns_topic_arn = \"ops\"\n  }",
             "is not an SNS topic ARN",
         ),
         ("  alarms {\n    period = 45\n  }", "must be 10, 30 or a multiple of 60"),
         ("  alarms {\n    duration_threshold_pct = 0\n  }", "between 1 and 100"),
-    ];
-    let steps = cases
-        .iter()
-        .map(|(body, error)| {
-            Step::Config(ConfigStep {
-                hcl: stack_config(&emulator, &name, body),
-                expect_error: Some((*error).to_string()),
-                ..ConfigStep::default()
-            })
-        })
-        .collect();
-    TestCase {
-        steps,
-        check_destroy: Some(crate::stack::nothing_left(name.clone())),
-        ..TestCase::default()
-    }
-    .run(&emulator);
+    ]
+    .into_iter()
+    .map(|(body, error)| (body.to_string(), error))
+    .collect();
+    crate::stack::bad_input_cases(&emulator, &name, &cases);
 }

@@ -14,27 +14,7 @@ use crate::harness::*;
 const STACK: &str = "zae_limiter_stack.main";
 const ACCOUNT: &str = testkit::ACCOUNT_ID;
 
-fn stack_config(endpoint: &str, name: &str, body: &str) -> String {
-    format!(
-        r#"terraform {{
-  required_providers {{
-    zae = {{ source = "zae-limiter/zae" }}
-  }}
-}}
-
-provider "zae" {{
-  region       = "{}"
-  endpoint_url = "{endpoint}"
-}}
-
-resource "zae_limiter_stack" "main" {{
-  name = "{name}"
-{body}
-}}
-"#,
-        testkit::REGION
-    )
-}
+use crate::stack::named_stack_config as stack_config;
 
 fn iam(ctx: &CheckContext<'_>) -> aws_sdk_iam::Client {
     aws_sdk_iam::Client::new(ctx.sdk_config())
@@ -302,22 +282,7 @@ fn impossible_iam_combinations_name_the_attribute() {
         ),
         ("  iam {\n    path = \"zae\"\n  }".to_string(), "is not an IAM path"),
     ];
-    let steps = cases
-        .iter()
-        .map(|(body, error)| {
-            Step::Config(ConfigStep {
-                hcl: stack_config(&emulator.endpoint(), &name, body),
-                expect_error: Some((*error).to_string()),
-                ..ConfigStep::default()
-            })
-        })
-        .collect();
-    TestCase {
-        steps,
-        check_destroy: Some(crate::stack::nothing_left(name.clone())),
-        ..TestCase::default()
-    }
-    .run(&emulator);
+    crate::stack::bad_input_cases(&emulator, &name, &cases);
 }
 
 /// A stack using name formats and a path, imported into a configuration that has them: the

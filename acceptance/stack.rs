@@ -9,6 +9,51 @@ use crate::harness::*;
 
 const STACK: &str = "zae_limiter_stack.main";
 
+/// One `zae_limiter_stack.main` named `name` with `body`, its provider pointed at
+/// `endpoint` (the emulator, or a proxy in front of it).
+pub(crate) fn named_stack_config(endpoint: &str, name: &str, body: &str) -> String {
+    format!(
+        r#"terraform {{
+  required_providers {{
+    zae = {{ source = "zae-limiter/zae" }}
+  }}
+}}
+
+provider "zae" {{
+  region       = "{}"
+  endpoint_url = "{endpoint}"
+}}
+
+resource "zae_limiter_stack" "main" {{
+  name = "{name}"
+{body}
+}}
+"#,
+        testkit::REGION
+    )
+}
+
+/// Each `(body, error)`: a stack `name` with that body fails to plan with diagnostics
+/// containing `error`, and nothing is created.
+pub(crate) fn bad_input_cases(emulator: &Emulator, name: &str, cases: &[(String, &str)]) {
+    let steps = cases
+        .iter()
+        .map(|(body, error)| {
+            Step::Config(ConfigStep {
+                hcl: named_stack_config(&emulator.endpoint(), name, body),
+                expect_error: Some((*error).to_string()),
+                ..ConfigStep::default()
+            })
+        })
+        .collect();
+    TestCase {
+        steps,
+        check_destroy: Some(nothing_left(name.to_string())),
+        ..TestCase::default()
+    }
+    .run(emulator);
+}
+
 /// Suffixes of the six managed policies.
 const POLICY_SUFFIXES: [&str; 6] = ["acq", "full", "read", "ns-acq", "ns-full", "ns-read"];
 
