@@ -31,6 +31,9 @@ pub enum PackageError {
     /// The binary is too large for a zip without zip64 (4 GiB).
     #[error("the binary is {0} bytes, too large for a zip without zip64")]
     TooLarge(usize),
+    /// The entry name is longer than a zip header can hold.
+    #[error("the entry name is {0} bytes, more than a zip holds")]
+    NameTooLong(usize),
     /// Compression failed.
     #[error("deflate: {0}")]
     Io(#[from] std::io::Error),
@@ -38,6 +41,14 @@ pub enum PackageError {
 
 /// Zips `binary` as `bootstrap` (deflate, level 9), deterministically.
 pub fn zip_bootstrap(binary: &[u8]) -> Result<Vec<u8>, PackageError> {
+    zip_one(ENTRY_NAME, binary)
+}
+
+/// Zips `binary` as the one entry `name` (mode 0755, deflate level 9), deterministically:
+/// the writer behind [`zip_bootstrap`], also used to make other one-file packages (e.g. a
+/// stand-in for another runtime's package in tests).
+pub fn zip_one(name: &str, binary: &[u8]) -> Result<Vec<u8>, PackageError> {
+    let name_len = u16::try_from(name.len()).map_err(|_| PackageError::NameTooLong(name.len()))?;
     let size = u32::try_from(binary.len()).map_err(|_| PackageError::TooLarge(binary.len()))?;
     let mut crc = flate2::Crc::new();
     crc.update(binary);
@@ -45,7 +56,7 @@ pub fn zip_bootstrap(binary: &[u8]) -> Result<Vec<u8>, PackageError> {
     encoder.write_all(binary)?;
     let data = encoder.finish()?;
     let csize = u32::try_from(data.len()).map_err(|_| PackageError::TooLarge(data.len()))?;
-    let name = ENTRY_NAME.as_bytes();
+    let name = name.as_bytes();
 
     let mut out = Vec::with_capacity(data.len() + 128);
     // Local file header.
@@ -56,7 +67,7 @@ pub fn zip_bootstrap(binary: &[u8]) -> Result<Vec<u8>, PackageError> {
     for v in [crc.sum(), csize, size] {
         put32(&mut out, v);
     }
-    put16(&mut out, name.len() as u16);
+    put16(&mut out, name_len);
     put16(&mut out, 0);
     out.extend_from_slice(name);
     out.extend_from_slice(&data);
@@ -70,7 +81,7 @@ pub fn zip_bootstrap(binary: &[u8]) -> Result<Vec<u8>, PackageError> {
         put32(&mut out, v);
     }
     // Name length, extra, comment, disk number, internal attributes.
-    for v in [name.len() as u16, 0, 0, 0, 0] {
+    for v in [name_len, 0, 0, 0, 0] {
         put16(&mut out, v);
     }
     put32(&mut out, EXTERNAL_ATTRS);
@@ -161,6 +172,11 @@ mod tests {
     fn entry_names_lists_what_a_zip_holds() {
         let zip = zip_bootstrap(b"binary").unwrap();
         assert_eq!(entry_names(&zip).unwrap(), vec!["bootstrap".to_string()]);
+        let python = zip_one("zae_limiter_aggregator/handler.py", b"def handler(event, context): ...").unwrap();
+        assert_eq!(
+            entry_names(&python).unwrap(),
+            vec!["zae_limiter_aggregator/handler.py".to_string()]
+        );
         assert!(entry_names(b"not a zip at all, just some text").is_err());
         assert!(entry_names(&zip[..zip.len() - 30]).is_err());
     }

@@ -262,6 +262,15 @@ mod tests {
         let rust = dir.path().join("rust.zip");
         std::fs::write(&rust, zip::zip_bootstrap(b"bin").unwrap()).unwrap();
         assert_eq!(user(&rust).unwrap().handler, DEFAULT_HANDLER);
+        let python = dir.path().join("python.zip");
+        std::fs::write(
+            &python,
+            zip::zip_one("zae_limiter_aggregator/handler.py", b"def handler(event, context): ...").unwrap(),
+        )
+        .unwrap();
+        let found = user(&python).unwrap();
+        assert_eq!((found.runtime, found.handler), (PYTHON_RUNTIME, PYTHON_HANDLER));
+        assert!(found.is_python());
         let text = dir.path().join("text.zip");
         std::fs::write(&text, b"not a zip").unwrap();
         assert!(matches!(user(&text), Err(PackageError::Unusable { .. })));
