@@ -44,12 +44,23 @@ const ROLES: [RoleKind; 3] = [
     },
 ];
 
-fn arn_of<'a>(state: &'a mut StackModel, role: &RoleKind) -> &'a mut Known<String> {
-    match role.component {
-        "app" => &mut state.app_role_arn,
-        "admin" => &mut state.admin_role_arn,
-        _ => &mut state.readonly_role_arn,
-    }
+/// The ARN field of `role` in a stack model or configuration view (both hold these fields
+/// as `Known<String>`), borrowed as asked: `role_arn!(&state, role)` or
+/// `role_arn!(&mut state, role)`.
+macro_rules! role_arn {
+    (&mut $stack:expr, $role:expr) => {
+        role_arn!(@borrow [&mut] $stack, $role)
+    };
+    (& $stack:expr, $role:expr) => {
+        role_arn!(@borrow [&] $stack, $role)
+    };
+    (@borrow [$($borrow:tt)+] $stack:expr, $role:expr) => {
+        match $role.component {
+            "app" => $($borrow)+ $stack.app_role_arn,
+            "admin" => $($borrow)+ $stack.admin_role_arn,
+            _ => $($borrow)+ $stack.readonly_role_arn,
+        }
+    };
 }
 
 fn policy_of(state: &StackModel, kind: PolicyKind) -> Option<String> {
@@ -79,11 +90,7 @@ pub(super) fn plan(plan: &mut crate::framework::Plan<'_, AwsClients, StackModel>
     let Some(planned) = plan.planned.as_mut() else { return };
     plan_outputs(plan.prior.as_ref(), planned);
     for role in ROLES.iter().filter(|r| drifted.iter().any(|d| d == r.component)) {
-        let output = match role.component {
-            "app" => &mut planned.app_role_arn,
-            "admin" => &mut planned.admin_role_arn,
-            _ => &mut planned.readonly_role_arn,
-        };
+        let output = role_arn!(&mut planned, role);
         if output.value().is_some() {
             *output = Known::Unknown;
             plan.diagnostics.attribute_warning(
@@ -143,7 +150,7 @@ pub(super) async fn ensure(
         let name = iam::role_name(plan, role.component);
         let old_name = prior.map(|p| iam::role_name(p, role.component));
         let moved = prior.is_some_and(|p| iam::role_moved(p, plan, role.component));
-        let recorded = arn_of(state, &role).value().is_some();
+        let recorded = role_arn!(&state, role).value().is_some();
         let policy = policy_of(state, role.policy).ok_or_else(|| {
             crate::resources::common::error_diag(
                 Some(role.attribute),
@@ -164,7 +171,7 @@ pub(super) async fn ensure(
             let created = iam_role::create_or_adopt_role(&clients.iam, &settings)
                 .await
                 .or_error_at(role.attribute, "Cannot create the role")?;
-            *arn_of(state, &role) = Known::Value(created.arn);
+            *role_arn!(&mut state, role) = Known::Value(created.arn);
             iam_role::attach_managed_policy(&clients.iam, &name, &policy)
                 .await
                 .or_error_at(role.attribute, "Cannot attach the role's policy")?;
@@ -176,7 +183,8 @@ pub(super) async fn ensure(
             continue;
         }
         let old_policy = prior.and_then(|p| policy_of(p, role.policy));
-        let drifted = planned_unknown(plan, &role);
+        // Unknown in the plan while the name stays: a refresh found it changed outside Terraform.
+        let drifted = role_arn!(&plan, role).is_unknown();
         if drifted {
             iam_role::attach_managed_policy(&clients.iam, &name, &policy)
                 .await
@@ -207,17 +215,6 @@ pub(super) async fn ensure(
     Ok(())
 }
 
-/// Whether the plan marked `role`'s ARN unknown while its name stays (a refresh found it
-/// changed outside Terraform).
-fn planned_unknown(plan: &StackModel, role: &RoleKind) -> bool {
-    let arn = match role.component {
-        "app" => &plan.app_role_arn,
-        "admin" => &plan.admin_role_arn,
-        _ => &plan.readonly_role_arn,
-    };
-    arn.is_unknown()
-}
-
 /// Deletes the roles recorded in `state` (named as `named` names them).
 pub(super) async fn delete(
     clients: &AwsClients,
@@ -225,12 +222,12 @@ pub(super) async fn delete(
     state: &mut StackModel,
 ) -> Result<(), Diagnostics> {
     for role in ROLES {
-        if arn_of(state, &role).value().is_some() {
+        if role_arn!(&state, role).value().is_some() {
             iam_role::delete_role(&clients.iam, &iam::role_name(named, role.component))
                 .await
                 .or_error_at(role.attribute, "Cannot delete the role")?;
         }
-        *arn_of(state, &role) = Known::Null;
+        *role_arn!(&mut state, role) = Known::Null;
     }
     Ok(())
 }
@@ -256,7 +253,7 @@ pub(super) async fn read(
         None => None,
     };
     for role in ROLES {
-        if !importing && arn_of(state, &role).value().is_none() {
+        if !importing && role_arn!(&state, role).value().is_none() {
             continue;
         }
         let name = iam::role_name(state, role.component);
@@ -270,7 +267,7 @@ pub(super) async fn read(
         {
             drifted.push(role.component.to_string());
         }
-        *arn_of(state, &role) = found.map(|r| r.arn).into();
+        *role_arn!(&mut state, role) = found.map(|r| r.arn).into();
     }
     private.set_names(DRIFTED, &drifted);
     if importing && found_any && iam::creates_policies(state) {
