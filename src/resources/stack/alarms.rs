@@ -318,12 +318,14 @@ pub(super) async fn ensure(
     };
     let recorded: BTreeMap<String, String> = state.alarm_arns.value().cloned().unwrap_or_default();
     let force = plan.alarm_arns.is_unknown();
+    let mut changed = false;
     for alarm in &wanted {
         let unchanged = before.iter().any(|b| b == alarm) && recorded.contains_key(&alarm.name);
         if !unchanged || force {
             cloudwatch::put_alarm(&clients.cloudwatch, alarm)
                 .await
                 .or_error_at(BLOCK, "Cannot put the CloudWatch alarm")?;
+            changed = true;
         }
     }
     let unwanted: Vec<String> = recorded
@@ -335,12 +337,14 @@ pub(super) async fn ensure(
         cloudwatch::delete_alarms(&clients.cloudwatch, &unwanted)
             .await
             .or_error_at(BLOCK, "Cannot delete the CloudWatch alarms")?;
+        changed = true;
     }
     state.alarms = plan.alarms.clone();
-    state.alarm_arns = if state.alarms.is_some() {
-        Known::Value(arns_of(clients, &names_of(&wanted)).await?)
-    } else {
-        Known::Null
+    state.alarm_arns = match (&state.alarms, changed) {
+        (None, _) => Known::Null,
+        // Nothing put or deleted: the recorded ARNs are the alarms'.
+        (Some(_), false) => Known::Value(recorded),
+        (Some(_), true) => Known::Value(arns_of(clients, &names_of(&wanted)).await?),
     };
     Ok(())
 }
