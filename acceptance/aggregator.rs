@@ -203,25 +203,10 @@ fn archive_bucket_is_private() -> Check {
 fn python_auto_update_keeps_the_code(stack: &str, endpoint: String) -> Check {
     let stack = stack.to_string();
     check(move |ctx| {
-        let script = format!(
-            "import asyncio\nfrom zae_limiter import Repository\n\
-             async def main():\n    repo = await Repository.open('default', stack='{stack}', \
-             endpoint_url='{endpoint}', region='{}', auto_update=True)\n    print('opened')\n    await repo.close()\n\
-             asyncio.run(main())\n",
+        crate::stack::python_repository(&format!(
+            "open('default', stack='{stack}', endpoint_url='{endpoint}', region='{}', auto_update=True)",
             testkit::REGION
-        );
-        let out = Command::new(testkit::dev_tool("python"))
-            .arg("-c")
-            .arg(&script)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .output()?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        ensure!(
-            out.status.success() && stdout.contains("opened"),
-            "Repository.open(auto_update=True) failed: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        ))?;
         let f = ctx.block_on(lambda(ctx).get_function().function_name(function_name(&stack)).send())?;
         let sha = f.configuration().and_then(|c| c.code_sha256());
         let state = ctx.state.attr_str(STACK, "aggregator_code_sha256")?;

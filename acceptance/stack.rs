@@ -203,30 +203,37 @@ fn bootstrap_records_exist(stack: String) -> Check {
     })
 }
 
+/// Runs `repo = await Repository.{call}` (e.g. `connect('default', stack='x', ...)`) of
+/// zae-limiter 0.17.0 in the dev virtualenv, with dummy credentials; an error unless it
+/// succeeds.
+pub(crate) fn python_repository(call: &str) -> anyhow::Result<()> {
+    let script = format!(
+        "import asyncio\nfrom zae_limiter import Repository\n\
+         async def main():\n    repo = await Repository.{call}\n    print('@@repository ok@@')\n    \
+         await repo.close()\nasyncio.run(main())\n"
+    );
+    let out = std::process::Command::new(testkit::dev_tool("python"))
+        .arg("-c")
+        .arg(&script)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success() && stdout.contains("@@repository ok@@"),
+        "Repository.{call} failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
 /// zae-limiter 0.17.0's own `Repository.connect` succeeds on the table.
 fn python_connects(stack: String, emulator_endpoint: String) -> Check {
     check(move |_ctx| {
-        let script = format!(
-            "import asyncio\nfrom zae_limiter import Repository\n\
-             async def main():\n    repo = await Repository.connect('default', stack='{stack}', \
-             endpoint_url='{emulator_endpoint}', region='{}')\n    print('connected')\n    await repo.close()\n\
-             asyncio.run(main())\n",
+        python_repository(&format!(
+            "connect('default', stack='{stack}', endpoint_url='{emulator_endpoint}', region='{}')",
             testkit::REGION
-        );
-        let out = std::process::Command::new(testkit::dev_tool("python"))
-            .arg("-c")
-            .arg(&script)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .output()?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        ensure!(
-            out.status.success() && stdout.contains("connected"),
-            "zae-limiter could not connect: {}\n{}",
-            stdout,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok(())
+        ))
     })
 }
 
