@@ -407,6 +407,8 @@ fn aggregator_pieces_changed_outside_terraform_are_restored() {
                     .policy_name("LogsAccess")
                     .send(),
             )?;
+            let bucket = ctx.state.attr_str(STACK, "archive_bucket_name")?;
+            ctx.block_on(s3(ctx).delete_public_access_block().bucket(bucket).send())?;
             Ok(())
         })
     };
@@ -436,6 +438,7 @@ fn aggregator_pieces_changed_outside_terraform_are_restored() {
                     function_is(&name, 256, "hourly,daily", true, false),
                     mapping_is_wired(),
                     role_policies_are(&name, &["DynamoDBAccess", "LogsAccess", "S3ArchiveAccess"]),
+                    archive_bucket_is_private(),
                     put_object,
                 ],
                 ..ConfigStep::default()

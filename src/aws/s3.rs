@@ -247,8 +247,14 @@ pub async fn put_tags(client: &Client, name: &str, tags: &Tags) -> Result<()> {
 /// lifecycle, tags (each its own call; a failure leaves a bucket [`find_bucket`] can
 /// describe).
 pub async fn create_archive_bucket(client: &Client, settings: &ArchiveBucketSettings) -> Result<()> {
+    create_bucket(client, &settings.name, &settings.region).await?;
+    configure_archive_bucket(client, settings).await
+}
+
+/// Gives an existing bucket the archive's configuration: encryption, public access
+/// block, lifecycle, tags (each call idempotent).
+pub async fn configure_archive_bucket(client: &Client, settings: &ArchiveBucketSettings) -> Result<()> {
     let name = settings.name.as_str();
-    create_bucket(client, name, &settings.region).await?;
     put_sse_s3_encryption(client, name).await?;
     put_public_access_block(client, name).await?;
     put_glacier_lifecycle(client, name, settings.glacier_transition_days).await?;

@@ -14,11 +14,15 @@ use super::model::{ARCHIVE_NAMES, AuditArchiveModel, NAMES, StackModel};
 use crate::aws::s3::{self, ArchiveBucketSettings};
 use crate::aws::{AwsClients, Result as AwsResult};
 use crate::framework::validator::IntBetween;
-use crate::framework::{Attribute, AttributePath, Block, Diagnostics, Known, NestedBlock, Plan};
+use crate::framework::{Attribute, AttributePath, Block, Diagnostics, Known, NestedBlock, Plan, Private};
 use crate::resources::common::{OrDiagnostic, error_diag, known};
 
 /// The block name.
 pub(super) const BLOCK: &str = "audit_archive";
+
+/// Private-state key: a refresh found the bucket without its encryption, public access
+/// block or lifecycle rule.
+const DRIFTED: &str = "archive_drift";
 
 /// The `audit_archive` block.
 pub(super) fn block() -> NestedBlock {
@@ -65,6 +69,8 @@ async fn derived_name(clients: &AwsClients, stack: &str) -> AwsResult<String> {
 /// The archive's part of the plan: the block needs the aggregator; the bucket name is
 /// planned (kept from state, or derived) while the block is present, null otherwise.
 pub(super) async fn plan(plan: &mut Plan<'_, crate::aws::AwsClients, StackModel>) {
+    let drifted = !plan.prior_private.names(DRIFTED).is_empty();
+    plan.planned_private.remove(DRIFTED);
     let Some(planned) = plan.planned.as_mut() else { return };
     if planned.audit_archive.is_null() {
         planned.archive_bucket_name = Known::Null;
@@ -79,6 +85,16 @@ pub(super) async fn plan(plan: &mut Plan<'_, crate::aws::AwsClients, StackModel>
         return;
     }
     let kept = plan.prior.as_ref().and_then(|p| p.archive_bucket_name.value().cloned());
+    if kept.is_some() && drifted {
+        planned.archive_bucket_name = Known::Unknown;
+        plan.diagnostics.attribute_warning(
+            AttributePath::root(BLOCK),
+            "Audit archive changed outside Terraform",
+            "The archive bucket lost its encryption, public access block or lifecycle rule; this apply restores \
+             them.",
+        );
+        return;
+    }
     planned.archive_bucket_name = match (kept, plan.provider, planned.name.value()) {
         (Some(name), _, _) => Known::Value(name),
         (None, Some(clients), Some(stack)) => match derived_name(clients, stack).await {
@@ -127,10 +143,20 @@ pub(super) async fn ensure(
     let wanted = settings(clients, plan, archive, &name)?;
     match state.archive_bucket_name.as_str() {
         None => {
-            s3::create_archive_bucket(&clients.s3, &wanted)
+            s3::create_bucket(&clients.s3, &name, &clients.region)
                 .await
                 .or_error_at(BLOCK, "Cannot create the audit archive bucket")?;
+            // Recorded before it is configured: a failure below leaves a bucket the
+            // next refresh finds unconfigured (drift) and the next apply configures.
             state.archive_bucket_name = Known::Value(name);
+            s3::configure_archive_bucket(&clients.s3, &wanted)
+                .await
+                .or_error_at(BLOCK, "Cannot configure the audit archive bucket")?;
+        }
+        Some(_) if plan.archive_bucket_name.is_unknown() => {
+            s3::configure_archive_bucket(&clients.s3, &wanted)
+                .await
+                .or_error_at(BLOCK, "Cannot restore the audit archive bucket's configuration")?;
         }
         Some(_) => {
             let before = prior.and_then(|p| p.audit_archive.as_ref());
@@ -234,7 +260,13 @@ pub(super) async fn delete(clients: &AwsClients, prior: &StackModel) -> Result<(
 
 /// Refreshes the bucket: gone → null; its lifecycle days into the block. When importing,
 /// finds the bucket by its derived name.
-pub(super) async fn read(clients: &AwsClients, state: &mut StackModel, importing: bool) -> Result<(), Diagnostics> {
+pub(super) async fn read(
+    clients: &AwsClients,
+    state: &mut StackModel,
+    private: &mut Private,
+    importing: bool,
+) -> Result<(), Diagnostics> {
+    private.remove(DRIFTED);
     let name = match (state.archive_bucket_name.as_str(), importing) {
         (Some(name), _) => name.to_string(),
         (None, true) => match derived_name(clients, &state.name).await {
@@ -251,6 +283,12 @@ pub(super) async fn read(clients: &AwsClients, state: &mut StackModel, importing
         return Ok(());
     };
     state.archive_bucket_name = Known::Value(bucket.name.clone());
+    let configured = bucket.sse_algorithm.as_deref() == Some("AES256")
+        && bucket.public_access_blocked
+        && bucket.glacier_transition_days.is_some();
+    if !configured && state.audit_archive.is_some() {
+        private.set_names(DRIFTED, std::slice::from_ref(&bucket.name));
+    }
     let days = bucket.glacier_transition_days.map_or(0, i64::from);
     match state.audit_archive.as_mut() {
         Some(archive) => archive.glacier_transition_days = days,

@@ -287,7 +287,7 @@ pub(crate) async fn refresh(
     };
     records::read(clients, &mut state).await?;
     policies::read(clients, &mut state, private).await?;
-    archive::read(clients, &mut state, importing).await?;
+    archive::read(clients, &mut state, private, importing).await?;
     aggregator::read(clients, &mut state, private, importing).await?;
     alarms::read(clients, &mut state, private, importing).await?;
     roles::read(clients, &mut state, private, importing).await?;
