@@ -439,6 +439,8 @@ async fn ensure_log_group(
         logs::create_log_group(&clients.logs, &name, &tags)
             .await
             .or_error_at(BLOCK, "Cannot create the aggregator's log group")?;
+        // Recorded before its retention is set, so a failure there leaves it in state.
+        state.log_group_name = Known::Value(name.clone());
     }
     if created || before.map(|b| b.log_retention_days) != Some(aggregator.log_retention_days) {
         logs::put_retention(&clients.logs, &name, Some(days))
